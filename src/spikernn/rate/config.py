@@ -1,0 +1,68 @@
+"""Parameters of the constrained rate RNN, with the paper's defaults and units in the names."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+from spikernn.rate.activations import ACTIVATIONS
+from spikernn.validation import ConfigError, check_choice, check_int, check_range
+
+
+@dataclass
+class RateRNNConfig:
+    """The rate network of SPEC §1.
+
+    ``taus_ms``: two values (min, max) = per-unit trainable synaptic decay in that range;
+    one value = the same fixed τ for every unit (not trained).
+    """
+
+    n_units: int = 200
+    n_inputs: int = 1
+    p_inh: float = 0.2
+    p_rec: float = 0.2
+    gain: float = 1.5
+    som_n: int = 0
+    apply_dale: bool = True
+    weight_distribution: str = "gaus"
+    activation: str = "sigmoid"
+    taus_ms: list[float] = field(default_factory=lambda: [20.0, 100.0])
+    dt_ms: float = 5.0
+    noise_std: float = 0.1
+    initial_state_std: float = 0.01
+    loss: str = "l2"
+
+    def __post_init__(self) -> None:
+        check_int("model.n_units", self.n_units, 1)
+        check_int("model.n_inputs", self.n_inputs, 1)
+        check_range("model.p_inh", self.p_inh, 0.0, 1.0, hi_open=True)
+        check_range("model.p_rec", self.p_rec, 0.0, 1.0, lo_open=True)
+        check_range("model.gain", self.gain, 0.0, lo_open=True)
+        check_int("model.som_n", self.som_n, 0, self.n_units)
+        check_choice("model.weight_distribution", self.weight_distribution, ("gaus", "gamma"))
+        check_choice("model.activation", self.activation, ACTIVATIONS)
+        check_choice("model.loss", self.loss, ("l2", "l1"))
+        self.taus_ms = [float(t) if isinstance(t, int) and not isinstance(t, bool) else t for t in self.taus_ms]
+        if len(self.taus_ms) not in (1, 2):
+            raise ConfigError(
+                f"model.taus_ms must hold one value (fixed τ) or two (τ_min, τ_max), got {self.taus_ms!r}"
+            )
+        for i, tau in enumerate(self.taus_ms):
+            check_range(f"model.taus_ms[{i}]", tau, 0.0, lo_open=True)
+        if len(self.taus_ms) == 2 and self.taus_ms[0] > self.taus_ms[1]:
+            raise ConfigError(
+                f"model.taus_ms: τ_min must be ≤ τ_max, got τ_min={self.taus_ms[0]} > τ_max={self.taus_ms[1]}"
+            )
+        check_range("model.dt_ms", self.dt_ms, 0.0, lo_open=True)
+        if min(self.taus_ms) < self.dt_ms:
+            raise ConfigError(f"model.taus_ms must be ≥ model.dt_ms ({self.dt_ms} ms), got {self.taus_ms}")
+        check_range("model.noise_std", self.noise_std, 0.0)
+        check_range("model.initial_state_std", self.initial_state_std, 0.0)
+        if not isinstance(self.apply_dale, bool):
+            raise ConfigError(f"model.apply_dale must be true or false, got {self.apply_dale!r}")
+
+    @property
+    def trainable_tau(self) -> bool:
+        return len(self.taus_ms) == 2
+
+    def to_dict(self) -> dict:
+        return asdict(self)

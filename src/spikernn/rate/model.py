@@ -1,0 +1,126 @@
+"""The constrained continuous rate RNN (SPEC §1), batched over trials."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from spikernn.rate.activations import ACTIVATIONS
+from spikernn.rate.config import RateRNNConfig
+from spikernn.rate.connectivity import initial_recurrent_weights, make_connectivity
+
+
+@dataclass(frozen=True)
+class RateOutput:
+    """readout: [batch, T-1]; rates: [batch, T, N] (r_0 … r_{T-1}) when requested."""
+
+    readout: torch.Tensor
+    rates: torch.Tensor | None = None
+
+
+class RateRNN(nn.Module):
+    """x_t = (1 − Δt/τ) x_{t−1} + (Δt/τ)(W_eff r_{t−1} + W_in u_{t−1}) + ξ_t;  r = φ(x);  o = W_out r + b_out.
+
+    Trainable: ``w`` (relu'd and signed by Dale's principle), ``w_out``, ``b_out``, ``tau_raw``
+    (when τ has a range). ``w_in`` is fixed.
+    """
+
+    def __init__(self, config: RateRNNConfig, seed: int = 0) -> None:
+        super().__init__()
+        self.config = config
+        n = config.n_units
+        g = torch.Generator().manual_seed(seed)
+        conn = make_connectivity(n, config.p_inh, config.som_n, config.apply_dale, g)
+        w0 = initial_recurrent_weights(n, config.p_rec, config.gain, config.weight_distribution, config.apply_dale, g)
+        self.register_buffer("inhibitory", conn.inhibitory)
+        self.register_buffer("sign", conn.sign)
+        self.register_buffer("mask", conn.mask)
+        self.register_buffer("w0", w0.clone())
+        self.register_buffer("w_in", torch.randn(n, config.n_inputs, generator=g))
+        self.w = nn.Parameter(w0)
+        self.w_out = nn.Parameter(torch.randn(n, generator=g) / 100)
+        self.b_out = nn.Parameter(torch.zeros(()))
+        tau_raw = torch.randn(n, generator=g)
+        self.register_buffer("tau_raw0", tau_raw.clone())
+        if config.trainable_tau:
+            self.tau_raw = nn.Parameter(tau_raw)
+        else:
+            self.register_buffer("tau_raw", tau_raw)
+        self.phi = ACTIVATIONS[config.activation]
+
+    @property
+    def n_units(self) -> int:
+        return self.config.n_units
+
+    @property
+    def som_n(self) -> int:
+        return self.config.som_n
+
+    def effective_weights(self, initial: bool = False) -> torch.Tensor:
+        """W_eff = (relu(W) · D) ⊙ M with Dale's principle, else W ⊙ M; [post, pre]."""
+        w = self.w0 if initial else self.w
+        if self.config.apply_dale:
+            return torch.relu(w) * self.sign[None, :] * self.mask
+        return w * self.mask
+
+    def taus_ms(self, initial: bool = False) -> torch.Tensor:
+        """Per-unit synaptic decay τ in ms: σ(τ_raw)(τ_max − τ_min) + τ_min, or the fixed value."""
+        taus = self.config.taus_ms
+        raw = self.tau_raw0 if initial else self.tau_raw
+        if len(taus) == 1:
+            return torch.full_like(raw, taus[0])
+        return torch.sigmoid(raw) * (taus[1] - taus[0]) + taus[0]
+
+    def forward(
+        self,
+        inputs: torch.Tensor,
+        noise: bool = True,
+        generator: torch.Generator | None = None,
+        return_rates: bool = False,
+    ) -> RateOutput:
+        """Run a batch of trials; ``inputs`` is [batch, ≥T, n_inputs] on the 5-ms grid, T = columns − 1
+        when the task's extra final column is present (only columns 0 … T−2 are used)."""
+        batch, n_cols, _ = inputs.shape
+        n_out = n_cols - 2  # T - 1 outputs for T + 1 input columns
+        cfg = self.config
+        w_eff = self.effective_weights()
+        alpha = cfg.dt_ms / self.taus_ms()
+        drive = inputs[:, :n_out].to(w_eff.dtype) @ self.w_in.T  # [B, T-1, N]
+        if noise:
+            xi = torch.randn(batch, n_out, self.n_units, generator=generator, device=drive.device) * cfg.noise_std
+        x = torch.randn(batch, self.n_units, generator=generator, device=drive.device) * cfg.initial_state_std
+        r = self.phi(x)
+        rates = [r]
+        for t in range(n_out):
+            x = rate_step(x, r, drive[:, t], w_eff, alpha, xi[:, t] if noise else None)
+            r = self.phi(x)
+            rates.append(r)
+        r_all = torch.stack(rates, dim=1)
+        readout = r_all[:, 1:] @ self.w_out + self.b_out
+        return RateOutput(readout=readout, rates=r_all if return_rates else None)
+
+
+def rate_step(
+    x: torch.Tensor,
+    r: torch.Tensor,
+    drive: torch.Tensor,
+    w_eff: torch.Tensor,
+    alpha: torch.Tensor,
+    noise: torch.Tensor | None,
+) -> torch.Tensor:
+    """One Euler step of the synaptic current: (1 − α) x + α (W_eff r + W_in u) + ξ, with α = Δt/τ."""
+    x = (1 - alpha) * x + alpha * (r @ w_eff.T + drive)
+    return x if noise is None else x + noise
+
+
+def trial_loss(readout: torch.Tensor, targets: torch.Tensor, kind: str = "l2") -> torch.Tensor:
+    """Per-trial loss [batch]: l2 = sqrt(Σ_t (o_t − z_t)²) (root of the sum), l1 = Σ_t |o_t − z_t|.
+
+    ``readout`` [batch, T-1] is compared with ``targets[:, :T-1]`` as in the reference code.
+    """
+    err = readout - targets[:, : readout.shape[1]]
+    if kind == "l1":
+        return err.abs().sum(-1)
+    return err.square().sum(-1).sqrt()

@@ -1,0 +1,251 @@
+"""The recurrent spiking network: trials × scaling factors simulated in one pass (SPEC §3)."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from spikernn.spiking.neurons import ExponentialSynapse, IntegrateAndFire, MembraneState, SynapseState
+from spikernn.spiking.parameters import SpikingParameters
+from spikernn.validation import ConfigError, check_choice, check_range
+
+RECORDABLE = ("spikes", "voltage", "rates", "ipsc")
+
+
+@dataclass
+class Stimulation:
+    """Optogenetic-style stimulation: during [start_ms, stop_ms) each step, with probability
+    ``probability`` (one draw per trial), add ``+amplitude_mv`` ("exc") or ``−amplitude_mv``
+    ("inh") to the voltage of ``units``."""
+
+    mode: str
+    units: list[int]
+    start_ms: float
+    stop_ms: float
+    amplitude_mv: float = 0.5
+    probability: float = 0.5
+
+    def __post_init__(self) -> None:
+        check_choice("stimulation.mode", self.mode, ("exc", "inh"))
+        check_range("stimulation.probability", self.probability, 0.0, 1.0)
+        check_range("stimulation.start_ms", self.start_ms, 0.0)
+        check_range("stimulation.stop_ms", self.stop_ms, self.start_ms)
+
+
+@dataclass
+class SpikingResult:
+    """Output of one simulation. Leading dims ``[*batch]`` are those of the scaling factors × trials.
+
+    readout: [*batch, n_steps] W_out,spk · r at times (k + 1)·dt.
+    spike_counts: [*batch, N] spikes per unit over the trial.
+    Optional recordings [*batch, n_steps, N]: spikes (bool), voltage (mV, after reset), rates (r,
+    spikes/s), ipsc (mV, scaled).
+    """
+
+    readout: torch.Tensor
+    spike_counts: torch.Tensor
+    dt_ms: float
+    spikes: torch.Tensor | None = None
+    voltage: torch.Tensor | None = None
+    rates: torch.Tensor | None = None
+    ipsc: torch.Tensor | None = None
+
+    @property
+    def duration_s(self) -> float:
+        return self.readout.shape[-1] * self.dt_ms / 1000.0
+
+    def firing_rates_hz(self) -> torch.Tensor:
+        """Mean firing rate of each unit over the trial [*batch, N], in Hz."""
+        return self.spike_counts.float() / self.duration_s
+
+
+def input_columns(n_steps: int, steps_per_column: int) -> torch.Tensor:
+    """Stimulus column used at each LIF step: round((k + 1)/steps_per_column), halves rounded up
+    (the reference code's ``round(i/100) + 1`` with 1-based i)."""
+    i = torch.arange(1, n_steps + 1)
+    return (2 * i + steps_per_column) // (2 * steps_per_column)
+
+
+class SpikingRNN(nn.Module):
+    """N integrate-and-fire units connected by W_eff / s, read out by W_out / s.
+
+    Holds the *unscaled* transferred weights; each simulated trial carries its own scaling factor
+    s, applied to the recurrent current and to the readout (W/s · x = (W · x)/s).
+    """
+
+    def __init__(
+        self,
+        w_eff: torch.Tensor,
+        w_in: torch.Tensor,
+        w_out: torch.Tensor,
+        tau_d_ms: torch.Tensor,
+        inhibitory: torch.Tensor,
+        params: SpikingParameters | None = None,
+        input_step_ms: float = 5.0,
+        som_units: torch.Tensor | None = None,
+    ) -> None:
+        super().__init__()
+        params = params or SpikingParameters()
+        n = w_eff.shape[0]
+        if w_eff.shape != (n, n) or w_in.shape[0] != n or w_out.shape != (n,) or tau_d_ms.shape != (n,):
+            raise ConfigError(
+                f"spiking network shapes disagree: w_eff {tuple(w_eff.shape)}, w_in {tuple(w_in.shape)}, "
+                f"w_out {tuple(w_out.shape)}, tau_d_ms {tuple(tau_d_ms.shape)} (need N×N, N×n_in, N, N)"
+            )
+        ratio = input_step_ms / params.dt_ms
+        if abs(ratio - round(ratio)) > 1e-6:
+            raise ConfigError(
+                f"spiking.dt_ms must divide the stimulus step ({input_step_ms} ms) into whole steps, got {params.dt_ms}"
+            )
+        self.params = params
+        self.steps_per_column = round(ratio)
+        self.register_buffer("w_eff", w_eff.detach().float().clone())
+        self.register_buffer("w_in", w_in.detach().float().clone())
+        self.register_buffer("w_out", w_out.detach().float().clone())
+        self.register_buffer("tau_d_ms", tau_d_ms.detach().float().clone())
+        self.register_buffer("inhibitory", inhibitory.detach().bool().clone())
+        self.register_buffer("som_units", (som_units if som_units is not None else torch.zeros(0)).long())
+        self.neuron = IntegrateAndFire(params)
+        self.synapse = ExponentialSynapse(self.tau_d_ms, params)
+
+    @property
+    def n_units(self) -> int:
+        return self.w_eff.shape[0]
+
+    def recurrent_input(self, spikes: torch.Tensor) -> torch.Tensor:
+        """JD = Σ_{j spiked} W_eff[:, j] for each row of a [B, N] spike matrix, event-driven; rows are
+        summed in ascending j, so a trial's result does not depend on the rest of the batch."""
+        rows, cols = torch.nonzero(spikes, as_tuple=True)
+        out = torch.zeros(spikes.shape, dtype=self.w_eff.dtype)
+        if rows.numel():
+            out.index_add_(0, rows, self.w_eff.T[cols])
+        return out
+
+    def simulate(
+        self,
+        inputs: torch.Tensor,
+        scaling_factors: torch.Tensor | float,
+        *,
+        record: Collection[str] = (),
+        generator: torch.Generator | None = None,
+        noise: bool = True,
+        initial_voltage_mv: torch.Tensor | None = None,
+        stimulation: Stimulation | None = None,
+    ) -> SpikingResult:
+        """Simulate trials at every scaling factor.
+
+        inputs: [n_trials, C, n_in] (the same trials for every factor) or [n_factors, n_trials, C, n_in],
+            on the stimulus grid (C = T + 1 columns). scaling_factors: [n_factors] (or a number).
+        Returns results with batch dims [n_factors, n_trials] (or [n_trials] for a number).
+        """
+        factors = torch.as_tensor(scaling_factors, dtype=torch.float32)
+        scalar = factors.ndim == 0
+        factors = factors.reshape(-1)
+        if not torch.all(factors > 0) or not torch.all(torch.isfinite(factors)):
+            raise ConfigError(f"scaling_factor must be > 0 and finite, got {factors.tolist()}")
+        for name in record:
+            check_choice("record", name, RECORDABLE)
+        if inputs.ndim == 3:
+            inputs = inputs.unsqueeze(0).expand(len(factors), *inputs.shape)
+        if inputs.ndim != 4 or inputs.shape[0] != len(factors) or inputs.shape[-1] != self.w_in.shape[1]:
+            raise ConfigError(
+                f"inputs must be [n_trials, C, {self.w_in.shape[1]}] or [{len(factors)}, n_trials, C, "
+                f"{self.w_in.shape[1]}], got {tuple(inputs.shape)}"
+            )
+        n_factors, n_trials, n_cols, _ = inputs.shape
+        if n_cols < 2:
+            raise ConfigError(f"inputs need at least 2 stimulus columns, got {n_cols}")
+        batch_shape = (n_factors, n_trials)
+        n_rows, n = n_factors * n_trials, self.n_units
+        n_steps = (n_cols - 1) * self.steps_per_column
+        p = self.params
+
+        inv_s = (1.0 / factors).repeat_interleave(n_trials)[:, None]  # [B, 1]
+        columns = input_columns(n_steps, self.steps_per_column)
+        flat_inputs = inputs.reshape(n_rows, n_cols, -1).float()
+        v0 = (
+            None
+            if initial_voltage_mv is None
+            else initial_voltage_mv.float().expand(*batch_shape, n).reshape(n_rows, n)
+        )
+        membrane = self.neuron.init_state((n_rows, n), generator, v0)
+        synapse = self.synapse.init_state((n_rows, n))
+        stim = self._stimulation_plan(stimulation, n_steps, n_rows)
+
+        readout = torch.empty(n_rows, n_steps)
+        spike_counts = torch.zeros(n_rows, n, dtype=torch.int32)
+        recorded = {
+            name: torch.empty(n_rows, n_steps, n, dtype=torch.bool if name == "spikes" else torch.float32)
+            for name in record
+        }
+        column = -1
+        for k in range(n_steps):
+            if columns[k] != column:
+                column = int(columns[k])
+                external = flat_inputs[:, column] @ self.w_in.T + p.i_bias_mv
+            current = synapse.ipsc * inv_s + external
+            step_noise = torch.randn(n_rows, n, generator=generator) * p.noise_std_mv if noise else None
+            if stim is not None:
+                step_noise = self._apply_stimulation(stim, k, step_noise, n_rows, n, generator)
+            spikes, membrane = self.neuron(current, membrane, step_noise)
+            synapse = self.synapse(self.recurrent_input(spikes), spikes, synapse)
+            readout[:, k] = (synapse.r @ self.w_out) * inv_s[:, 0]
+            spike_counts += spikes
+            self._record(recorded, k, spikes, membrane, synapse, inv_s)
+
+        def shaped(t: torch.Tensor | None) -> torch.Tensor | None:
+            if t is None:
+                return None
+            t = t.reshape(*batch_shape, *t.shape[1:])
+            return t[0] if scalar else t
+
+        return SpikingResult(
+            readout=shaped(readout),
+            spike_counts=shaped(spike_counts),
+            dt_ms=p.dt_ms,
+            **{name: shaped(recorded.get(name)) for name in RECORDABLE},
+        )
+
+    @staticmethod
+    def _record(
+        recorded: dict[str, torch.Tensor],
+        k: int,
+        spikes: torch.Tensor,
+        membrane: MembraneState,
+        synapse: SynapseState,
+        inv_s: torch.Tensor,
+    ) -> None:
+        sources = {
+            "spikes": lambda: spikes,
+            "voltage": lambda: membrane.v,
+            "rates": lambda: synapse.r,
+            "ipsc": lambda: synapse.ipsc * inv_s,
+        }
+        for name, buffer in recorded.items():
+            buffer[:, k] = sources[name]()
+
+    def _stimulation_plan(self, stimulation: Stimulation | None, n_steps: int, n_rows: int):
+        if stimulation is None:
+            return None
+        units = torch.as_tensor(stimulation.units, dtype=torch.long)
+        if units.numel() and (units.min() < 0 or units.max() >= self.n_units):
+            raise ConfigError(f"stimulation.units must be in [0, {self.n_units - 1}], got {stimulation.units}")
+        start = round(stimulation.start_ms / self.params.dt_ms)
+        stop = round(stimulation.stop_ms / self.params.dt_ms)
+        sign = 1.0 if stimulation.mode == "exc" else -1.0
+        return stimulation, units, start, stop, sign * stimulation.amplitude_mv
+
+    def _apply_stimulation(
+        self, plan, k: int, step_noise: torch.Tensor | None, n_rows: int, n: int, generator: torch.Generator | None
+    ) -> torch.Tensor | None:
+        stimulation, units, start, stop, amplitude = plan
+        if not start <= k + 1 < stop:  # reference: 1-based step i in [dur(1), dur(2))
+            return step_noise
+        on = (torch.rand(n_rows, 1, generator=generator) < stimulation.probability).float()
+        kick = torch.zeros(n_rows, n)
+        kick[:, units] = amplitude
+        kick = kick * on
+        return kick if step_noise is None else step_noise + kick

@@ -1,0 +1,64 @@
+"""Parameters of the spiking network (SPEC §3, SI Table S1), units in the names."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+from spikernn.validation import ConfigError, check_choice, check_range
+
+
+@dataclass
+class SpikingParameters:
+    """LIF (default) or QIF units with double- or single-exponential synapses.
+
+    ``tau_rise_ms`` = 0 selects the single-exponential synapse. Currents are in mV (unit
+    resistance). ``noise_std_mv`` is the voltage noise added every step (also when refractory).
+    """
+
+    neuron: str = "lif"
+    dt_ms: float = 0.05
+    tau_m_ms: float = 10.0
+    t_ref_ms: float = 2.0
+    v_th_mv: float = -40.0
+    v_reset_mv: float = -65.0
+    i_bias_mv: float = -40.0
+    v_init_min_mv: float = -65.0
+    v_init_max_mv: float = 30.0
+    tau_rise_ms: float = 2.0
+    noise_std_mv: float = 0.1
+
+    def __post_init__(self) -> None:
+        check_choice("spiking.neuron", self.neuron, ("lif", "qif"))
+        check_range("spiking.dt_ms", self.dt_ms, 0.0, 1.0, lo_open=True)
+        check_range("spiking.tau_m_ms", self.tau_m_ms, 0.0, lo_open=True)
+        check_range("spiking.t_ref_ms", self.t_ref_ms, 0.0)
+        check_range("spiking.tau_rise_ms", self.tau_rise_ms, 0.0)
+        check_range("spiking.noise_std_mv", self.noise_std_mv, 0.0)
+        for name in ("v_th_mv", "v_reset_mv", "i_bias_mv", "v_init_min_mv", "v_init_max_mv"):
+            check_range(f"spiking.{name}", getattr(self, name))
+        if self.v_reset_mv >= self.v_th_mv:
+            raise ConfigError(
+                f"spiking.v_reset_mv must be below spiking.v_th_mv ({self.v_th_mv} mV), got {self.v_reset_mv}"
+            )
+        if self.v_init_min_mv > self.v_init_max_mv:
+            raise ConfigError(
+                f"spiking.v_init_min_mv must be ≤ spiking.v_init_max_mv ({self.v_init_max_mv} mV), "
+                f"got {self.v_init_min_mv}"
+            )
+
+    @classmethod
+    def qif(cls, **overrides) -> SpikingParameters:
+        """The SI's quadratic integrate-and-fire variant: dv = (v² + I)/τ_m, threshold +30 mV, bias 0."""
+        return cls(**{"neuron": "qif", "v_th_mv": 30.0, "i_bias_mv": 0.0, **overrides})
+
+    @property
+    def refractory_steps(self) -> int:
+        """Absolute refractory period in steps of dt."""
+        return round(self.t_ref_ms / self.dt_ms)
+
+    @property
+    def double_exponential(self) -> bool:
+        return self.tau_rise_ms > 0
+
+    def to_dict(self) -> dict:
+        return asdict(self)

@@ -1,0 +1,147 @@
+"""What every task is: timing in ms, batched seeded trials, and scoring on any time grid.
+
+Conventions (those of the reference code, rkim35/spikeRNN):
+
+* Inputs are sampled on the task's stimulus grid (``step_ms`` = 5 ms): ``inputs[:, k]`` is the
+  input at ``k * step_ms`` for ``k = 0 .. n_steps`` (``n_steps + 1`` columns).
+* Targets ``targets[:, k]`` are on the same grid, ``k = 0 .. n_steps - 1``.
+* A rate readout has ``n_steps - 1`` samples; sample ``k`` is compared with ``targets[:, k]``
+  (the reference loss), so it is taken to lie at ``k * step_ms``.
+* A spiking readout sample ``k`` lies at ``(k + 1) * dt_ms`` (LIF step ``k + 1`` of the
+  reference code).
+"""
+
+from __future__ import annotations
+
+import math
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import Literal
+
+import torch
+
+ReadoutKind = Literal["rate", "spiking"]
+
+
+@dataclass
+class Trials:
+    """A batch of trials.
+
+    inputs: [batch, n_steps + 1, n_inputs] on the stimulus grid.
+    targets: [batch, n_steps] target readout on the stimulus grid.
+    labels: [batch] the value the scoring rule checks (task-specific, e.g. 1 Go / 0 NoGo).
+    conditions: [batch] trial type index into ``Task.condition_names``.
+    """
+
+    inputs: torch.Tensor
+    targets: torch.Tensor
+    labels: torch.Tensor
+    conditions: torch.Tensor
+
+    def __len__(self) -> int:
+        return self.inputs.shape[0]
+
+
+@dataclass(frozen=True)
+class ScoringWindow:
+    """Where and how a readout is judged: from ``from_ms`` to the end of the trial."""
+
+    from_ms: float
+    threshold: float = 0.7
+    # Go-NoGo "no response" rule: max |o| < quiet_threshold (rate) or max o < it (spiking).
+    quiet_threshold: float = 0.3
+    quiet_uses_abs: bool = False
+
+
+def first_index(from_ms: float, dt_ms: float, kind: ReadoutKind) -> int:
+    """Index of the first readout sample at or after ``from_ms`` on a grid of ``dt_ms``."""
+    k = math.ceil(from_ms / dt_ms - 1e-9)
+    return k if kind == "rate" else k - 1
+
+
+class Task(ABC):
+    """A cognitive task defined in physical time (ms)."""
+
+    name: str
+    n_inputs: int
+    duration_ms: float
+    condition_names: tuple[str, ...]
+    step_ms: float = 5.0
+    # Trials the rate network must have seen before it may stop (SPEC §1; Go-NoGo: 1500).
+    min_training_trials: int = 0
+
+    @property
+    def n_steps(self) -> int:
+        """Trial length T in stimulus-grid steps."""
+        return round(self.duration_ms / self.step_ms)
+
+    def steps(self, ms: float) -> int:
+        """Convert a time in ms to stimulus-grid steps."""
+        return round(ms / self.step_ms)
+
+    @abstractmethod
+    def scoring_window(self, kind: ReadoutKind) -> ScoringWindow:
+        """The window and thresholds used to judge a ``kind`` readout."""
+
+    @abstractmethod
+    def sample_conditions(self, batch_size: int, generator: torch.Generator) -> torch.Tensor:
+        """Draw ``batch_size`` trial types (indices into ``condition_names``)."""
+
+    @abstractmethod
+    def build(self, conditions: torch.Tensor, generator: torch.Generator) -> Trials:
+        """Make the trials of the given types (noise drawn from ``generator``)."""
+
+    @abstractmethod
+    def correct(
+        self,
+        window_max: torch.Tensor,
+        window_min: torch.Tensor,
+        window_absmax: torch.Tensor,
+        labels: torch.Tensor,
+        window: ScoringWindow,
+    ) -> torch.Tensor:
+        """Whether each trial is correct given the readout extremes inside the window."""
+
+    def make_trials(
+        self,
+        batch_size: int,
+        generator: torch.Generator | None = None,
+        conditions: torch.Tensor | None = None,
+    ) -> Trials:
+        """A batch of fresh trials; trial types drawn with probability 1/len(conditions) each."""
+        if generator is None:
+            generator = torch.Generator().manual_seed(torch.seed())
+        if conditions is None:
+            conditions = self.sample_conditions(batch_size, generator)
+        return self.build(conditions.long(), generator)
+
+    def score(self, readout: torch.Tensor, labels: torch.Tensor, dt_ms: float, kind: ReadoutKind) -> torch.Tensor:
+        """Boolean correctness of each trial; ``readout`` is [..., n_samples] on a ``dt_ms`` grid.
+
+        ``labels`` broadcasts against ``readout.shape[:-1]``.
+        """
+        window = self.scoring_window(kind)
+        start = first_index(window.from_ms, dt_ms, kind)
+        if not 0 <= start < readout.shape[-1]:
+            raise ValueError(
+                f"scoring window from {window.from_ms} ms lies outside a readout of "
+                f"{readout.shape[-1]} samples at dt={dt_ms} ms"
+            )
+        part = readout[..., start:]
+        return self.correct(part.amax(-1), part.amin(-1), part.abs().amax(-1), labels, window)
+
+    def accuracy(self, readout: torch.Tensor, labels: torch.Tensor, dt_ms: float, kind: ReadoutKind) -> float:
+        """Fraction of trials correct."""
+        return self.score(readout, labels, dt_ms, kind).float().mean().item()
+
+
+def signed_response_correct(
+    window_max: torch.Tensor, window_min: torch.Tensor, labels: torch.Tensor, threshold: float
+) -> torch.Tensor:
+    """+1 trials correct if max > threshold; -1 trials correct if min < -threshold."""
+    return torch.where(labels > 0, window_max > threshold, window_min < -threshold)
+
+
+def coin_flips(batch_size: int, n: int, generator: torch.Generator) -> torch.Tensor:
+    """``batch_size`` draws of ``n`` fair binary choices, as a [batch_size, n] 0/1 tensor."""
+    return (torch.rand(batch_size, n, generator=generator) < 0.5).long()

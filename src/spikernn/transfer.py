@@ -1,0 +1,119 @@
+"""Rate model → spiking model (SPEC §3): one-to-one weight transfer and the scaling-factor search."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+
+from spikernn.rate.model import RateRNN
+from spikernn.spiking import SpikingParameters, SpikingRNN
+from spikernn.tasks import Task
+from spikernn.validation import ConfigError, check_int
+
+SIGMOID_GRID = [float(s) for s in range(20, 76, 5)]  # s ∈ {20, 25, …, 75}
+RELU_GRID = [float(s) for s in range(4, 27, 2)]  # s ∈ {4, 6, …, 26} (softplus / clipped ReLU)
+
+
+def default_grid(activation: str) -> list[float]:
+    """The reference grid of scaling factors s (= 1/λ) for a rate network's activation."""
+    return SIGMOID_GRID if activation == "sigmoid" else RELU_GRID
+
+
+def to_spiking(
+    model: RateRNN,
+    params: SpikingParameters | None = None,
+    input_step_ms: float = 5.0,
+    use_initial_weights: bool = False,
+) -> SpikingRNN:
+    """Copy W_eff, W_in, W_out and τ_d into a spiking network; b_out is dropped.
+
+    The scaling factor s is chosen per simulation (W_spk = W_eff / s, W_out,spk = W_out / s).
+    ``use_initial_weights`` transfers the untrained W (a control in the reference code).
+    """
+    with torch.no_grad():
+        return SpikingRNN(
+            w_eff=model.effective_weights(initial=use_initial_weights),
+            w_in=model.w_in,
+            w_out=model.w_out,
+            tau_d_ms=model.taus_ms(),
+            inhibitory=model.inhibitory,
+            params=params,
+            input_step_ms=input_step_ms,
+            som_units=model.inhibitory.nonzero().flatten()[: model.som_n],
+        )
+
+
+@dataclass
+class FactorSearch:
+    """Grid search settings: ``n_trials`` fresh trials per factor."""
+
+    scaling_factors: list[float] | None = None
+    n_trials: int = 100
+    chunk_trials: int = 1200
+    extra: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        check_int("transfer.n_trials", self.n_trials, 1)
+        check_int("transfer.chunk_trials", self.chunk_trials, 1)
+        if self.scaling_factors is not None:
+            check_factors(self.scaling_factors)
+
+
+def check_factors(factors: list[float]) -> None:
+    """Scaling factors must be a non-empty list of positive finite numbers."""
+    if len(factors) == 0:
+        raise ConfigError("transfer.scaling_factors must hold at least one factor > 0")
+    for i, s in enumerate(factors):
+        if isinstance(s, bool) or not isinstance(s, (int, float)) or not s > 0 or s == float("inf"):
+            raise ConfigError(f"transfer.scaling_factors[{i}] must be a number > 0, got {s!r}")
+
+
+@dataclass
+class FactorSearchResult:
+    """Accuracy of the spiking network at each scaling factor and the best one (first on ties)."""
+
+    scaling_factors: list[float]
+    accuracy: list[float]
+
+    @property
+    def best_index(self) -> int:
+        return max(range(len(self.accuracy)), key=lambda i: (self.accuracy[i], -i))
+
+    @property
+    def best_factor(self) -> float:
+        return self.scaling_factors[self.best_index]
+
+    @property
+    def best_accuracy(self) -> float:
+        return self.accuracy[self.best_index]
+
+
+def search_scaling_factor(
+    network: SpikingRNN,
+    task: Task,
+    factors: list[float],
+    n_trials: int = 100,
+    generator: torch.Generator | None = None,
+    chunk_trials: int = 1200,
+    progress=None,
+) -> FactorSearchResult:
+    """Score ``n_trials`` fresh trials at every factor, simulated together in chunks of at most
+    ``chunk_trials`` trials × factors (memory is O(chunk × N) plus the readouts)."""
+    check_factors(factors)
+    check_int("transfer.n_trials", n_trials, 1)
+    generator = generator or torch.Generator().manual_seed(torch.seed())
+    correct = torch.zeros(len(factors))
+    per_chunk = max(1, chunk_trials // len(factors))
+    done = 0
+    while done < n_trials:
+        count = min(per_chunk, n_trials - done)
+        trials = [task.make_trials(count, generator) for _ in factors]
+        inputs = torch.stack([t.inputs for t in trials])
+        labels = torch.stack([t.labels for t in trials])
+        result = network.simulate(inputs, torch.tensor(factors), generator=generator)
+        correct += task.score(result.readout, labels, network.params.dt_ms, "spiking").float().sum(1)
+        done += count
+        if progress is not None:
+            progress(done, n_trials)
+    return FactorSearchResult(scaling_factors=list(map(float, factors)), accuracy=(correct / n_trials).tolist())
