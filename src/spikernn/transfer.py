@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 
 import torch
 
@@ -51,7 +52,6 @@ class FactorSearch:
     scaling_factors: list[float] | None = None
     n_trials: int = 100
     chunk_trials: int = 1200
-    extra: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         check_int("transfer.n_trials", self.n_trials, 1)
@@ -96,24 +96,26 @@ def search_scaling_factor(
     n_trials: int = 100,
     generator: torch.Generator | None = None,
     chunk_trials: int = 1200,
-    progress=None,
+    on_progress: Callable[[int, int], None] | None = None,
 ) -> FactorSearchResult:
     """Score ``n_trials`` fresh trials at every factor, simulated together in chunks of at most
-    ``chunk_trials`` trials × factors (memory is O(chunk × N) plus the readouts)."""
+    ``chunk_trials`` trials × factors (memory is O(chunk × N) plus the readouts).
+    ``on_progress(done, total)`` counts simulated steps over all chunks."""
     check_factors(factors)
     check_int("transfer.n_trials", n_trials, 1)
     generator = generator or torch.Generator().manual_seed(torch.seed())
     correct = torch.zeros(len(factors))
     per_chunk = max(1, chunk_trials // len(factors))
     done = 0
+    n_chunks = -(-n_trials // per_chunk)
     while done < n_trials:
         count = min(per_chunk, n_trials - done)
         trials = [task.make_trials(count, generator) for _ in factors]
         inputs = torch.stack([t.inputs for t in trials])
         labels = torch.stack([t.labels for t in trials])
-        result = network.simulate(inputs, torch.tensor(factors), generator=generator)
+        chunk = done // per_chunk
+        report = None if on_progress is None else (lambda k, n, c=chunk: on_progress(c * n + k, n_chunks * n))
+        result = network.simulate(inputs, torch.tensor(factors), generator=generator, on_progress=report)
         correct += task.score(result.readout, labels, network.params.dt_ms, "spiking").float().sum(1)
         done += count
-        if progress is not None:
-            progress(done, n_trials)
     return FactorSearchResult(scaling_factors=list(map(float, factors)), accuracy=(correct / n_trials).tolist())

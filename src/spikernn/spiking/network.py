@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 
 import torch
@@ -13,6 +13,8 @@ from spikernn.spiking.parameters import SpikingParameters
 from spikernn.validation import ConfigError, check_choice, check_range
 
 RECORDABLE = ("spikes", "voltage", "rates", "ipsc")
+PROGRESS_EVERY = 1000  # steps between progress callbacks
+PROGRESS_EVERY = 1000  # steps between progress callbacks
 
 
 @dataclass
@@ -134,12 +136,15 @@ class SpikingRNN(nn.Module):
         noise: bool = True,
         initial_voltage_mv: torch.Tensor | None = None,
         stimulation: Stimulation | None = None,
+        on_progress: Callable[[int, int], None] | None = None,
     ) -> SpikingResult:
         """Simulate trials at every scaling factor.
 
         inputs: [n_trials, C, n_in] (the same trials for every factor) or [n_factors, n_trials, C, n_in],
             on the stimulus grid (C = T + 1 columns). scaling_factors: [n_factors] (or a number).
         Returns results with batch dims [n_factors, n_trials] (or [n_trials] for a number).
+        ``on_progress(step, n_steps)`` is called every ``PROGRESS_EVERY`` steps.
+        ``on_progress(step, n_steps)`` is called every ``PROGRESS_EVERY`` steps.
         """
         factors = torch.as_tensor(scaling_factors, dtype=torch.float32)
         scalar = factors.ndim == 0
@@ -195,6 +200,10 @@ class SpikingRNN(nn.Module):
             readout[:, k] = (synapse.r @ self.w_out) * inv_s[:, 0]
             spike_counts += spikes
             self._record(recorded, k, spikes, membrane, synapse, inv_s)
+            if on_progress is not None and ((k + 1) % PROGRESS_EVERY == 0 or k + 1 == n_steps):
+                on_progress(k + 1, n_steps)
+            if on_progress is not None and ((k + 1) % PROGRESS_EVERY == 0 or k + 1 == n_steps):
+                on_progress(k + 1, n_steps)
 
         def shaped(t: torch.Tensor | None) -> torch.Tensor | None:
             if t is None:

@@ -1,0 +1,1 @@
+"""Hydra entry points: compose config → build validated library objects → call the library."""
