@@ -197,7 +197,7 @@ class SpikingRNN(nn.Module):
                 step_noise = self._apply_stimulation(stim, k, step_noise, n_rows, n, generator)
             spikes, membrane = self.neuron(current, membrane, step_noise)
             synapse = self.synapse(self.recurrent_input(spikes), spikes, synapse)
-            readout[:, k] = (synapse.r @ self.w_out) * inv_s[:, 0]
+            readout[:, k] = (synapse.r * self.w_out).sum(-1) * inv_s[:, 0]
             spike_counts += spikes
             self._record(recorded, k, spikes, membrane, synapse, inv_s)
             if on_progress is not None and ((k + 1) % PROGRESS_EVERY == 0 or k + 1 == n_steps):

@@ -1,0 +1,16 @@
+"""Shared fixtures: small networks built deterministically."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from spikernn.rate import RateRNN, RateRNNConfig
+
+torch.set_num_threads(1)  # tiny tensors: threads only add overhead
+
+
+@pytest.fixture
+def small_rate_model() -> RateRNN:
+    """A 40-unit Go-NoGo rate network (untrained, Dale on)."""
+    return RateRNN(RateRNNConfig(n_units=40), seed=3)
