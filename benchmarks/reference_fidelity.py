@@ -93,6 +93,40 @@ save('-7', '{result_file}', 'win_max', 'win_mean', 'correct', 'rate_exc', 'rate_
 """
 
 
+# Lockstep run: rand/randn are shadowed (in a temporary folder, ahead of the reference on the path) so the
+# original draws the initial voltages we give it and adds no voltage noise; our simulator gets the same.
+LOCKSTEP_RAND = """function x = rand(varargin)
+  global LOCKSTEP_UNIFORM
+  x = LOCKSTEP_UNIFORM;
+end
+"""
+LOCKSTEP_RANDN = """function x = randn(varargin)
+  x = zeros(varargin{:});
+end
+"""
+LOCKSTEP_DRIVER = r"""
+more off;
+warning('off', 'Octave:shadowed-function');
+addpath('{reference_dir}');
+addpath('{shadow_dir}');
+global LOCKSTEP_UNIFORM
+data = load('{inputs_file}');
+LOCKSTEP_UNIFORM = data.uniform(:);
+stims = struct('mode', 'none');
+factors = data.factors(:)';
+outs = [];
+spikes = {{}};
+for f = 1:numel(factors)
+  [W, REC, spk, rs, all_fr, out, params] = LIF_network_fnc('{model_file}', factors(f), data.u, stims, 1, false);
+  outs(f, 1:numel(out)) = out;
+  [unit, step] = find(spk);
+  spikes{{f}} = [unit, step];
+end
+dt = params.dt;
+save('-7', '{result_file}', 'outs', 'spikes', 'dt');
+"""
+
+
 @dataclass
 class FidelityConfig:
     """What to compare: one model, its scaling factors and trial counts, and how to judge them."""
@@ -106,6 +140,7 @@ class FidelityConfig:
     alpha: float = 0.01
     correction: str = "none"
     threads: int = 1
+    lockstep: bool = True
     verbose: bool = True
 
     def validate(self) -> None:
@@ -118,8 +153,8 @@ class FidelityConfig:
             raise ValueError(f"--octave {self.octave!r} is not an executable")
         if not self.factors or any(not s > 0 for s in self.factors):
             raise ValueError(f"--factors must be positive numbers, got {self.factors}")
-        if self.trials_per_type < 2:
-            raise ValueError(f"--trials-per-type must be at least 2, got {self.trials_per_type}")
+        if self.trials_per_type < 3:
+            raise ValueError(f"--trials-per-type must be at least 3, got {self.trials_per_type}")
         if not 0 < self.alpha < 1:
             raise ValueError(f"--alpha must lie in (0, 1), got {self.alpha}")
         if self.correction not in ("none", "holm", "bonferroni"):
@@ -172,6 +207,28 @@ def octave_string(value: str | os.PathLike) -> str:
     return str(value).replace("'", "''")
 
 
+def run_octave(config: FidelityConfig, script: Path, result_file: Path, label: str) -> float:
+    """Run an Octave script single-threaded (stdout streamed to the log); returns its wall time in seconds."""
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
+    command = [config.octave, "--no-gui", "--no-window-system", "--quiet", "--no-init-file", str(script)]
+    stderr_file = script.with_suffix(".stderr")
+    start = time.perf_counter()
+    with (
+        stderr_file.open("w") as stderr_sink,
+        subprocess.Popen(
+            command, cwd=script.parent, env=env, stdout=subprocess.PIPE, stderr=stderr_sink, text=True
+        ) as process,
+    ):
+        assert process.stdout is not None
+        for line in process.stdout:
+            log(config, line.rstrip())
+    elapsed = time.perf_counter() - start
+    stderr = "\n".join(line for line in stderr_file.read_text().splitlines() if OCTAVE_EXIT_NOISE not in line)
+    if process.returncode != 0 or not result_file.is_file():
+        raise RuntimeError(f"octave failed (exit {process.returncode}) at {label}:\n{stderr}")
+    return elapsed
+
+
 def run_reference(
     config: FidelityConfig,
     factor: float,
@@ -207,20 +264,7 @@ def run_reference(
             progress_every=10,
         )
     )
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
-    command = [config.octave, "--no-gui", "--no-window-system", "--quiet", "--no-init-file", str(driver)]
-    start = time.perf_counter()
-    with subprocess.Popen(
-        command, cwd=workdir, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-    ) as process:
-        assert process.stdout is not None
-        for line in process.stdout:
-            log(config, line.rstrip())
-        stderr = process.stderr.read() if process.stderr else ""
-    elapsed = time.perf_counter() - start
-    stderr = "\n".join(line for line in stderr.splitlines() if OCTAVE_EXIT_NOISE not in line)
-    if process.returncode != 0 or not result_file.is_file():
-        raise RuntimeError(f"octave failed (exit {process.returncode}) at s={factor:g}:\n{stderr}")
+    elapsed = run_octave(config, driver, result_file, f"s={factor:g}")
     data = scipy.io.loadmat(result_file)
     column = lambda key: np.asarray(data[key], dtype=float).reshape(-1)  # noqa: E731
     summaries = TrialSummaries(
@@ -387,6 +431,116 @@ def describe_agreement(
     }
 
 
+def refractory_artifact_onset(spikes: np.ndarray, dt_s: float, refractory_steps: int, t_ref_s: float) -> int | None:
+    """First step at which the original's floating-point refractory test ends a refractory period early.
+
+    The original integrates unit i at step k iff ``dt*k > tlast + tref`` (float64), with
+    ``tlast ← tlast + (dt*j − tlast)`` at a spike at step j; for some j this holds already at
+    k = j + ``refractory_steps`` (one step early). ``spikes`` is [n, 2] (unit, step), 1-based.
+    """
+    onset: int | None = None
+    for unit in np.unique(spikes[:, 0]):
+        tlast = 0.0
+        for j in [0, *sorted(spikes[spikes[:, 0] == unit, 1].tolist())]:
+            tlast = tlast + (dt_s * j - tlast)
+            k = j + refractory_steps
+            if dt_s * k > tlast + t_ref_s and (onset is None or k < onset):
+                onset = k
+    return onset
+
+
+def compare_lockstep(
+    factor: float,
+    reference_spikes: np.ndarray,
+    reference_out: np.ndarray,
+    spikes: torch.Tensor,
+    readout: torch.Tensor,
+    artifact_onset: int | None,
+    min_spikes: int = 50,
+) -> dict:
+    """Spike-by-spike comparison of one noise-free trial run from the same initial voltages.
+
+    Passes when the readouts agree (relative 1e-3) up to the first differing spike and that spike
+    comes after the original's first early refractory end (see ``refractory_artifact_onset``) or
+    after at least ``min_spikes`` identical spikes (float32 vs float64 threshold crossings).
+    """
+    ours = sorted((int(k) + 1, int(n) + 1) for k, n in torch.nonzero(spikes).tolist())
+    theirs = sorted((int(k), int(n)) for n, k in reference_spikes.tolist())
+    same = next((i for i, (a, b) in enumerate(zip(ours, theirs, strict=False)) if a != b), min(len(ours), len(theirs)))
+    if same < min(len(ours), len(theirs)):
+        first_step = min(ours[same][0], theirs[same][0])
+    elif len(ours) != len(theirs):
+        first_step = (ours if len(ours) > len(theirs) else theirs)[same][0]
+    else:
+        first_step = None
+    end = readout.shape[-1] if first_step is None else first_step - 1
+    scale = float(np.max(np.abs(reference_out))) or 1.0
+    gap = float(np.max(np.abs(readout[:end].double().numpy() - reference_out[:end]), initial=0.0)) / scale
+    explained = (
+        first_step is None or same >= min_spikes or (artifact_onset is not None and first_step >= artifact_onset)
+    )
+    return {
+        "factor": float(factor),
+        "spikes_reference": len(theirs),
+        "spikes_ours": len(ours),
+        "identical_spikes_before_first_difference": same,
+        "first_different_step": first_step,
+        "first_early_refractory_end_step": artifact_onset,
+        "readout_max_rel_diff_before": gap,
+        "passed": bool(gap <= 1e-3 and explained),
+    }
+
+
+def run_lockstep(config: FidelityConfig, network: SpikingRNN, go_input: torch.Tensor, workdir: Path) -> list[dict]:
+    """One noise-free Go trial per factor from identical initial voltages in both simulators."""
+    p = network.params
+    uniform = np.random.default_rng(config.seed).random(network.n_units)
+    shadow = workdir / "lockstep_shadow"
+    shadow.mkdir()
+    (shadow / "rand.m").write_text(LOCKSTEP_RAND)
+    (shadow / "randn.m").write_text(LOCKSTEP_RANDN)
+    inputs_file, result_file, driver = (workdir / n for n in ("lockstep_in.mat", "lockstep.mat", "lockstep.m"))
+    scipy.io.savemat(
+        inputs_file,
+        {
+            "uniform": uniform[:, None],
+            "factors": np.asarray(config.factors, dtype=float),
+            "u": go_input.T.double().numpy(),
+        },
+    )
+    driver.write_text(
+        LOCKSTEP_DRIVER.format(
+            reference_dir=octave_string(config.reference_dir.resolve()),
+            shadow_dir=octave_string(shadow),
+            inputs_file=octave_string(inputs_file),
+            model_file=octave_string(config.model.resolve()),
+            result_file=octave_string(result_file),
+        )
+    )
+    run_octave(config, driver, result_file, "lockstep")
+    data = scipy.io.loadmat(result_file)
+    v0 = torch.as_tensor(p.v_init_min_mv + uniform * (p.v_init_max_mv - p.v_init_min_mv)).float()
+    result = network.simulate(
+        go_input[None], torch.tensor(config.factors), record=("spikes",), noise=False, initial_voltage_mv=v0
+    )
+    dt_s = float(np.asarray(data["dt"]).item())
+    reports = []
+    for i, factor in enumerate(config.factors):
+        reference_spikes = np.asarray(data["spikes"][0, i], dtype=int).reshape(-1, 2)
+        onset = refractory_artifact_onset(reference_spikes, dt_s, p.refractory_steps, p.t_ref_ms / 1000.0)
+        reports.append(
+            compare_lockstep(
+                factor,
+                reference_spikes,
+                np.asarray(data["outs"][i], dtype=float),
+                result.spikes[i, 0],
+                result.readout[i, 0],
+                onset,
+            )
+        )
+    return reports
+
+
 def run_comparison(config: FidelityConfig) -> dict:
     """Run both simulators and compare them; returns the JSON-ready report."""
     config.validate()
@@ -424,6 +578,10 @@ def run_comparison(config: FidelityConfig) -> dict:
             )
             reference[float(factor)] = summaries
             parameter_checks[f"{factor:g}"] = check_parameters(network, factor, task.duration_ms / 1000.0, parameters)
+        lockstep: list[dict] = []
+        if config.lockstep:
+            log(config, "lockstep: one noise-free Go trial per factor from the same initial voltages")
+            lockstep = run_lockstep(config, network, trials.inputs[int(np.argmax(conditions == 1))], Path(tmp))
     log(config, f"ours at s={', '.join(f'{s:g}' for s in config.factors)}: {len(conditions)} trials each")
     ours = run_ours(network, trials.inputs, trials.labels, config.factors, config.seed + 1000)
 
@@ -448,6 +606,7 @@ def run_comparison(config: FidelityConfig) -> dict:
     adjust(results, config.alpha, config.correction)
     parameters_ok = all(v <= PARAMETER_RTOL for check in parameter_checks.values() for v in check.values())
     n_differ = sum(r.differs for r in results)
+    lockstep_ok = all(entry["passed"] for entry in lockstep)
     return {
         "config": {**asdict(config), "model": str(config.model), "reference_dir": str(config.reference_dir)},
         "n_tests": len(results),
@@ -455,13 +614,15 @@ def run_comparison(config: FidelityConfig) -> dict:
         "expected_false_alarms": len(results) * config.alpha if config.correction == "none" else config.alpha,
         "parameters_ok": parameters_ok,
         "parameter_max_rel_diff": parameter_checks,
+        "lockstep_ok": lockstep_ok,
+        "lockstep": lockstep,
         "seconds": {
             "reference": {f"{s:g}": reference[float(s)].seconds for s in config.factors},
             "ours": sum(ours[float(s)].seconds for s in config.factors),
         },
         "descriptive_agreement": agreement,
         "tests": [asdict(r) for r in results],
-        "passed": parameters_ok and n_differ == 0,
+        "passed": parameters_ok and lockstep_ok and n_differ == 0,
     }
 
 
@@ -488,6 +649,16 @@ def format_report(report: dict) -> str:
     for factor, checks in report["parameter_max_rel_diff"].items():
         pretty = ", ".join(f"{k} {v:.1e}" for k, v in checks.items())
         lines.append(f"parameters at s={factor}: max relative difference {pretty}")
+    for entry in report["lockstep"]:
+        first = entry["first_different_step"]
+        onset = entry["first_early_refractory_end_step"]
+        lines.append(
+            f"lockstep s={entry['factor']:g}: {entry['identical_spikes_before_first_difference']} identical spikes "
+            f"(of {entry['spikes_reference']} / {entry['spikes_ours']} reference / ours), first difference at step "
+            f"{first if first is not None else '-'}, original's first early refractory end at step "
+            f"{onset if onset is not None else '-'}, readout rel. gap before {entry['readout_max_rel_diff_before']:.1e}"
+            f": {'ok' if entry['passed'] else 'DIFFERS'}"
+        )
     for factor, per_type in report["descriptive_agreement"].items():
         for name, a in per_type.items():
             lines.append(
@@ -503,7 +674,8 @@ def format_report(report: dict) -> str:
     lines.append(
         f"{report['n_tests']} tests at alpha={cfg['alpha']} (correction: {cfg['correction']}; "
         f"≈{report['expected_false_alarms']:.2f} false alarms expected if the simulators agree): "
-        f"{report['n_differ']} differ; parameters {'agree' if report['parameters_ok'] else 'DIFFER'}"
+        f"{report['n_differ']} differ; parameters {'agree' if report['parameters_ok'] else 'DIFFER'}; "
+        f"lockstep {'agrees' if report['lockstep_ok'] else 'DIFFERS'}"
     )
     lines.append("PASS" if report["passed"] else "FAIL")
     return "\n".join(lines)
@@ -527,6 +699,7 @@ def parse_args(argv: Sequence[str] | None) -> tuple[FidelityConfig, Path | None]
         help="multiple-comparison correction of the p-values",
     )
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads for our simulator")
+    parser.add_argument("--no-lockstep", action="store_true", help="skip the noise-free spike-by-spike run")
     parser.add_argument("--quiet", action="store_true", help="no progress on stderr")
     args = parser.parse_args(argv)
     config = FidelityConfig(
@@ -539,6 +712,7 @@ def parse_args(argv: Sequence[str] | None) -> tuple[FidelityConfig, Path | None]
         alpha=args.alpha,
         correction=args.correction,
         threads=args.threads,
+        lockstep=not args.no_lockstep,
         verbose=not args.quiet,
     )
     return config, args.out

@@ -74,12 +74,12 @@ def evaluate_spiking(
     rates = result.firing_rates_hz()
     inh = network.inhibitory
     by_condition = {
-        name: correct[trials.conditions == c].float().mean().item()
+        name: correct[trials.conditions == c].double().mean().item()
         for c, name in enumerate(task.condition_names)
         if (trials.conditions == c).any()
     }
     return {
-        "lif_accuracy": correct.float().mean().item(),
+        "lif_accuracy": correct.double().mean().item(),
         "lif_accuracy_by_condition": by_condition,
         "rate_exc_hz": rates[:, ~inh].mean().item(),
         "rate_inh_hz": rates[:, inh].mean().item() if inh.any() else None,

@@ -104,7 +104,7 @@ def search_scaling_factor(
     check_factors(factors)
     check_int("transfer.n_trials", n_trials, 1)
     generator = generator or torch.Generator().manual_seed(torch.seed())
-    correct = torch.zeros(len(factors))
+    correct = torch.zeros(len(factors), dtype=torch.float64)
     per_chunk = max(1, chunk_trials // len(factors))
     done = 0
     n_chunks = -(-n_trials // per_chunk)
@@ -116,6 +116,6 @@ def search_scaling_factor(
         chunk = done // per_chunk
         report = None if on_progress is None else (lambda k, n, c=chunk: on_progress(c * n + k, n_chunks * n))
         result = network.simulate(inputs, torch.tensor(factors), generator=generator, on_progress=report)
-        correct += task.score(result.readout, labels, network.params.dt_ms, "spiking").float().sum(1)
+        correct += task.score(result.readout, labels, network.params.dt_ms, "spiking").double().sum(1)
         done += count
     return FactorSearchResult(scaling_factors=list(map(float, factors)), accuracy=(correct / n_trials).tolist())

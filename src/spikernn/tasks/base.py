@@ -132,7 +132,7 @@ class Task(ABC):
 
     def accuracy(self, readout: torch.Tensor, labels: torch.Tensor, dt_ms: float, kind: ReadoutKind) -> float:
         """Fraction of trials correct."""
-        return self.score(readout, labels, dt_ms, kind).float().mean().item()
+        return self.score(readout, labels, dt_ms, kind).double().mean().item()
 
 
 def signed_response_correct(

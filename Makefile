@@ -1,0 +1,30 @@
+# spikernn: `make run` sets up and runs the main job; `make test` sets up and runs the tests.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+ARGS ?=
+
+.PHONY: setup run test test-slow lint
+
+setup: $(VENV)/.installed
+
+# torch is pinned (constraints.txt) so that no install step resolves a multi-GB CUDA build.
+$(VENV)/.installed: pyproject.toml constraints.txt
+	python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -c constraints.txt torch
+	$(PY) -m pip install --quiet -c constraints.txt -e ".[dev]"
+	touch $@
+
+run: setup
+	$(VENV)/bin/spikernn-run $(ARGS)
+
+test: setup
+	$(PY) -m pytest
+
+# paper-scale and reference-code checks (see README); not part of the default run
+test-slow: setup
+	$(PY) -m pytest -m slow
+
+lint: setup
+	$(VENV)/bin/ruff check src tests benchmarks
+	$(VENV)/bin/ruff format --check src tests benchmarks

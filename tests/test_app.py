@@ -1,0 +1,56 @@
+"""The main job ``spikernn-run``: a tiny real run, and bad input refused before anything is written."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+TINY = ["model.n_units=20", "trainer.n_trials=200", "trainer.batch_size=20", "transfer.n_trials=4",
+        "eval_trials=4", "transfer.scaling_factors=[20,40]", "trainer.progress_bar=false"]
+
+
+def run_app(args: list[str], out: Path) -> subprocess.CompletedProcess:
+    env = {**os.environ, "SPIKERNN_OUTPUT_DIR": str(out)}
+    return subprocess.run([sys.executable, "-m", "spikernn.apps.run", *args], capture_output=True, text=True,
+                          env=env, timeout=600)
+
+
+def test_tiny_run_writes_summary_figures_and_models(tmp_path: Path) -> None:
+    proc = run_app(TINY, tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    (run_dir,) = (tmp_path / "runs" / "go_nogo").iterdir()
+    assert f"results in {run_dir}" in proc.stdout
+    summary = json.loads((run_dir / "summary.json").read_text())
+    for key in ("task", "N", "trained", "trials_to_criterion", "rate_accuracy", "scaling_factor", "lif_accuracy",
+                "lif_accuracy_by_scaling_factor", "seconds"):
+        assert key in summary
+    assert summary["N"] == 20 and summary["task"] == "go_nogo"
+    assert set(summary["lif_accuracy_by_scaling_factor"]) == {"20.0", "40.0"}
+    for name in ("rate_model.pt", "rate_model.mat", "readout_rate_vs_lif.png", "accuracy_by_factor.png",
+                 "raster_Go.png", "raster_NoGo.png"):
+        assert (run_dir / name).stat().st_size > 0, name
+
+
+@pytest.mark.parametrize(("override", "message"), [
+    ("model.n_units=0", r"model.n_units must be in [1, inf], got 0"),
+    ("model.p_inh=1.5", r"model.p_inh must be in [0, 1), got 1.5"),
+    ("model.taus_ms=[100,20]", "τ_min must be ≤ τ_max"),
+    ("transfer.scaling_factors=[20,0]", "transfer.scaling_factors[1] must be a number > 0, got 0"),
+    ("task.name=dms", "task must be one of 'go_nogo', 'xor', 'mante', got 'dms'"),
+    ("model.activation=tanh", "model.activation must be one of"),
+])
+def test_bad_config_fails_at_once_and_writes_nothing(tmp_path: Path, override: str, message: str) -> None:
+    proc = run_app([override], tmp_path)
+    assert proc.returncode == 2
+    assert message in proc.stderr
+    assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").rglob("*.*"))
+
+
+def test_unknown_key_is_refused(tmp_path: Path) -> None:
+    proc = run_app(["model.n_unit=5"], tmp_path)
+    assert proc.returncode != 0 and "n_unit" in proc.stderr

@@ -1,0 +1,34 @@
+"""End to end on CPU: a small Go-NoGo network trains to the paper's criterion, converts, and the
+spiking network solves the task."""
+
+from __future__ import annotations
+
+import torch
+
+from spikernn.pipeline import evaluate_spiking
+from spikernn.rate import RateRNNConfig
+from spikernn.rate.training import TrainingConfig, train_rate_model
+from spikernn.tasks import get_task
+from spikernn.transfer import search_scaling_factor, to_spiking
+
+
+def test_small_go_nogo_network_trains_converts_and_solves_the_task() -> None:
+    task = get_task("go_nogo")
+    model, record = train_rate_model(task, RateRNNConfig(n_units=100, taus_ms=[20.0, 50.0]),
+                                     TrainingConfig(n_trials=3000, progress_bar=False), seed=1)
+    assert record.trained and record.trials_to_criterion > task.min_training_trials
+    assert record.eval_accuracy[-1] > 0.95 and record.eval_loss[-1] < 7
+
+    # Dale's principle and the mask survive training; W_in and τ bounds are untouched
+    w = model.effective_weights().detach()
+    assert torch.all(w[:, ~model.inhibitory] >= 0) and torch.all(w[:, model.inhibitory] <= 0)
+    assert torch.all(model.taus_ms() >= 20) and torch.all(model.taus_ms() <= 50)
+    assert not torch.equal(model.tau_raw, model.tau_raw0)  # τ is trained
+
+    network = to_spiking(model)
+    g = torch.Generator().manual_seed(0)
+    search = search_scaling_factor(network, task, [20.0, 25.0, 30.0, 40.0], n_trials=40, generator=g)
+    assert search.best_accuracy >= 0.9
+    evaluation = evaluate_spiking(network, task, search.best_factor, 100, g)
+    assert evaluation["lif_accuracy"] >= 0.9
+    assert 0 < evaluation["rate_exc_hz"] < 100 and 0 < evaluation["rate_inh_hz"] < 200
