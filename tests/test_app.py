@@ -10,14 +10,22 @@ from pathlib import Path
 
 import pytest
 
-TINY = ["model.n_units=20", "trainer.n_trials=200", "trainer.batch_size=20", "transfer.n_trials=4",
-        "eval_trials=4", "transfer.scaling_factors=[20,40]", "trainer.progress_bar=false"]
+TINY = [
+    "model.n_units=20",
+    "trainer.n_trials=200",
+    "trainer.batch_size=20",
+    "transfer.n_trials=4",
+    "eval_trials=4",
+    "transfer.scaling_factors=[20,40]",
+    "trainer.progress_bar=false",
+]
 
 
 def run_app(args: list[str], out: Path) -> subprocess.CompletedProcess:
     env = {**os.environ, "SPIKERNN_OUTPUT_DIR": str(out)}
-    return subprocess.run([sys.executable, "-m", "spikernn.apps.run", *args], capture_output=True, text=True,
-                          env=env, timeout=600)
+    return subprocess.run(
+        [sys.executable, "-m", "spikernn.apps.run", *args], capture_output=True, text=True, env=env, timeout=600
+    )
 
 
 def test_tiny_run_writes_summary_figures_and_models(tmp_path: Path) -> None:
@@ -26,24 +34,42 @@ def test_tiny_run_writes_summary_figures_and_models(tmp_path: Path) -> None:
     (run_dir,) = (tmp_path / "runs" / "go_nogo").iterdir()
     assert f"results in {run_dir}" in proc.stdout
     summary = json.loads((run_dir / "summary.json").read_text())
-    for key in ("task", "N", "trained", "trials_to_criterion", "rate_accuracy", "scaling_factor", "lif_accuracy",
-                "lif_accuracy_by_scaling_factor", "seconds"):
+    for key in (
+        "task",
+        "N",
+        "trained",
+        "trials_to_criterion",
+        "rate_accuracy",
+        "scaling_factor",
+        "lif_accuracy",
+        "lif_accuracy_by_scaling_factor",
+        "seconds",
+    ):
         assert key in summary
     assert summary["N"] == 20 and summary["task"] == "go_nogo"
     assert set(summary["lif_accuracy_by_scaling_factor"]) == {"20.0", "40.0"}
-    for name in ("rate_model.pt", "rate_model.mat", "readout_rate_vs_lif.png", "accuracy_by_factor.png",
-                 "raster_Go.png", "raster_NoGo.png"):
+    for name in (
+        "rate_model.pt",
+        "rate_model.mat",
+        "readout_rate_vs_lif.png",
+        "accuracy_by_factor.png",
+        "raster_Go.png",
+        "raster_NoGo.png",
+    ):
         assert (run_dir / name).stat().st_size > 0, name
 
 
-@pytest.mark.parametrize(("override", "message"), [
-    ("model.n_units=0", r"model.n_units must be in [1, inf], got 0"),
-    ("model.p_inh=1.5", r"model.p_inh must be in [0, 1), got 1.5"),
-    ("model.taus_ms=[100,20]", "τ_min must be ≤ τ_max"),
-    ("transfer.scaling_factors=[20,0]", "transfer.scaling_factors[1] must be a number > 0, got 0"),
-    ("task.name=dms", "task must be one of 'go_nogo', 'xor', 'mante', got 'dms'"),
-    ("model.activation=tanh", "model.activation must be one of"),
-])
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ("model.n_units=0", r"model.n_units must be in [1, inf], got 0"),
+        ("model.p_inh=1.5", r"model.p_inh must be in [0, 1), got 1.5"),
+        ("model.taus_ms=[100,20]", "τ_min must be ≤ τ_max"),
+        ("transfer.scaling_factors=[20,0]", "transfer.scaling_factors[1] must be a number > 0, got 0"),
+        ("task.name=dms", "task must be one of 'go_nogo', 'xor', 'mante', got 'dms'"),
+        ("model.activation=tanh", "model.activation must be one of"),
+    ],
+)
 def test_bad_config_fails_at_once_and_writes_nothing(tmp_path: Path, override: str, message: str) -> None:
     proc = run_app([override], tmp_path)
     assert proc.returncode == 2

@@ -14,8 +14,12 @@ from spikernn.transfer import search_scaling_factor, to_spiking
 
 def test_small_go_nogo_network_trains_converts_and_solves_the_task() -> None:
     task = get_task("go_nogo")
-    model, record = train_rate_model(task, RateRNNConfig(n_units=100, taus_ms=[20.0, 50.0]),
-                                     TrainingConfig(n_trials=3000, progress_bar=False), seed=1)
+    model, record = train_rate_model(
+        task,
+        RateRNNConfig(n_units=100, taus_ms=[20.0, 50.0]),
+        TrainingConfig(n_trials=3000, progress_bar=False),
+        seed=1,
+    )
     assert record.trained and record.trials_to_criterion > task.min_training_trials
     assert record.eval_accuracy[-1] > 0.95 and record.eval_loss[-1] < 7
 

@@ -53,19 +53,25 @@ def test_mat_fixed_tau_and_no_dale(tmp_path) -> None:
 def test_mat_missing_keys_are_named(tmp_path) -> None:
     model = trained_like()
     export_mat(tmp_path / "m.mat", model)
-    data = {k: v for k, v in scipy.io.loadmat(tmp_path / "m.mat").items()
-            if k not in ("taus_gaus", "som_m") and not k.startswith("__")}
+    data = {
+        k: v
+        for k, v in scipy.io.loadmat(tmp_path / "m.mat").items()
+        if k not in ("taus_gaus", "som_m") and not k.startswith("__")
+    }
     scipy.io.savemat(tmp_path / "bad.mat", data)
     with pytest.raises(ConfigError, match=r"lacks the reference keys \['som_m', 'taus_gaus'\]"):
         import_mat(tmp_path / "bad.mat")
 
 
-@pytest.mark.parametrize(("key", "value", "message"), [
-    ("w", np.zeros((30, 29)), r"w in the .mat file must have shape \(30, 30\)"),
-    ("w_out", np.zeros((1, 31)), r"w_out in the .mat file must have shape \(1, 30\)"),
-    ("w_in", np.zeros((29, 1)), r"w_in in the .mat file must have shape \(30, n_inputs\)"),
-    ("taus", np.array([1.0, 2.0, 3.0]), "taus in the .mat file must hold 1 or 2 values"),
-])
+@pytest.mark.parametrize(
+    ("key", "value", "message"),
+    [
+        ("w", np.zeros((30, 29)), r"w in the .mat file must have shape \(30, 30\)"),
+        ("w_out", np.zeros((1, 31)), r"w_out in the .mat file must have shape \(1, 30\)"),
+        ("w_in", np.zeros((29, 1)), r"w_in in the .mat file must have shape \(30, n_inputs\)"),
+        ("taus", np.array([1.0, 2.0, 3.0]), "taus in the .mat file must hold 1 or 2 values"),
+    ],
+)
 def test_mat_mismatched_shapes_are_named(tmp_path, key: str, value: np.ndarray, message: str) -> None:
     export_mat(tmp_path / "m.mat", trained_like())
     data = scipy.io.loadmat(tmp_path / "m.mat")

@@ -29,8 +29,10 @@ def test_one_rate_step_by_hand() -> None:
 def test_activations_follow_spec() -> None:
     x = torch.tensor([-30.0, 0.0, 3.0, 50.0])
     assert torch.allclose(ACTIVATIONS["sigmoid"](x), 1 / (1 + torch.exp(-x)))
-    assert torch.allclose(ACTIVATIONS["softplus"](x), torch.tensor([math.log1p(math.exp(-30)), math.log(2),
-                                                                    math.log1p(math.exp(3)), 20.0]))
+    assert torch.allclose(
+        ACTIVATIONS["softplus"](x),
+        torch.tensor([math.log1p(math.exp(-30)), math.log(2), math.log1p(math.exp(3)), 20.0]),
+    )
     assert torch.equal(ACTIVATIONS["clipped_relu"](x), torch.tensor([0.0, 0.0, 3.0, 20.0]))
 
 

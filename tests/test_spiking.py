@@ -32,8 +32,16 @@ def test_one_lif_step_by_hand() -> None:
 
 def test_one_qif_step_by_hand() -> None:
     state = MembraneState(v=torch.tensor([[-10.0]]), refractory=torch.tensor([[0]]))
-    new, spikes = membrane_step(state, torch.tensor([[-50.0]]), None, dt_over_tau_m=0.005, v_th=30.0,
-                                v_reset=-65.0, refractory_steps=40, quadratic=True)
+    new, spikes = membrane_step(
+        state,
+        torch.tensor([[-50.0]]),
+        None,
+        dt_over_tau_m=0.005,
+        v_th=30.0,
+        v_reset=-65.0,
+        refractory_steps=40,
+        quadratic=True,
+    )
     assert new.v.item() == pytest.approx(-10.0 + 0.005 * (100.0 - 50.0))
     assert not spikes.item()
 
@@ -41,17 +49,23 @@ def test_one_qif_step_by_hand() -> None:
 def two_unit_network(tau_rise_ms: float, w: float = 3.0) -> SpikingRNN:
     """Unit 1 projects to unit 0 with weight ``w``; τ_d = 20 ms (unit 0) and 40 ms (unit 1)."""
     params = SpikingParameters(tau_rise_ms=tau_rise_ms, noise_std_mv=0.0)
-    return SpikingRNN(w_eff=torch.tensor([[0.0, w], [0.0, 0.0]]), w_in=torch.zeros(2, 1),
-                      w_out=torch.tensor([0.0, 1.0]), tau_d_ms=torch.tensor([20.0, 40.0]),
-                      inhibitory=torch.zeros(2, dtype=torch.bool), params=params)
+    return SpikingRNN(
+        w_eff=torch.tensor([[0.0, w], [0.0, 0.0]]),
+        w_in=torch.zeros(2, 1),
+        w_out=torch.tensor([0.0, 1.0]),
+        tau_d_ms=torch.tensor([20.0, 40.0]),
+        inhibitory=torch.zeros(2, dtype=torch.bool),
+        params=params,
+    )
 
 
 def isolated_spike(tau_rise_ms: float):
     """Unit 1 starts above threshold and fires once at step 1; unit 0 never reaches threshold."""
     net = two_unit_network(tau_rise_ms)
     v0 = torch.tensor([[-100.0, 0.0]])
-    result = net.simulate(torch.zeros(1, 41, 1), 1.0, noise=False, initial_voltage_mv=v0,
-                          record=("spikes", "rates", "ipsc"))
+    result = net.simulate(
+        torch.zeros(1, 41, 1), 1.0, noise=False, initial_voltage_mv=v0, record=("spikes", "rates", "ipsc")
+    )
     return net, result
 
 
@@ -88,12 +102,19 @@ def test_single_exponential_current_by_hand() -> None:
 
 def test_refractory_period_and_initial_refractoriness() -> None:
     params = SpikingParameters(noise_std_mv=0.0)
-    net = SpikingRNN(w_eff=torch.zeros(1, 1), w_in=torch.ones(1, 1), w_out=torch.ones(1),
-                     tau_d_ms=torch.tensor([20.0]), inhibitory=torch.zeros(1, dtype=torch.bool), params=params)
+    net = SpikingRNN(
+        w_eff=torch.zeros(1, 1),
+        w_in=torch.ones(1, 1),
+        w_out=torch.ones(1),
+        tau_d_ms=torch.tensor([20.0]),
+        inhibitory=torch.zeros(1, dtype=torch.bool),
+        params=params,
+    )
     # strong drive: one integration step takes the unit from reset to threshold
     inputs = torch.full((1, 11, 1), 10000.0)
-    result = net.simulate(inputs, 1.0, noise=False, initial_voltage_mv=torch.tensor([[-65.0]]),
-                          record=("spikes", "voltage"))
+    result = net.simulate(
+        inputs, 1.0, noise=False, initial_voltage_mv=torch.tensor([[-65.0]]), record=("spikes", "voltage")
+    )
     times = torch.nonzero(result.spikes[0, :, 0]).flatten() + 1  # 1-based steps
     # no integration during the first t_ref (steps 1–40), then one step to threshold: step 41
     assert times[0].item() == 41
@@ -122,8 +143,13 @@ def test_one_trial_alone_equals_the_same_trial_in_a_batch(small_rate_model) -> N
     batch = net.simulate(trials.inputs, factors, noise=False, initial_voltage_mv=v0, record=("spikes", "voltage"))
     for f in range(3):
         for t in range(3):
-            one = net.simulate(trials.inputs[t : t + 1], factors[f : f + 1], noise=False,
-                               initial_voltage_mv=v0[t : t + 1], record=("spikes", "voltage"))
+            one = net.simulate(
+                trials.inputs[t : t + 1],
+                factors[f : f + 1],
+                noise=False,
+                initial_voltage_mv=v0[t : t + 1],
+                record=("spikes", "voltage"),
+            )
             assert torch.equal(one.spikes[0, 0], batch.spikes[f, t])
             assert torch.equal(one.readout[0, 0], batch.readout[f, t])
             assert torch.equal(one.voltage[0, 0], batch.voltage[f, t])
@@ -141,18 +167,24 @@ def test_scaling_factor_divides_weights_and_readout() -> None:
 
 def test_stimulation_excites_target_units() -> None:
     params = SpikingParameters(noise_std_mv=0.0)
-    net = SpikingRNN(w_eff=torch.zeros(2, 2), w_in=torch.zeros(2, 1), w_out=torch.ones(2),
-                     tau_d_ms=torch.tensor([20.0, 20.0]), inhibitory=torch.zeros(2, dtype=torch.bool), params=params)
+    net = SpikingRNN(
+        w_eff=torch.zeros(2, 2),
+        w_in=torch.zeros(2, 1),
+        w_out=torch.ones(2),
+        tau_d_ms=torch.tensor([20.0, 20.0]),
+        inhibitory=torch.zeros(2, dtype=torch.bool),
+        params=params,
+    )
     stim = Stimulation(mode="exc", units=[0], start_ms=0.0, stop_ms=100.0, amplitude_mv=5.0, probability=1.0)
-    result = net.simulate(torch.zeros(1, 21, 1), 1.0, noise=False, initial_voltage_mv=torch.tensor([[-65.0, -65.0]]),
-                          stimulation=stim)
+    result = net.simulate(
+        torch.zeros(1, 21, 1), 1.0, noise=False, initial_voltage_mv=torch.tensor([[-65.0, -65.0]]), stimulation=stim
+    )
     assert result.spike_counts[0].tolist()[1] == 0 and result.spike_counts[0].tolist()[0] > 5
 
 
 def test_coarser_dt_keeps_trial_length() -> None:
     net = two_unit_network(2.0)
-    coarse = SpikingRNN(net.w_eff, net.w_in, net.w_out, net.tau_d_ms, net.inhibitory,
-                        SpikingParameters(dt_ms=0.25))
+    coarse = SpikingRNN(net.w_eff, net.w_in, net.w_out, net.tau_d_ms, net.inhibitory, SpikingParameters(dt_ms=0.25))
     result = coarse.simulate(torch.zeros(2, 201, 1), torch.tensor([10.0]))
     assert result.readout.shape == (1, 2, 4000) and result.duration_s == pytest.approx(1.0)
 

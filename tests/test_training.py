@@ -15,8 +15,9 @@ from spikernn.validation import ConfigError
 def test_dale_mask_and_fixed_input_survive_training() -> None:
     task = get_task("xor")
     config = RateRNNConfig(n_units=30, n_inputs=2, som_n=2, p_inh=0.3)
-    model, record = train_rate_model(task, config, TrainingConfig(n_trials=200, batch_size=10, progress_bar=False),
-                                     seed=4)
+    model, record = train_rate_model(
+        task, config, TrainingConfig(n_trials=200, batch_size=10, progress_bar=False), seed=4
+    )
     untrained, _ = train_rate_model(task, config, TrainingConfig(n_trials=1, progress_bar=False), seed=4)
     assert not torch.equal(model.w, model.w0)  # it did learn
     w = model.effective_weights().detach()
@@ -31,9 +32,12 @@ def test_dale_mask_and_fixed_input_survive_training() -> None:
 
 def test_training_is_reproducible_on_cpu() -> None:
     task = get_task("go_nogo")
-    runs = [train_rate_model(task, RateRNNConfig(n_units=20), TrainingConfig(n_trials=100, batch_size=5,
-                                                                            progress_bar=False), seed=7)
-            for _ in range(2)]
+    runs = [
+        train_rate_model(
+            task, RateRNNConfig(n_units=20), TrainingConfig(n_trials=100, batch_size=5, progress_bar=False), seed=7
+        )
+        for _ in range(2)
+    ]
     assert torch.equal(runs[0][0].w, runs[1][0].w)
     assert runs[0][1].eval_loss == runs[1][1].eval_loss
 
@@ -42,17 +46,23 @@ def test_go_nogo_cannot_stop_before_1500_trials() -> None:
     # a generous rule that any network meets at once: the task's minimum still applies
     lenient = StoppingRule(loss_threshold=1e9, accuracy_threshold=0.0)
     task = get_task("go_nogo")
-    _, record = train_rate_model(task, RateRNNConfig(n_units=10),
-                                 TrainingConfig(n_trials=1700, batch_size=50, progress_bar=False, stopping=lenient))
+    _, record = train_rate_model(
+        task,
+        RateRNNConfig(n_units=10),
+        TrainingConfig(n_trials=1700, batch_size=50, progress_bar=False, stopping=lenient),
+    )
     assert record.trained and record.trials_to_criterion == 1600
     assert record.trials_seen == list(range(100, 1700, 100))
 
 
-@pytest.mark.parametrize(("kwargs", "message"), [
-    ({"n_trials": 0}, r"trainer.n_trials must be in \[1, inf\]"),
-    ({"batch_size": 0}, r"trainer.batch_size must be in \[1, inf\]"),
-    ({"learning_rate": -1.0}, r"trainer.learning_rate must be in \(0, inf\]"),
-])
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"n_trials": 0}, r"trainer.n_trials must be in \[1, inf\]"),
+        ({"batch_size": 0}, r"trainer.batch_size must be in \[1, inf\]"),
+        ({"learning_rate": -1.0}, r"trainer.learning_rate must be in \(0, inf\]"),
+    ],
+)
 def test_bad_training_config_names_the_field(kwargs: dict, message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         TrainingConfig(**kwargs)
