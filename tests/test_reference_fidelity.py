@@ -1,8 +1,10 @@
-"""Our spiking simulator against the original MATLAB ``LIF_network_fnc.m`` run under GNU Octave.
+"""Our spiking simulator against the original MATLAB ``LIF_network_fnc.m`` run under GNU Octave
+(benchmarks/reference_fidelity.py).
 
-Needs Octave and ``SPIKERNN_REFERENCE_DIR`` = a folder holding ``LIF_network_fnc.m`` (rkim35/spikeRNN,
-``spiking/``). The model is ``SPIKERNN_REFERENCE_MODEL`` (a reference-layout Go-NoGo .mat) when set,
-else an untrained seeded network exported here. About a minute.
+The comparison itself needs Octave and ``SPIKERNN_REFERENCE_DIR`` = a folder holding ``LIF_network_fnc.m``
+(rkim35/spikeRNN, ``spiking/``); its model is ``SPIKERNN_REFERENCE_MODEL`` (a reference-layout Go-NoGo
+.mat) when set, else an untrained seeded network exported here. About a minute. The checks' own logic
+is tested without Octave.
 """
 
 from __future__ import annotations
@@ -14,7 +16,9 @@ import sys
 from pathlib import Path
 from types import ModuleType
 
+import numpy as np
 import pytest
+import torch
 
 from spikernn.io import export_mat
 from spikernn.rate import RateRNN, RateRNNConfig
@@ -22,24 +26,66 @@ from spikernn.rate import RateRNN, RateRNNConfig
 REFERENCE_DIR = os.environ.get("SPIKERNN_REFERENCE_DIR")
 SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "reference_fidelity.py"
 
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(
-        not REFERENCE_DIR or not (Path(REFERENCE_DIR) / "LIF_network_fnc.m").is_file(),
-        reason="SPIKERNN_REFERENCE_DIR does not point to a folder holding LIF_network_fnc.m",
-    ),
-    pytest.mark.skipif(shutil.which("octave") is None, reason="GNU Octave is not installed"),
-]
 
-
-def load_benchmark() -> ModuleType:
-    """Import benchmarks/reference_fidelity.py (not a package) as a module."""
+@pytest.fixture(scope="module")
+def bench() -> ModuleType:
+    """benchmarks/reference_fidelity.py (not a package), imported as a module."""
     spec = importlib.util.spec_from_file_location("reference_fidelity", SCRIPT)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module  # dataclasses look their module up here
     spec.loader.exec_module(module)
     return module
+
+
+def test_holm_correction(bench: ModuleType) -> None:
+    results = [bench.TestResult(25.0, "Go", "m", "t", {}, {}, 0.0, p) for p in (0.004, 0.03, 0.002, 0.5)]
+    bench.adjust(results, alpha=0.01, correction="holm")
+    assert [r.p_adjusted for r in results] == pytest.approx([0.012, 0.06, 0.008, 0.5])
+    assert [r.differs for r in results] == [False, False, True, False]
+
+
+def test_refractory_mismatch_follows_the_originals_float64_test(bench: ModuleType) -> None:
+    """A spike at step 381 after one at step 1: the original's ``dt*k > tlast + tref`` already holds at
+    k = 421, one step before our 40-step refractory period ends (k = 422)."""
+    spikes = np.array([[1, 1], [1, 381], [2, 1]])
+    first, periods = bench.refractory_mismatches(spikes, n_units=3, dt_s=0.00005, refractory_steps=40, n_steps=2000)
+    assert first.tolist() == [420, 2000, 2000]
+    assert sorted(map(tuple, periods.tolist())) == [(0, 0), (0, 0), (0, 0), (1, 0), (1, 0), (381, 1)]
+
+
+def lockstep_case(bench: ModuleType, shift_spike: bool, near_threshold: bool = False) -> dict:
+    """Two units, 100 steps; unit 1 spikes at step 50 in the original and (maybe) at 51 in ours."""
+    n_steps, voltage = 100, torch.full((100, 2), -50.0)
+    spikes = torch.zeros(n_steps, 2, dtype=torch.bool)
+    spikes[50 if shift_spike else 49, 0] = True
+    reference_voltage = np.full((2, n_steps), -50.0)
+    reference_voltage[0, 49] = 30.0
+    if near_threshold:
+        voltage[49, 0] = -40.0005
+    out = np.linspace(0.0, 1.0, n_steps)
+    return bench.compare_lockstep(
+        25.0,
+        np.array([[1, 50]]),
+        out,
+        reference_voltage,
+        spikes,
+        voltage,
+        torch.as_tensor(out),
+        np.full(2, n_steps),
+        np.array([[0, 0], [0, 0], [50, 0]]),
+        -40.0,
+    )
+
+
+def test_lockstep_accepts_identical_runs_and_flags_unexplained_spikes(bench: ModuleType) -> None:
+    same = lockstep_case(bench, shift_spike=False)
+    assert same["passed"] and same["first_difference_step"] is None and same["identical_spikes"] == 1
+    shifted = lockstep_case(bench, shift_spike=True)
+    assert not shifted["passed"] and shifted["first_difference_step"] == 50
+    assert shifted["first_difference_explanation"] == "UNEXPLAINED"
+    tie = lockstep_case(bench, shift_spike=True, near_threshold=True)
+    assert tie["passed"] and tie["first_difference_explanation"] == "threshold tie (float precision)"
 
 
 @pytest.fixture
@@ -51,10 +97,15 @@ def model_path(tmp_path: Path) -> Path:
     return export_mat(tmp_path / "untrained.mat", RateRNN(RateRNNConfig(n_units=100), seed=3))
 
 
-def test_spiking_simulator_matches_reference(model_path: Path) -> None:
-    """10 Go + 10 NoGo trials at one factor: no statistic differs (Holm, α = 0.01), parameters and the
-    noise-free spike-by-spike run agree."""
-    bench = load_benchmark()
+@pytest.mark.slow
+@pytest.mark.skipif(
+    not REFERENCE_DIR or not (Path(REFERENCE_DIR) / "LIF_network_fnc.m").is_file(),
+    reason="SPIKERNN_REFERENCE_DIR does not point to a folder holding LIF_network_fnc.m",
+)
+@pytest.mark.skipif(shutil.which("octave") is None, reason="GNU Octave is not installed")
+def test_spiking_simulator_matches_reference(bench: ModuleType, model_path: Path) -> None:
+    """10 Go + 10 NoGo trials at one factor: no statistic differs (Holm, α = 0.01); the transferred
+    parameters and the noise-free step-by-step run agree."""
     config = bench.FidelityConfig(
         model=model_path,
         reference_dir=Path(REFERENCE_DIR),
