@@ -107,7 +107,8 @@ def example_figures(
         ),
     ]
     for c, name in enumerate(task.condition_names[:2]):
-        slug = "".join(ch if ch.isalnum() else "_" for ch in name).strip("_")
+        spelled = name.replace("+", "p").replace("-", "m")  # keep "ctx1 +-" and "ctx1 -+" apart
+        slug = "".join(ch if ch.isalnum() else "_" for ch in spelled).strip("_")
         paths.append(
             plot_raster(
                 out_dir / f"raster_{slug}.png",
