@@ -13,6 +13,8 @@ from spikernn.spiking.parameters import SpikingParameters
 from spikernn.validation import ConfigError, check_choice, check_range
 
 RECORDABLE = ("spikes", "voltage", "rates", "ipsc")
+BACKENDS = ("auto", "torch", "fused")
+READOUT_LANES = 8  # the readout's fixed summation order (readout_sum), shared with the fused kernel
 PROGRESS_EVERY = 1000  # steps between progress callbacks
 PROGRESS_EVERY = 1000  # steps between progress callbacks
 
@@ -69,6 +71,28 @@ def input_columns(n_steps: int, steps_per_column: int) -> torch.Tensor:
     (the reference code's ``round(i/100) + 1`` with 1-based i)."""
     i = torch.arange(1, n_steps + 1)
     return (2 * i + steps_per_column) // (2 * steps_per_column)
+
+
+def readout_sum(rates: torch.Tensor, w_out: torch.Tensor) -> torch.Tensor:
+    """Σ_n r_n · w_n for each row of [B, N] ``rates``, in float32, from exact float64 products summed
+    in a fixed order: eight lanes (lane l takes units l, l + 8, l + 16, … in turn), then the lanes in
+    turn. ``cumsum`` is sequential, so the fused kernel reproduces the sum bit for bit."""
+    n_rows, n = rates.shape
+    products = rates.double() * w_out.double()
+    pad = -n % READOUT_LANES
+    if pad:
+        products = torch.nn.functional.pad(products, (0, pad))
+    lanes = products.view(n_rows, -1, READOUT_LANES).cumsum(1)[:, -1]
+    return lanes.cumsum(-1)[:, -1].float()
+
+
+def external_drive(column_inputs: torch.Tensor, w_in: torch.Tensor, i_bias_mv: float) -> torch.Tensor:
+    """W_in u + I_bias for each row of [B, n_in] inputs, channels added in ascending order
+    (elementwise, so the fused kernel reproduces it bit for bit)."""
+    drive = column_inputs[:, 0:1] * w_in[:, 0]
+    for c in range(1, w_in.shape[1]):
+        drive = drive + column_inputs[:, c : c + 1] * w_in[:, c]
+    return drive + i_bias_mv
 
 
 class SpikingRNN(nn.Module):
@@ -137,6 +161,7 @@ class SpikingRNN(nn.Module):
         initial_voltage_mv: torch.Tensor | None = None,
         stimulation: Stimulation | None = None,
         on_progress: Callable[[int, int], None] | None = None,
+        backend: str = "auto",
     ) -> SpikingResult:
         """Simulate trials at every scaling factor.
 
@@ -145,7 +170,12 @@ class SpikingRNN(nn.Module):
         Returns results with batch dims [n_factors, n_trials] (or [n_trials] for a number).
         ``on_progress(step, n_steps)`` is called every ``PROGRESS_EVERY`` steps.
         ``on_progress(step, n_steps)`` is called every ``PROGRESS_EVERY`` steps.
+        ``backend``: "torch" steps the whole batch with torch operations (this module); "fused" runs
+        the numba kernel of :mod:`spikernn.spiking.fused` (CPU, no stimulation; same arithmetic, so
+        without noise the same spikes and readout bit for bit; its own noise stream); "auto" takes
+        "fused" where it can.
         """
+        check_choice("backend", backend, BACKENDS)
         factors = torch.as_tensor(scaling_factors, dtype=torch.float32)
         scalar = factors.ndim == 0
         factors = factors.reshape(-1)
@@ -177,6 +207,13 @@ class SpikingRNN(nn.Module):
             else initial_voltage_mv.float().expand(*batch_shape, n).reshape(n_rows, n)
         )
         membrane = self.neuron.init_state((n_rows, n), generator, v0)
+        if self._use_fused(backend, stimulation, flat_inputs):
+            from spikernn.spiking.fused import simulate_fused
+
+            readout, spike_counts, recorded = simulate_fused(
+                self, flat_inputs, inv_s[:, 0], membrane.v, columns, noise, generator, record, on_progress
+            )
+            return self._result(readout, spike_counts, recorded, batch_shape, scalar)
         synapse = self.synapse.init_state((n_rows, n))
         stim = self._stimulation_plan(stimulation, n_steps, n_rows)
 
@@ -190,21 +227,36 @@ class SpikingRNN(nn.Module):
         for k in range(n_steps):
             if columns[k] != column:
                 column = int(columns[k])
-                external = flat_inputs[:, column] @ self.w_in.T + p.i_bias_mv
+                external = external_drive(flat_inputs[:, column], self.w_in, p.i_bias_mv)
             current = synapse.ipsc * inv_s + external
             step_noise = torch.randn(n_rows, n, generator=generator) * p.noise_std_mv if noise else None
             if stim is not None:
                 step_noise = self._apply_stimulation(stim, k, step_noise, n_rows, n, generator)
             spikes, membrane = self.neuron(current, membrane, step_noise)
             synapse = self.synapse(self.recurrent_input(spikes), spikes, synapse)
-            readout[:, k] = (synapse.r * self.w_out).sum(-1) * inv_s[:, 0]
+            readout[:, k] = readout_sum(synapse.r, self.w_out) * inv_s[:, 0]
             spike_counts += spikes
             self._record(recorded, k, spikes, membrane, synapse, inv_s)
             if on_progress is not None and ((k + 1) % PROGRESS_EVERY == 0 or k + 1 == n_steps):
                 on_progress(k + 1, n_steps)
             if on_progress is not None and ((k + 1) % PROGRESS_EVERY == 0 or k + 1 == n_steps):
                 on_progress(k + 1, n_steps)
+        return self._result(readout, spike_counts, recorded, batch_shape, scalar)
 
+    def _use_fused(self, backend: str, stimulation: Stimulation | None, inputs: torch.Tensor) -> bool:
+        fusable = stimulation is None and self.w_eff.device.type == "cpu" and inputs.device.type == "cpu"
+        if backend == "fused" and not fusable:
+            raise ConfigError("backend 'fused' runs on CPU tensors without stimulation; use backend 'torch'")
+        return backend == "fused" or (backend == "auto" and fusable)
+
+    def _result(
+        self,
+        readout: torch.Tensor,
+        spike_counts: torch.Tensor,
+        recorded: dict[str, torch.Tensor],
+        batch_shape: tuple[int, int],
+        scalar: bool,
+    ) -> SpikingResult:
         def shaped(t: torch.Tensor | None) -> torch.Tensor | None:
             if t is None:
                 return None
@@ -214,7 +266,7 @@ class SpikingRNN(nn.Module):
         return SpikingResult(
             readout=shaped(readout),
             spike_counts=shaped(spike_counts),
-            dt_ms=p.dt_ms,
+            dt_ms=self.params.dt_ms,
             **{name: shaped(recorded.get(name)) for name in RECORDABLE},
         )
 
