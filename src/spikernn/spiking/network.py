@@ -16,7 +16,6 @@ RECORDABLE = ("spikes", "voltage", "rates", "ipsc")
 BACKENDS = ("auto", "torch", "fused")
 READOUT_LANES = 8  # the readout's fixed summation order (readout_sum), shared with the fused kernel
 PROGRESS_EVERY = 1000  # steps between progress callbacks
-PROGRESS_EVERY = 1000  # steps between progress callbacks
 
 
 @dataclass
@@ -169,7 +168,6 @@ class SpikingRNN(nn.Module):
             on the stimulus grid (C = T + 1 columns). scaling_factors: [n_factors] (or a number).
         Returns results with batch dims [n_factors, n_trials] (or [n_trials] for a number).
         ``on_progress(step, n_steps)`` is called every ``PROGRESS_EVERY`` steps.
-        ``on_progress(step, n_steps)`` is called every ``PROGRESS_EVERY`` steps.
         ``backend``: "torch" steps the whole batch with torch operations (this module); "fused" runs
         the numba kernel of :mod:`spikernn.spiking.fused` (CPU, no stimulation; same arithmetic, so
         without noise the same spikes and readout bit for bit; its own noise stream); "auto" takes
@@ -237,8 +235,6 @@ class SpikingRNN(nn.Module):
             readout[:, k] = readout_sum(synapse.r, self.w_out) * inv_s[:, 0]
             spike_counts += spikes
             self._record(recorded, k, spikes, membrane, synapse, inv_s)
-            if on_progress is not None and ((k + 1) % PROGRESS_EVERY == 0 or k + 1 == n_steps):
-                on_progress(k + 1, n_steps)
             if on_progress is not None and ((k + 1) % PROGRESS_EVERY == 0 or k + 1 == n_steps):
                 on_progress(k + 1, n_steps)
         return self._result(readout, spike_counts, recorded, batch_shape, scalar)
