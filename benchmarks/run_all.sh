@@ -9,10 +9,10 @@ OUT=outputs/benchmarks
 mkdir -p "$OUT"
 stamp=$(date +%Y%m%d-%H%M%S)
 if [[ -n "${QUICK:-}" ]]; then
-    search_args=(--torch-trials 2 --loop-trials 1)
+    search_args=(--torch-threads 1 --torch-trials 2 --loop-trials 1)
     training_args=(--batch-sizes 8)
 else
-    search_args=()
+    search_args=(--torch-threads 1)  # torch on 2 threads crawls when another job holds a core
     training_args=()
 fi
 run() {

@@ -180,12 +180,15 @@ def main() -> None:
     parser.add_argument("--torch-trials", type=int, default=10, help="trials per factor for the torch baseline")
     parser.add_argument("--loop-trials", type=int, default=3, help="trials for the straightforward loop")
     parser.add_argument("--profile-steps", type=int, default=2000, help="steps of the kernel profile (0: skip)")
-    parser.add_argument("--threads", type=int, default=os.cpu_count(), help="numba and torch threads")
+    parser.add_argument("--threads", type=int, default=os.cpu_count(), help="numba threads")
+    parser.add_argument(
+        "--torch-threads", type=int, default=os.cpu_count(), help="torch threads (on a loaded machine 1 is faster)"
+    )
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
 
     numba.set_num_threads(min(args.threads, numba.config.NUMBA_NUM_THREADS))
-    torch.set_num_threads(args.threads)
+    torch.set_num_threads(args.torch_threads)
     task = get_task(args.task)
     model, origin = load_or_train(args.task, args.model, args.seed)
     net = to_spiking(model)

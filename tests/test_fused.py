@@ -84,6 +84,13 @@ def test_backend_choice_and_stimulation_fall_back_to_torch() -> None:
         net.simulate(inputs, 1.0, backend="gpu")
 
 
+def test_torch_keeps_its_thread_count() -> None:
+    """numba's OpenMP layer shares OpenMP's thread count with torch; the fused path restores it."""
+    before = torch.get_num_threads()
+    spiking_network(10, SpikingParameters()).simulate(torch.zeros(8, 3, 1), 1.0, backend="fused")
+    assert torch.get_num_threads() == before
+
+
 def test_progress_is_reported_up_to_the_last_step() -> None:
     net = spiking_network(10, SpikingParameters())
     seen: list[tuple[int, int]] = []

@@ -563,10 +563,16 @@ def simulate_fused(
         compute_readout,
     )
     chunk = PROGRESS_EVERY if on_progress is not None else n_steps
+    torch_threads = torch.get_num_threads()
     for k0 in range(0, n_steps, chunk):
         k1 = min(k0 + chunk, n_steps)
-        with numba.parallel_chunksize(1):  # rows handed out one at a time: balanced on a busy machine
-            run_rows(k0, k1, *constants, v, *state, lanes, scalar, readout, *rec, ZIG_TABLE, ZIG_K, ZIG)
+        try:
+            with numba.parallel_chunksize(1):  # rows handed out one at a time: balanced on a busy machine
+                run_rows(k0, k1, *constants, v, *state, lanes, scalar, readout, *rec, ZIG_TABLE, ZIG_K, ZIG)
+        finally:
+            # numba's OpenMP layer sets the OpenMP thread count that torch shares: give torch its own back
+            if torch.get_num_threads() != torch_threads:
+                torch.set_num_threads(torch_threads)
         if on_progress is not None:
             on_progress(k1, n_steps)
     counts = torch.from_numpy(state[-1]).to(torch.int32)
