@@ -100,16 +100,21 @@ def test_single_exponential_current_by_hand() -> None:
     assert ipsc[1].item() == pytest.approx(3 / 0.02 * math.exp(-0.05 / 20), rel=1e-5)
 
 
-def test_refractory_period_and_initial_refractoriness() -> None:
-    params = SpikingParameters(noise_std_mv=0.0)
-    net = SpikingRNN(
-        w_eff=torch.zeros(1, 1),
-        w_in=torch.ones(1, 1),
-        w_out=torch.ones(1),
-        tau_d_ms=torch.tensor([20.0]),
-        inhibitory=torch.zeros(1, dtype=torch.bool),
-        params=params,
+def uncoupled_network(w_in: torch.Tensor) -> SpikingRNN:
+    """Excitatory units without recurrent connections (τ_d = 20 ms, no noise), input weights ``w_in``."""
+    n = w_in.shape[0]
+    return SpikingRNN(
+        w_eff=torch.zeros(n, n),
+        w_in=w_in,
+        w_out=torch.ones(n),
+        tau_d_ms=torch.full((n,), 20.0),
+        inhibitory=torch.zeros(n, dtype=torch.bool),
+        params=SpikingParameters(noise_std_mv=0.0),
     )
+
+
+def test_refractory_period_and_initial_refractoriness() -> None:
+    net = uncoupled_network(torch.ones(1, 1))
     # strong drive: one integration step takes the unit from reset to threshold
     inputs = torch.full((1, 11, 1), 10000.0)
     result = net.simulate(
@@ -166,15 +171,7 @@ def test_scaling_factor_divides_weights_and_readout() -> None:
 
 
 def test_stimulation_excites_target_units() -> None:
-    params = SpikingParameters(noise_std_mv=0.0)
-    net = SpikingRNN(
-        w_eff=torch.zeros(2, 2),
-        w_in=torch.zeros(2, 1),
-        w_out=torch.ones(2),
-        tau_d_ms=torch.tensor([20.0, 20.0]),
-        inhibitory=torch.zeros(2, dtype=torch.bool),
-        params=params,
-    )
+    net = uncoupled_network(torch.zeros(2, 1))
     stim = Stimulation(mode="exc", units=[0], start_ms=0.0, stop_ms=100.0, amplitude_mv=5.0, probability=1.0)
     result = net.simulate(
         torch.zeros(1, 21, 1), 1.0, noise=False, initial_voltage_mv=torch.tensor([[-65.0, -65.0]]), stimulation=stim
