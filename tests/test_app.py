@@ -23,6 +23,7 @@ TINY = [
 
 def run_app(args: list[str], out: Path) -> subprocess.CompletedProcess:
     env = {**os.environ, "SPIKERNN_OUTPUT_DIR": str(out)}
+    env.pop("MLFLOW_TRACKING_URI", None)
     return subprocess.run(
         [sys.executable, "-m", "spikernn.apps.run", *args], capture_output=True, text=True, env=env, timeout=600
     )
@@ -31,7 +32,7 @@ def run_app(args: list[str], out: Path) -> subprocess.CompletedProcess:
 def test_tiny_run_writes_summary_figures_and_models(tmp_path: Path) -> None:
     proc = run_app(TINY, tmp_path)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    (run_dir,) = (tmp_path / "runs" / "go_nogo").iterdir()
+    (run_dir,) = (tmp_path / "runs" / "run").iterdir()
     assert f"results in {run_dir}" in proc.stdout
     summary = json.loads((run_dir / "summary.json").read_text())
     for key in (

@@ -66,3 +66,36 @@ def test_go_nogo_cannot_stop_before_1500_trials() -> None:
 def test_bad_training_config_names_the_field(kwargs: dict, message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         TrainingConfig(**kwargs)
+
+
+def test_interrupted_training_resumes_exactly(tmp_path) -> None:
+    """Training 400 trials in one go equals training 200, stopping, and resuming from the
+    checkpoint to 400: same weights, same criterion history (trial stream, noise, Adam state)."""
+    task, config = get_task("go_nogo"), RateRNNConfig(n_units=20)
+    whole, whole_record = train_rate_model(
+        task, config, TrainingConfig(n_trials=400, batch_size=20, progress_bar=False), seed=5
+    )
+    train_rate_model(
+        task,
+        config,
+        TrainingConfig(n_trials=200, batch_size=20, progress_bar=False),
+        seed=5,
+        checkpoint_dir=tmp_path,
+    )
+    checkpoint = tmp_path / "last.ckpt"
+    assert checkpoint.is_file()
+    resumed, resumed_record = train_rate_model(
+        task,
+        config,
+        TrainingConfig(n_trials=400, batch_size=20, progress_bar=False, resume_from=str(checkpoint)),
+        seed=5,
+    )
+    assert resumed_record.trials_seen == [100, 200, 300, 400]
+    assert resumed_record.eval_loss == whole_record.eval_loss
+    for name, value in whole.state_dict().items():
+        assert torch.equal(value, resumed.state_dict()[name]), name
+
+
+def test_resume_from_a_missing_checkpoint_is_refused(tmp_path) -> None:
+    with pytest.raises(ConfigError, match="trainer.resume_from: no checkpoint file"):
+        TrainingConfig(resume_from=str(tmp_path / "nope.ckpt"))

@@ -1,6 +1,10 @@
-"""The whole method on one network: train → transfer → search the factor → evaluate → files.
+"""The method's stages on one network, each writing its files into a run folder:
 
-Plain Python (no Hydra, no MLflow): ``apps/`` wires configs and tracking around it.
+train (task → rate model) → convert (transfer + scaling-factor search) → evaluate (fresh trials).
+
+Plain Python (no Hydra, no MLflow): ``apps/`` wires configs and tracking around it. Each stage
+draws from its own seeded generator, so running the stages one by one (``spikernn-train``,
+``spikernn-convert``, ``spikernn-evaluate``) gives the same numbers as ``spikernn-run``.
 """
 
 from __future__ import annotations
@@ -16,14 +20,23 @@ import torch
 from spikernn.io import export_mat, save_rate_model
 from spikernn.plots import plot_accuracy_by_factor, plot_raster, plot_readouts, plot_training
 from spikernn.rate import RateRNN, RateRNNConfig
+from spikernn.rate.criterion import TrainingRecord
 from spikernn.rate.model import trial_loss
 from spikernn.rate.training import TrainingConfig, train_rate_model
 from spikernn.spiking import SpikingParameters, SpikingRNN
-from spikernn.tasks import Task, get_task
+from spikernn.tasks import Task, condition_slug, get_task
 from spikernn.transfer import FactorSearch, default_grid, search_scaling_factor, to_spiking
 from spikernn.validation import check_int
 
 Progress = Callable[[str, int, int], None]  # (phase, done, total)
+
+RATE_MODEL_FILE = "rate_model.pt"
+CONVERTED_MODEL_FILE = "converted_model.pt"  # rate model + chosen factor + spiking parameters
+MAT_FILE = "rate_model.mat"
+SUMMARY_FILE = "summary.json"
+
+# offsets of each stage's generator from the run seed
+_RATE_EVAL, _SEARCH, _EVALUATION, _EXAMPLES = 100, 200, 300, 400
 
 
 @dataclass
@@ -45,9 +58,13 @@ class RunConfig:
         if self.model.n_inputs != task.n_inputs:
             self.model = RateRNNConfig(**{**self.model.to_dict(), "n_inputs": task.n_inputs})
 
-    @property
-    def scaling_factors(self) -> list[float]:
-        return self.transfer.scaling_factors or default_grid(self.model.activation)
+
+def _phase(progress: Progress | None, phase: str) -> Callable[[int, int], None] | None:
+    return None if progress is None else (lambda done, total: progress(phase, done, total))
+
+
+def _generator(seed: int, offset: int) -> torch.Generator:
+    return torch.Generator().manual_seed(seed + offset)
 
 
 @torch.no_grad()
@@ -57,6 +74,72 @@ def rate_accuracy(model: RateRNN, task: Task, n_trials: int, generator: torch.Ge
     out = model(trials.inputs, generator=generator)
     loss = trial_loss(out.readout, trials.targets, model.config.loss).mean().item()
     return task.accuracy(out.readout, trials.labels, task.step_ms, "rate"), loss
+
+
+def rate_model_summary(model: RateRNN, task: Task, seed: int, eval_trials: int) -> dict:
+    """Size, E/I split, τ_d statistics and fresh-trial accuracy of a rate model."""
+    accuracy, loss = rate_accuracy(model, task, eval_trials, _generator(seed, _RATE_EVAL))
+    taus = model.taus_ms()
+    return {
+        "task": task.name,
+        "N": model.config.n_units,
+        "n_exc": int((~model.inhibitory).sum()),
+        "n_inh": int(model.inhibitory.sum()),
+        "rate_accuracy": accuracy,
+        "rate_loss": loss,
+        "tau_d_ms_mean": taus.mean().item(),
+        "tau_d_ms_sd": taus.std().item() if taus.numel() > 1 else 0.0,
+    }
+
+
+def train_stage(
+    task: Task,
+    model_config: RateRNNConfig,
+    training: TrainingConfig,
+    seed: int,
+    eval_trials: int,
+    out_dir: Path,
+    callbacks: list | None = None,
+) -> tuple[RateRNN, dict]:
+    """Train a rate model (checkpoints in ``checkpoints/``); write ``rate_model.pt``, ``rate_model.mat``
+    and ``training.png``."""
+    start = time.perf_counter()
+    model, record = train_rate_model(
+        task,
+        model_config,
+        training,
+        seed=seed,
+        callbacks=callbacks,
+        checkpoint_dir=out_dir / "checkpoints",
+        default_root_dir=str(out_dir),
+    )
+    seconds = time.perf_counter() - start
+    save_rate_model(out_dir / RATE_MODEL_FILE, model, {"task": task.name, "trained": record.trained})
+    export_mat(out_dir / MAT_FILE, model)
+    figures = []
+    if record.trials_seen:
+        figures.append(
+            plot_training(out_dir / "training.png", record.trials_seen, record.eval_loss, record.eval_accuracy)
+        )
+    summary = {
+        **rate_model_summary(model, task, seed, eval_trials),
+        "seed": seed,
+        "trained": record.trained,
+        "trials_to_criterion": record.trials_to_criterion,
+        "training_seconds": round(seconds, 2),
+        "training_history": _history(record),
+        "figures": [p.name for p in figures],
+    }
+    return model, summary
+
+
+def _history(record: TrainingRecord) -> dict:
+    return {
+        "trials": record.trials_seen,
+        "train_loss": record.train_loss,
+        "eval_loss": record.eval_loss,
+        "eval_accuracy": record.eval_accuracy,
+    }
 
 
 def evaluate_spiking(
@@ -89,7 +172,7 @@ def evaluate_spiking(
 def example_figures(
     out_dir: Path, model: RateRNN, network: SpikingRNN, task: Task, factor: float, generator: torch.Generator
 ) -> list[Path]:
-    """One trial of each type: rate vs LIF readout, and a raster of the first trial type's LIF trial."""
+    """One trial of each type: rate vs LIF readout, and a raster of the first two trial types."""
     trials = task.make_trials(len(task.condition_names), generator, conditions=torch.arange(len(task.condition_names)))
     with torch.no_grad():
         rate_out = model(trials.inputs, generator=generator).readout
@@ -107,11 +190,9 @@ def example_figures(
         ),
     ]
     for c, name in enumerate(task.condition_names[:2]):
-        spelled = name.replace("+", "p").replace("-", "m")  # keep "ctx1 +-" and "ctx1 -+" apart
-        slug = "".join(ch if ch.isalnum() else "_" for ch in spelled).strip("_")
         paths.append(
             plot_raster(
-                out_dir / f"raster_{slug}.png",
+                out_dir / f"raster_{condition_slug(name)}.png",
                 lif.spikes[c],
                 network.inhibitory,
                 network.params.dt_ms,
@@ -121,75 +202,91 @@ def example_figures(
     return paths
 
 
+def evaluate_stage(
+    model: RateRNN,
+    task: Task,
+    spiking: SpikingParameters,
+    factor: float,
+    seed: int,
+    n_trials: int,
+    out_dir: Path,
+    progress: Progress | None = None,
+) -> dict:
+    """Score the converted network at ``factor`` on fresh trials; write the example figures."""
+    network = to_spiking(model, spiking, input_step_ms=task.step_ms)
+    evaluation = evaluate_spiking(
+        network, task, factor, n_trials, _generator(seed, _EVALUATION), _phase(progress, "evaluation")
+    )
+    figures = example_figures(out_dir, model, network, task, factor, _generator(seed, _EXAMPLES))
+    return {
+        "scaling_factor": factor,
+        "lambda": 1.0 / factor,
+        "eval_trials": n_trials,
+        **evaluation,
+        "figures": [p.name for p in figures],
+    }
+
+
+def convert_stage(
+    model: RateRNN,
+    task: Task,
+    spiking: SpikingParameters,
+    transfer: FactorSearch,
+    seed: int,
+    eval_trials: int,
+    out_dir: Path,
+    progress: Progress | None = None,
+) -> dict:
+    """Transfer, search the scaling factor, evaluate at the best one; write the converted model
+    (``converted_model.pt``), its .mat export with the search results, and the figures."""
+    network = to_spiking(model, spiking, input_step_ms=task.step_ms)
+    factors = transfer.scaling_factors or default_grid(model.config.activation)
+    search = search_scaling_factor(
+        network,
+        task,
+        factors,
+        transfer.n_trials,
+        _generator(seed, _SEARCH),
+        transfer.chunk_trials,
+        on_progress=_phase(progress, "factor search"),
+    )
+    best = search.best_factor
+    evaluation = evaluate_stage(model, task, spiking, best, seed, eval_trials, out_dir, progress)
+    extra = {"task": task.name, "scaling_factor": best, "spiking": spiking.to_dict()}
+    save_rate_model(out_dir / CONVERTED_MODEL_FILE, model, extra)
+    export_mat(
+        out_dir / MAT_FILE,
+        model,
+        {"opt_scaling_factor": best, "all_perfs": search.accuracy, "scaling_factors": search.scaling_factors},
+    )
+    figure = plot_accuracy_by_factor(out_dir / "accuracy_by_factor.png", search.scaling_factors, search.accuracy, best)
+    return {
+        **evaluation,
+        "spiking": spiking.to_dict(),
+        "lif_accuracy_by_scaling_factor": dict(zip(map(str, search.scaling_factors), search.accuracy, strict=True)),
+        "figures": [*evaluation["figures"], figure.name],
+    }
+
+
+def write_summary(out_dir: Path, summary: dict) -> dict:
+    """Write ``summary.json`` into the run folder and return the summary."""
+    (out_dir / SUMMARY_FILE).write_text(json.dumps(summary, indent=2))
+    return summary
+
+
 def run_pipeline(
-    cfg: RunConfig, out_dir: Path, progress: Progress | None = None, callbacks: list | None = None, logger=None
+    cfg: RunConfig, out_dir: Path, progress: Progress | None = None, callbacks: list | None = None
 ) -> dict:
     """Train, convert, search, evaluate; write models, figures and ``summary.json`` into ``out_dir``."""
     start = time.perf_counter()
     out_dir.mkdir(parents=True, exist_ok=True)
     task = get_task(cfg.task)
-    step = (lambda phase: lambda done, total: progress(phase, done, total)) if progress else (lambda phase: None)
-
-    model, record = train_rate_model(
-        task, cfg.model, cfg.training, seed=cfg.seed, callbacks=callbacks, logger=logger, default_root_dir=str(out_dir)
-    )
-    train_seconds = time.perf_counter() - start
-    generator = torch.Generator().manual_seed(cfg.seed + 100)
-    rate_acc, rate_loss = rate_accuracy(model, task, cfg.eval_trials, generator)
-    save_rate_model(out_dir / "rate_model.pt", model, {"task": task.name, "trained": record.trained})
-
-    network = to_spiking(model, cfg.spiking, input_step_ms=task.step_ms)
-    search = search_scaling_factor(
-        network,
-        task,
-        cfg.scaling_factors,
-        cfg.transfer.n_trials,
-        generator,
-        cfg.transfer.chunk_trials,
-        on_progress=step("factor search"),
-    )
-    best = search.best_factor
-    evaluation = evaluate_spiking(network, task, best, cfg.eval_trials, generator, on_progress=step("evaluation"))
-
-    extra = {"task": task.name, "trained": record.trained, "scaling_factor": best, "spiking": cfg.spiking.to_dict()}
-    save_rate_model(out_dir / "rate_model.pt", model, extra)
-    export_mat(
-        out_dir / "rate_model.mat",
-        model,
-        {"opt_scaling_factor": best, "all_perfs": search.accuracy, "scaling_factors": search.scaling_factors},
-    )
-    figures = example_figures(out_dir, model, network, task, best, generator)
-    figures.append(
-        plot_accuracy_by_factor(out_dir / "accuracy_by_factor.png", search.scaling_factors, search.accuracy, best)
-    )
-    if record.trials_seen:
-        figures.append(
-            plot_training(out_dir / "training.png", record.trials_seen, record.eval_loss, record.eval_accuracy)
-        )
+    model, trained = train_stage(task, cfg.model, cfg.training, cfg.seed, cfg.eval_trials, out_dir, callbacks)
+    converted = convert_stage(model, task, cfg.spiking, cfg.transfer, cfg.seed, cfg.eval_trials, out_dir, progress)
     summary = {
-        "task": task.name,
-        "N": cfg.model.n_units,
-        "n_exc": int((~model.inhibitory).sum()),
-        "n_inh": int(model.inhibitory.sum()),
-        "seed": cfg.seed,
-        "trained": record.trained,
-        "trials_to_criterion": record.trials_to_criterion,
-        "training_seconds": round(train_seconds, 2),
-        "rate_accuracy": rate_acc,
-        "rate_loss": rate_loss,
-        "scaling_factor": best,
-        "lambda": 1.0 / best,
-        **evaluation,
-        "lif_accuracy_by_scaling_factor": dict(zip(map(str, search.scaling_factors), search.accuracy, strict=True)),
-        "tau_d_ms_mean": model.taus_ms().mean().item(),
-        "tau_d_ms_sd": model.taus_ms().std().item(),
-        "training_history": {
-            "trials": record.trials_seen,
-            "eval_loss": record.eval_loss,
-            "eval_accuracy": record.eval_accuracy,
-        },
-        "figures": [p.name for p in figures],
+        **trained,
+        **converted,
+        "figures": [*trained["figures"], *converted["figures"]],
         "seconds": round(time.perf_counter() - start, 2),
     }
-    (out_dir / "summary.json").write_text(json.dumps(summary, indent=2))
-    return summary
+    return write_summary(out_dir, summary)

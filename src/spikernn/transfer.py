@@ -60,13 +60,18 @@ class FactorSearch:
             check_factors(self.scaling_factors)
 
 
+def check_factor(name: str, s: object) -> None:
+    """A scaling factor is a finite number > 0; the error names ``name``."""
+    if isinstance(s, bool) or not isinstance(s, (int, float)) or not s > 0 or s == float("inf"):
+        raise ConfigError(f"{name} must be a number > 0, got {s!r}")
+
+
 def check_factors(factors: list[float]) -> None:
     """Scaling factors must be a non-empty list of positive finite numbers."""
     if len(factors) == 0:
         raise ConfigError("transfer.scaling_factors must hold at least one factor > 0")
     for i, s in enumerate(factors):
-        if isinstance(s, bool) or not isinstance(s, (int, float)) or not s > 0 or s == float("inf"):
-            raise ConfigError(f"transfer.scaling_factors[{i}] must be a number > 0, got {s!r}")
+        check_factor(f"transfer.scaling_factors[{i}]", s)
 
 
 @dataclass

@@ -3,17 +3,24 @@
 from __future__ import annotations
 
 import dataclasses
+import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import MissingMandatoryValue
 
-from spikernn.pipeline import RunConfig
-from spikernn.rate import RateRNNConfig
+from spikernn.io import import_mat, load_rate_model
+from spikernn.pipeline import CONVERTED_MODEL_FILE, RATE_MODEL_FILE, RunConfig
+from spikernn.rate import RateRNN, RateRNNConfig
 from spikernn.rate.criterion import StoppingRule
 from spikernn.rate.training import TrainingConfig
 from spikernn.spiking import SpikingParameters
-from spikernn.transfer import FactorSearch
-from spikernn.validation import ConfigError
+from spikernn.tasks import Task, get_task
+from spikernn.tracking import TrackingConfig, resolve_model_source
+from spikernn.tracking.store import resolve_tracking_uri
+from spikernn.transfer import FactorSearch, check_factor
+from spikernn.validation import ConfigError, check_int
 
 
 def config_dir() -> str:
@@ -30,31 +37,139 @@ def _build(cls, group: str, values: dict):
     names = {f.name for f in dataclasses.fields(cls)}
     unknown = sorted(set(values) - names)
     if unknown:
+        prefix = f"{group}." if group else ""
         raise ConfigError(
-            f"unknown key(s) {', '.join(f'{group}.{k}' for k in unknown)}; allowed: {', '.join(sorted(names))}"
+            f"unknown key(s) {', '.join(prefix + k for k in unknown)}; allowed: {', '.join(sorted(names))}"
         )
     return cls(**values)
 
 
-def build_run_config(cfg: DictConfig) -> RunConfig:
-    """Validate the whole config; raises ``ConfigError`` naming the first bad field."""
-    raw = OmegaConf.to_container(cfg, resolve=True)
+def plain(cfg: DictConfig) -> dict:
+    """The resolved config without Hydra's own node; a missing mandatory value names its key."""
+    try:
+        raw = OmegaConf.to_container(cfg, resolve=True, throw_on_missing=True)
+    except MissingMandatoryValue as err:
+        raise ConfigError(f"{err.full_key} is required (give it on the command line: {err.full_key}=…)") from err
     raw.pop("hydra", None)
-    raw.pop("paths", None)
-    trainer = dict(raw.pop("trainer"))
+    return raw
+
+
+def build_tracking(cfg: DictConfig) -> TrackingConfig:
+    """The ``logger`` group (MLflow) of any command."""
+    return _build(TrackingConfig, "logger", dict(plain(cfg).get("logger") or {}))
+
+
+def tracking_uri(cfg: DictConfig) -> str:
+    return resolve_tracking_uri(build_tracking(cfg).tracking_uri, cfg.paths.output_dir)
+
+
+def _spiking(values: dict) -> SpikingParameters:
+    return _build(SpikingParameters, "spiking", values)
+
+
+def _training(values: dict) -> TrainingConfig:
+    trainer = dict(values)
     trainer["stopping"] = _build(StoppingRule, "trainer.stopping", trainer.pop("stopping", {}))
-    model = dict(raw.pop("model"))
+    return _build(TrainingConfig, "trainer", trainer)
+
+
+def build_run_config(cfg: DictConfig) -> RunConfig:
+    """Validate a train or run config; raises ``ConfigError`` naming the first bad field."""
+    raw = plain(cfg)
+    for key in ("paths", "logger", "objective"):
+        raw.pop(key, None)
     task = raw.pop("task")["name"]
-    run = _build(
-        RunConfig,
-        "",
-        {
-            "task": task,
-            "model": _build(RateRNNConfig, "model", model),
-            "spiking": _build(SpikingParameters, "spiking", raw.pop("spiking")),
-            "transfer": _build(FactorSearch, "transfer", raw.pop("transfer")),
-            "training": _build(TrainingConfig, "trainer", trainer),
-            **raw,
-        },
-    )
-    return run
+    values = {
+        "task": task,
+        "model": _build(RateRNNConfig, "model", raw.pop("model")),
+        "training": _training(raw.pop("trainer")),
+        **raw,
+    }
+    if "spiking" in raw:
+        values["spiking"] = _spiking(raw.pop("spiking"))
+        values["transfer"] = _build(FactorSearch, "transfer", raw.pop("transfer"))
+    return _build(RunConfig, "", {**values, **raw})
+
+
+@dataclass
+class ModelSource:
+    """A trained rate model read from ``source`` (our .pt, a reference .mat, or an MLflow run)."""
+
+    source: str
+    model: RateRNN
+    task: Task
+    stored: dict  # the model file's extra values: task, scaling factor, spiking parameters …
+
+
+def load_model_source(cfg: DictConfig, artifacts: tuple[str, ...]) -> ModelSource:
+    """Resolve ``cfg.source`` (path or run id) and the task: the model file's, or ``cfg.task`` for a
+    .mat file; a ``cfg.task`` that contradicts the file is refused."""
+    raw = plain(cfg)
+    source = str(raw.get("source") or "")
+    wanted = (raw.get("task") or {}).get("name")
+    with tempfile.TemporaryDirectory(prefix="spikernn-source-") as tmp:
+        path = resolve_model_source(source, tracking_uri(cfg), artifacts, Path(tmp))
+        if path.suffix == ".mat":
+            model, stored = import_mat(path), {}
+            if wanted is None:
+                raise ConfigError("task is required with a .mat source (task=go_nogo, xor or mante)")
+        else:
+            try:
+                model, stored = load_rate_model(path)
+            except (RuntimeError, OSError, ValueError) as err:
+                raise ConfigError(f"source: {source} is not a readable spikernn model file ({err})") from err
+    saved_task = stored.get("task")
+    if wanted is not None and saved_task is not None and wanted != saved_task:
+        raise ConfigError(f"task: the model in {source} was trained on {saved_task!r}, not {wanted!r}")
+    task = get_task(wanted or saved_task)
+    if model.config.n_inputs != task.n_inputs:
+        raise ConfigError(f"task: {task.name} has {task.n_inputs} inputs, the model {model.config.n_inputs}")
+    return ModelSource(source, model, task, stored)
+
+
+@dataclass
+class ConvertConfig:
+    """``spikernn-convert``: transfer a trained rate model and search its scaling factor."""
+
+    source: ModelSource
+    spiking: SpikingParameters
+    transfer: FactorSearch
+    seed: int
+    eval_trials: int
+
+
+def build_convert_config(cfg: DictConfig) -> ConvertConfig:
+    raw = plain(cfg)
+    check_int("seed", raw["seed"], 0)
+    check_int("eval_trials", raw["eval_trials"], 1)
+    spiking = _spiking(raw["spiking"])
+    transfer = _build(FactorSearch, "transfer", raw["transfer"])
+    source = load_model_source(cfg, (RATE_MODEL_FILE, CONVERTED_MODEL_FILE))
+    return ConvertConfig(source, spiking, transfer, raw["seed"], raw["eval_trials"])
+
+
+@dataclass
+class EvaluateConfig:
+    """``spikernn-evaluate``: score a converted model at its factor (or a given one) on fresh trials."""
+
+    source: ModelSource
+    spiking: SpikingParameters
+    scaling_factor: float
+    seed: int
+    eval_trials: int
+
+
+def build_evaluate_config(cfg: DictConfig) -> EvaluateConfig:
+    """The spiking parameters and factor stored with the converted model, unless overridden."""
+    raw = plain(cfg)
+    check_int("seed", raw["seed"], 0)
+    check_int("eval_trials", raw["eval_trials"], 1)
+    source = load_model_source(cfg, (CONVERTED_MODEL_FILE,))
+    factor = raw.get("scaling_factor") or source.stored.get("scaling_factor")
+    if factor is None:
+        raise ConfigError("scaling_factor is required: the model file stores none (give scaling_factor=…)")
+    check_factor("scaling_factor", factor)
+    stored_spiking = source.stored.get("spiking") or {}
+    overrides = {k: v for k, v in (raw.get("spiking") or {}).items() if v is not None}
+    spiking = _spiking({**stored_spiking, **overrides})
+    return EvaluateConfig(source, spiking, float(factor), raw["seed"], raw["eval_trials"])

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 
 import pytorch_lightning as pl
 import torch
@@ -78,6 +78,21 @@ class PaperStoppingCriterion(pl.Callback):
             rec.trained = True
             rec.trials_to_criterion = seen
             trainer.should_stop = True
+
+    def state_dict(self) -> dict:
+        """What a checkpoint needs to resume the rule exactly: history, eval generator, pending losses."""
+        return {
+            "record": asdict(self.record),
+            "generator": self.generator.get_state(),
+            "next_eval": self._next_eval,
+            "losses": list(self._losses),
+        }
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        self.record = TrainingRecord(**state_dict["record"])
+        self.generator.set_state(state_dict["generator"])
+        self._next_eval = int(state_dict["next_eval"])
+        self._losses = list(state_dict["losses"])
 
     @torch.no_grad()
     def evaluate(self, model) -> tuple[float, float]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from spikernn.tasks.base import ReadoutKind, ScoringWindow, Task, Trials
+from spikernn.tasks.base import ReadoutKind, ScoringWindow, Task, Trials, condition_slug
 from spikernn.tasks.go_nogo import GoNoGo
 from spikernn.tasks.mante import ContextDependentIntegration
 from spikernn.tasks.xor import XOR
@@ -23,4 +23,4 @@ def get_task(name: str) -> Task:
     return TASKS[name]()
 
 
-__all__ = ["TASKS", "ReadoutKind", "ScoringWindow", "Task", "Trials", "get_task", "register_task"]
+__all__ = ["TASKS", "ReadoutKind", "ScoringWindow", "Task", "Trials", "condition_slug", "get_task", "register_task"]

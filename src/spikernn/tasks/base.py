@@ -135,6 +135,12 @@ class Task(ABC):
         return self.score(readout, labels, dt_ms, kind).double().mean().item()
 
 
+def condition_slug(name: str) -> str:
+    """A file- and metric-safe name for a trial type: ``"ctx1 +-"`` → ``"ctx1_pm"``."""
+    spelled = name.replace("+", "p").replace("-", "m")
+    return "".join(ch if ch.isalnum() else "_" for ch in spelled).strip("_")
+
+
 def signed_response_correct(
     window_max: torch.Tensor, window_min: torch.Tensor, labels: torch.Tensor, threshold: float
 ) -> torch.Tensor:

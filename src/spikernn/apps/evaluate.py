@@ -1,0 +1,46 @@
+"""``spikernn-evaluate``: score a converted model (path or MLflow run id) on fresh trials."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import hydra
+from omegaconf import DictConfig
+
+from spikernn.apps.config import EvaluateConfig, build_evaluate_config, config_dir
+from spikernn.apps.progress import PhaseProgress
+from spikernn.apps.runner import execute
+from spikernn.pipeline import evaluate_stage, rate_model_summary
+from spikernn.tracking import TrackedRun
+
+
+def evaluate(cfg: EvaluateConfig, out_dir: Path, run: TrackedRun, progress: PhaseProgress) -> dict:
+    src = cfg.source
+    summary = {
+        **rate_model_summary(src.model, src.task, cfg.seed, cfg.eval_trials),
+        "source": src.source,
+        "seed": cfg.seed,
+        "spiking": cfg.spiking.to_dict(),
+        **evaluate_stage(
+            src.model, src.task, cfg.spiking, cfg.scaling_factor, cfg.seed, cfg.eval_trials, out_dir, progress
+        ),
+    }
+    return summary
+
+
+def tags(cfg: EvaluateConfig) -> dict:
+    return {"task": cfg.source.task.name, "seed": str(cfg.seed), "source": cfg.source.source}
+
+
+def effective(cfg: EvaluateConfig) -> dict:
+    return {"spiking": cfg.spiking.to_dict(), "scaling_factor": cfg.scaling_factor}
+
+
+@hydra.main(config_path=config_dir(), config_name="evaluate")
+def main(cfg: DictConfig) -> float:
+    summary = execute(cfg, "spikernn-evaluate", build_evaluate_config, evaluate, tags, effective)
+    return summary[cfg.objective]
+
+
+if __name__ == "__main__":
+    main()

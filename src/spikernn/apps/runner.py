@@ -1,0 +1,97 @@
+"""What every command shares: validate first, then one tracked MLflow run around the work."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import TypeVar
+
+import torch
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import DictConfig
+
+from spikernn.apps.config import build_tracking, plain
+from spikernn.apps.progress import PhaseProgress
+from spikernn.tasks import condition_slug
+from spikernn.tracking import TrackedRun
+from spikernn.validation import ConfigError
+
+S = TypeVar("S")
+Work = Callable[[S, Path, TrackedRun, PhaseProgress], dict]
+
+SUMMARY_KEYS = (
+    "task",
+    "N",
+    "trained",
+    "trials_to_criterion",
+    "rate_accuracy",
+    "scaling_factor",
+    "lif_accuracy",
+    "seconds",
+)
+
+
+def _discard_empty_run_dir(out_dir: Path) -> None:
+    """Remove a run folder that holds nothing but Hydra's own bookkeeping."""
+    if out_dir.is_dir() and all(p.name in {".hydra", "run.log"} for p in out_dir.iterdir()):
+        shutil.rmtree(out_dir)
+
+
+def log_summary(run: TrackedRun, summary: dict) -> None:
+    """Numbers of a summary as metrics; per-factor accuracy as a series over s; trial types apart."""
+    numbers = {k: v for k, v in summary.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+    run.log_metrics({k: v for k, v in numbers.items() if k != "seed"})
+    if "trained" in summary:
+        run.log_metrics({"trained": int(summary["trained"])})
+        run.set_tags({"trained": str(summary["trained"])})
+    by_factor = summary.get("lif_accuracy_by_scaling_factor")
+    if by_factor:
+        factors = [float(s) for s in by_factor]
+        scale = 1 if all(s.is_integer() for s in factors) else 1000
+        run.log_series("lif_accuracy_by_factor", [round(s * scale) for s in factors], list(by_factor.values()))
+        run.set_tags({"lif_accuracy_by_factor.step": "s" if scale == 1 else "1000·s"})
+    for name, value in (summary.get("lif_accuracy_by_condition") or {}).items():
+        run.log_metrics({f"lif_accuracy.{condition_slug(name)}": value})
+
+
+def execute(
+    cfg: DictConfig,
+    command: str,
+    build: Callable[[DictConfig], S],
+    work: Work,
+    tags: Callable[[S], dict],
+    effective: Callable[[S], dict] = lambda settings: {},
+) -> dict:
+    """Validate ``cfg`` with ``build`` (a bad value exits with code 2 before anything is written or
+    tracked), then do ``work`` inside an MLflow run and log its summary.
+
+    The run's params are the resolved config, with ``effective(settings)`` replacing the entries
+    that the command resolves itself (e.g. values stored with a model)."""
+    out_dir = Path(HydraConfig.get().runtime.output_dir)
+    try:
+        settings = build(cfg)
+        tracking = build_tracking(cfg)
+    except ConfigError as err:
+        _discard_empty_run_dir(out_dir)
+        print(f"{command}: invalid config: {err}", file=sys.stderr)
+        sys.exit(2)
+    # the rate net's matrices are small: one intra-op thread is faster, and much faster on a loaded machine
+    torch.set_num_threads(1)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    params = {**plain(cfg), **effective(settings)}
+    with TrackedRun(tracking, cfg.paths.output_dir, out_dir, command, params, tags(settings)) as run:
+        print(f"{command}: run folder {out_dir}; MLflow run {run.run_id} ({run.tracking_uri})")
+        start = time.perf_counter()
+        with PhaseProgress() as progress:
+            summary = work(settings, out_dir, run, progress)
+        summary["seconds"] = round(time.perf_counter() - start, 2)
+        summary["mlflow_run_id"] = run.run_id
+        (out_dir / "summary.json").write_text(json.dumps(summary, indent=2))
+        log_summary(run, summary)
+    print(json.dumps({k: summary[k] for k in SUMMARY_KEYS if k in summary}, indent=2))
+    print(f"{command}: results in {out_dir}")
+    return summary

@@ -1,0 +1,34 @@
+"""``spikernn-train``: train a rate model to the paper's criterion, in one tracked run."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import hydra
+from omegaconf import DictConfig
+
+from spikernn.apps.config import build_run_config, config_dir
+from spikernn.apps.progress import PhaseProgress
+from spikernn.apps.runner import execute
+from spikernn.pipeline import RunConfig, train_stage
+from spikernn.tasks import get_task
+from spikernn.tracking import TrackedRun
+from spikernn.tracking.training_metrics import TrainingMetrics
+
+
+def train(cfg: RunConfig, out_dir: Path, run: TrackedRun, progress: PhaseProgress) -> dict:
+    task = get_task(cfg.task)
+    _, summary = train_stage(
+        task, cfg.model, cfg.training, cfg.seed, cfg.eval_trials, out_dir, callbacks=[TrainingMetrics(run)]
+    )
+    return summary
+
+
+@hydra.main(config_path=config_dir(), config_name="train")
+def main(cfg: DictConfig) -> float:
+    summary = execute(cfg, "spikernn-train", build_run_config, train, lambda c: {"task": c.task, "seed": str(c.seed)})
+    return summary[cfg.objective]
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,6 @@
+"""MLflow tracking of runs: the store, the run's lifecycle, and model sources by path or run id."""
+
+from spikernn.tracking.run import TrackedRun, TrackingConfig, flatten
+from spikernn.tracking.sources import resolve_model_source
+
+__all__ = ["TrackedRun", "TrackingConfig", "flatten", "resolve_model_source"]

@@ -1,0 +1,154 @@
+"""One MLflow run per command: config as params, provenance tags, metrics, artifacts, final status.
+
+A crash ends the run FAILED (the error as tag ``error``), Ctrl-C ends it KILLED; whatever the run
+folder holds by then is still logged, so nothing written before is lost.
+"""
+
+from __future__ import annotations
+
+import math
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+
+import mlflow
+from mlflow.entities import Metric, Param, RunTag
+from mlflow.tracking import MlflowClient
+from mlflow.utils.mlflow_tags import MLFLOW_GIT_COMMIT, MLFLOW_PARENT_RUN_ID, MLFLOW_RUN_NAME
+
+import spikernn
+from spikernn.tracking.store import ensure_experiment, resolve_tracking_uri, retrying
+from spikernn.validation import ConfigError
+
+MAX_PARAM_CHARS = 6000  # MLflow's limit on a param value
+BATCH = 100  # MLflow's limit on params (and tags) per log_batch call
+
+
+@dataclass
+class TrackingConfig:
+    """``logger/mlflow.yaml``: ``tracking_uri`` null = SQLite under the output folder (or
+    ``MLFLOW_TRACKING_URI``); ``parent_run_id`` nests this run under another (sweeps)."""
+
+    tracking_uri: str | None = None
+    experiment_name: str = "spikernn"
+    run_name: str | None = None
+    parent_run_id: str | None = None
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.experiment_name, str) or not self.experiment_name.strip():
+            raise ConfigError(f"logger.experiment_name must be a non-empty string, got {self.experiment_name!r}")
+
+
+def flatten(tree: dict, prefix: str = "") -> dict[str, str]:
+    """``{"model": {"n_units": 200}}`` → ``{"model.n_units": "200"}``; lists and None as text."""
+    flat: dict[str, str] = {}
+    for key, value in tree.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            flat.update(flatten(value, f"{name}."))
+        else:
+            flat[name] = str(value)[:MAX_PARAM_CHARS]
+    return flat
+
+
+def git_commit() -> tuple[str, bool]:
+    """The commit of the source tree spikernn runs from, and whether it has local changes."""
+    here = Path(spikernn.__file__).resolve().parent
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=here, capture_output=True, text=True, timeout=10, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=here,
+            capture_output=True,
+            text=True,
+            timeout=10,
+        ).stdout.strip()
+        return commit, bool(dirty)
+    except (OSError, subprocess.SubprocessError):
+        return "unknown", False
+
+
+class TrackedRun:
+    """Context manager around one MLflow run; ``out_dir`` is logged as the run's artifacts on exit."""
+
+    def __init__(
+        self,
+        config: TrackingConfig,
+        output_dir: str | Path,
+        out_dir: Path,
+        command: str,
+        params: dict,
+        tags: dict[str, str],
+    ) -> None:
+        self.config = config
+        self.out_dir = out_dir
+        self.tracking_uri = resolve_tracking_uri(config.tracking_uri, output_dir)
+        self.client = MlflowClient(tracking_uri=self.tracking_uri)
+        self.experiment_id = ensure_experiment(self.client, config.experiment_name, output_dir, self.tracking_uri)
+        commit, dirty = git_commit()
+        all_tags = {
+            "command": command,
+            "git_commit": commit,
+            "git_dirty": str(dirty),
+            "spikernn_version": spikernn.__version__,
+            "run_folder": str(out_dir.resolve()),
+            MLFLOW_GIT_COMMIT: commit,
+            **tags,
+        }
+        if config.run_name:
+            all_tags[MLFLOW_RUN_NAME] = config.run_name
+        if config.parent_run_id:
+            all_tags[MLFLOW_PARENT_RUN_ID] = config.parent_run_id
+        run = retrying(lambda: self.client.create_run(self.experiment_id, run_name=config.run_name, tags=all_tags))
+        self.run_id = run.info.run_id
+        self.params = flatten(params)
+        items = [Param(k, v) for k, v in self.params.items()]
+        for i in range(0, len(items), BATCH):
+            retrying(lambda chunk=items[i : i + BATCH]: self.client.log_batch(self.run_id, params=chunk))
+
+    def __enter__(self) -> TrackedRun:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, traceback: TracebackType | None
+    ) -> None:
+        status = "FINISHED"
+        if isinstance(error, KeyboardInterrupt):
+            status = "KILLED"
+        elif error is not None and not (isinstance(error, SystemExit) and error.code in (0, None)):
+            status = "FAILED"
+            self.set_tags({"error": f"{type(error).__name__}: {error}"[:MAX_PARAM_CHARS]})
+        try:
+            self.log_folder()
+        finally:
+            retrying(lambda: self.client.set_terminated(self.run_id, status))
+
+    def set_tags(self, tags: dict[str, str]) -> None:
+        items = [RunTag(k, str(v)) for k, v in tags.items()]
+        retrying(lambda: self.client.log_batch(self.run_id, tags=items))
+
+    def log_metrics(self, metrics: dict[str, float | int | None], step: int = 0) -> None:
+        """Log the finite numbers of ``metrics`` at ``step`` (None and NaN are skipped)."""
+        stamp = mlflow.utils.time.get_current_time_millis()
+        items = [
+            Metric(k, float(v), stamp, step)
+            for k, v in metrics.items()
+            if v is not None and not isinstance(v, bool) and math.isfinite(float(v))
+        ]
+        for i in range(0, len(items), 1000):
+            retrying(lambda chunk=items[i : i + 1000]: self.client.log_batch(self.run_id, metrics=chunk))
+
+    def log_series(self, name: str, steps: list[int], values: list[float]) -> None:
+        """One metric as a series over ``steps`` (e.g. accuracy per trials seen)."""
+        stamp = mlflow.utils.time.get_current_time_millis()
+        items = [Metric(name, float(v), stamp, int(s)) for s, v in zip(steps, values, strict=True) if v is not None]
+        for i in range(0, len(items), 1000):
+            retrying(lambda chunk=items[i : i + 1000]: self.client.log_batch(self.run_id, metrics=chunk))
+
+    def log_folder(self) -> None:
+        """Log every file of the run folder (config, models, summary, figures, checkpoints)."""
+        if self.out_dir.is_dir() and any(self.out_dir.iterdir()):
+            retrying(lambda: self.client.log_artifacts(self.run_id, str(self.out_dir)))
