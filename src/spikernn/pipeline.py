@@ -236,9 +236,13 @@ def convert_stage(
     eval_trials: int,
     out_dir: Path,
     progress: Progress | None = None,
+    monitor: Callable[[int, list[float]], bool] | None = None,
 ) -> dict:
     """Transfer, search the scaling factor, evaluate at the best one; write the converted model
-    (``converted_model.pt``), its .mat export with the search results, and the figures."""
+    (``converted_model.pt``), its .mat export with the search results, and the figures.
+
+    ``monitor`` (see ``search_scaling_factor``) may stop a hopeless search: then nothing is
+    evaluated and the summary says ``pruned``."""
     network = to_spiking(model, spiking, input_step_ms=task.step_ms)
     factors = transfer.scaling_factors or default_grid(model.config.activation)
     search = search_scaling_factor(
@@ -249,8 +253,20 @@ def convert_stage(
         _generator(seed, _SEARCH),
         transfer.chunk_trials,
         on_progress=_phase(progress, "factor search"),
+        report_every_trials=transfer.report_every_trials,
+        monitor=monitor,
     )
     best = search.best_factor
+    figure = plot_accuracy_by_factor(out_dir / "accuracy_by_factor.png", search.scaling_factors, search.accuracy, best)
+    searched = {
+        "spiking": spiking.to_dict(),
+        "search_trials": search.n_trials,
+        "search_accuracy": search.best_accuracy,
+        "lif_accuracy_by_scaling_factor": dict(zip(map(str, search.scaling_factors), search.accuracy, strict=True)),
+        "pruned": search.stopped_early,
+    }
+    if search.stopped_early:
+        return {"scaling_factor": best, "lif_accuracy": None, **searched, "figures": [figure.name]}
     evaluation = evaluate_stage(model, task, spiking, best, seed, eval_trials, out_dir, progress)
     extra = {"task": task.name, "scaling_factor": best, "spiking": spiking.to_dict()}
     save_rate_model(out_dir / CONVERTED_MODEL_FILE, model, extra)
@@ -259,13 +275,7 @@ def convert_stage(
         model,
         {"opt_scaling_factor": best, "all_perfs": search.accuracy, "scaling_factors": search.scaling_factors},
     )
-    figure = plot_accuracy_by_factor(out_dir / "accuracy_by_factor.png", search.scaling_factors, search.accuracy, best)
-    return {
-        **evaluation,
-        "spiking": spiking.to_dict(),
-        "lif_accuracy_by_scaling_factor": dict(zip(map(str, search.scaling_factors), search.accuracy, strict=True)),
-        "figures": [*evaluation["figures"], figure.name],
-    }
+    return {**evaluation, **searched, "figures": [*evaluation["figures"], figure.name]}
 
 
 def write_summary(out_dir: Path, summary: dict) -> dict:
@@ -275,14 +285,20 @@ def write_summary(out_dir: Path, summary: dict) -> dict:
 
 
 def run_pipeline(
-    cfg: RunConfig, out_dir: Path, progress: Progress | None = None, callbacks: list | None = None
+    cfg: RunConfig,
+    out_dir: Path,
+    progress: Progress | None = None,
+    callbacks: list | None = None,
+    monitor: Callable[[int, list[float]], bool] | None = None,
 ) -> dict:
     """Train, convert, search, evaluate; write models, figures and ``summary.json`` into ``out_dir``."""
     start = time.perf_counter()
     out_dir.mkdir(parents=True, exist_ok=True)
     task = get_task(cfg.task)
     model, trained = train_stage(task, cfg.model, cfg.training, cfg.seed, cfg.eval_trials, out_dir, callbacks)
-    converted = convert_stage(model, task, cfg.spiking, cfg.transfer, cfg.seed, cfg.eval_trials, out_dir, progress)
+    converted = convert_stage(
+        model, task, cfg.spiking, cfg.transfer, cfg.seed, cfg.eval_trials, out_dir, progress, monitor
+    )
     summary = {
         **trained,
         **converted,

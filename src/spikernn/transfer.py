@@ -47,15 +47,25 @@ def to_spiking(
 
 @dataclass
 class FactorSearch:
-    """Grid search settings: ``n_trials`` fresh trials per factor."""
+    """Grid search settings: ``n_trials`` fresh trials per factor.
 
-    scaling_factors: list[float] | None = None
+    ``scaling_factors``: a list, one number (a sweep's suggestion), or null for the reference grid.
+    ``report_every_trials``: score in rungs of this many trials and let a monitor (a sweep's
+    pruner) stop a hopeless search early; null = one rung.
+    """
+
+    scaling_factors: list[float] | float | None = None
     n_trials: int = 100
     chunk_trials: int = 1200
+    report_every_trials: int | None = None
 
     def __post_init__(self) -> None:
         check_int("transfer.n_trials", self.n_trials, 1)
         check_int("transfer.chunk_trials", self.chunk_trials, 1)
+        if self.report_every_trials is not None:
+            check_int("transfer.report_every_trials", self.report_every_trials, 1)
+        if isinstance(self.scaling_factors, (int, float)) and not isinstance(self.scaling_factors, bool):
+            self.scaling_factors = [float(self.scaling_factors)]
         if self.scaling_factors is not None:
             check_factors(self.scaling_factors)
 
@@ -80,6 +90,8 @@ class FactorSearchResult:
 
     scaling_factors: list[float]
     accuracy: list[float]
+    n_trials: int  # trials scored per factor (fewer than asked when a monitor stopped the search)
+    stopped_early: bool = False
 
     @property
     def best_index(self) -> int:
@@ -102,15 +114,20 @@ def search_scaling_factor(
     generator: torch.Generator | None = None,
     chunk_trials: int = 1200,
     on_progress: Callable[[int, int], None] | None = None,
+    report_every_trials: int | None = None,
+    monitor: Callable[[int, list[float]], bool] | None = None,
 ) -> FactorSearchResult:
     """Score ``n_trials`` fresh trials at every factor, simulated together in chunks of at most
     ``chunk_trials`` trials × factors (memory is O(chunk × N) plus the readouts).
-    ``on_progress(done, total)`` counts simulated steps over all chunks."""
+
+    ``on_progress(done, total)`` counts simulated steps over all chunks. After every chunk (at most
+    ``report_every_trials`` trials per factor), ``monitor(trials_done, accuracy_so_far)`` may
+    return False to stop the search early."""
     check_factors(factors)
     check_int("transfer.n_trials", n_trials, 1)
     generator = generator or torch.Generator().manual_seed(torch.seed())
     correct = torch.zeros(len(factors), dtype=torch.float64)
-    per_chunk = max(1, chunk_trials // len(factors))
+    per_chunk = max(1, min(chunk_trials // len(factors), report_every_trials or n_trials))
     done = 0
     n_chunks = -(-n_trials // per_chunk)
     while done < n_trials:
@@ -123,4 +140,11 @@ def search_scaling_factor(
         result = network.simulate(inputs, torch.tensor(factors), generator=generator, on_progress=report)
         correct += task.score(result.readout, labels, network.params.dt_ms, "spiking").double().sum(1)
         done += count
-    return FactorSearchResult(scaling_factors=list(map(float, factors)), accuracy=(correct / n_trials).tolist())
+        if done < n_trials and monitor is not None and not monitor(done, (correct / done).tolist()):
+            break
+    return FactorSearchResult(
+        scaling_factors=list(map(float, factors)),
+        accuracy=(correct / done).tolist(),
+        n_trials=done,
+        stopped_early=done < n_trials,
+    )

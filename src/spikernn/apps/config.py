@@ -20,7 +20,7 @@ from spikernn.tasks import Task, get_task
 from spikernn.tracking import TrackingConfig, resolve_model_source
 from spikernn.tracking.store import resolve_tracking_uri
 from spikernn.transfer import FactorSearch, check_factor
-from spikernn.validation import ConfigError, check_int
+from spikernn.validation import ConfigError, check_int, check_range
 
 
 def config_dir() -> str:
@@ -73,15 +73,29 @@ def _training(values: dict) -> TrainingConfig:
     return _build(TrainingConfig, "trainer", trainer)
 
 
+def _rate_model(values: dict) -> RateRNNConfig:
+    """``model`` group → RateRNNConfig; ``tau_min_ms``/``tau_max_ms`` (null max = fixed τ) → ``taus_ms``."""
+    values = dict(values)
+    tau_min, tau_max = values.pop("tau_min_ms", None), values.pop("tau_max_ms", None)
+    if "taus_ms" not in values:
+        check_range("model.tau_min_ms", tau_min, 0.0, lo_open=True)
+        if tau_max is not None:
+            check_range("model.tau_max_ms", tau_max, 0.0, lo_open=True)
+            if tau_min > tau_max:
+                raise ConfigError(f"model.tau_min_ms must be ≤ model.tau_max_ms ({tau_max} ms), got {tau_min}")
+        values["taus_ms"] = [tau_min] if tau_max is None else [tau_min, tau_max]
+    return _build(RateRNNConfig, "model", values)
+
+
 def build_run_config(cfg: DictConfig) -> RunConfig:
     """Validate a train or run config; raises ``ConfigError`` naming the first bad field."""
     raw = plain(cfg)
-    for key in ("paths", "logger", "objective"):
+    for key in ("paths", "logger", "objective", "optuna"):
         raw.pop(key, None)
     task = raw.pop("task")["name"]
     values = {
         "task": task,
-        "model": _build(RateRNNConfig, "model", raw.pop("model")),
+        "model": _rate_model(raw.pop("model")),
         "training": _training(raw.pop("trainer")),
         **raw,
     }

@@ -2,25 +2,31 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import hydra
 from omegaconf import DictConfig
 
 from spikernn.apps.config import ConvertConfig, build_convert_config, config_dir
-from spikernn.apps.progress import PhaseProgress
-from spikernn.apps.runner import execute
+from spikernn.apps.runner import CommandContext, execute, objective_value
 from spikernn.pipeline import convert_stage, rate_model_summary
-from spikernn.tracking import TrackedRun
 
 
-def convert(cfg: ConvertConfig, out_dir: Path, run: TrackedRun, progress: PhaseProgress) -> dict:
+def convert(cfg: ConvertConfig, ctx: CommandContext) -> dict:
     src = cfg.source
     summary = {
         **rate_model_summary(src.model, src.task, cfg.seed, cfg.eval_trials),
         "source": src.source,
         "seed": cfg.seed,
-        **convert_stage(src.model, src.task, cfg.spiking, cfg.transfer, cfg.seed, cfg.eval_trials, out_dir, progress),
+        **convert_stage(
+            src.model,
+            src.task,
+            cfg.spiking,
+            cfg.transfer,
+            cfg.seed,
+            cfg.eval_trials,
+            ctx.out_dir,
+            ctx.progress,
+            ctx.monitor,
+        ),
     }
     return summary
 
@@ -30,9 +36,9 @@ def tags(cfg: ConvertConfig) -> dict:
 
 
 @hydra.main(config_path=config_dir(), config_name="convert")
-def main(cfg: DictConfig) -> float:
+def main(cfg: DictConfig) -> float | list[float]:
     summary = execute(cfg, "spikernn-convert", build_convert_config, convert, tags)
-    return summary[cfg.objective]
+    return objective_value(summary, cfg.objective)
 
 
 if __name__ == "__main__":

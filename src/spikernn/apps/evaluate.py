@@ -2,19 +2,15 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import hydra
 from omegaconf import DictConfig
 
 from spikernn.apps.config import EvaluateConfig, build_evaluate_config, config_dir
-from spikernn.apps.progress import PhaseProgress
-from spikernn.apps.runner import execute
+from spikernn.apps.runner import CommandContext, execute, objective_value
 from spikernn.pipeline import evaluate_stage, rate_model_summary
-from spikernn.tracking import TrackedRun
 
 
-def evaluate(cfg: EvaluateConfig, out_dir: Path, run: TrackedRun, progress: PhaseProgress) -> dict:
+def evaluate(cfg: EvaluateConfig, ctx: CommandContext) -> dict:
     src = cfg.source
     summary = {
         **rate_model_summary(src.model, src.task, cfg.seed, cfg.eval_trials),
@@ -22,7 +18,7 @@ def evaluate(cfg: EvaluateConfig, out_dir: Path, run: TrackedRun, progress: Phas
         "seed": cfg.seed,
         "spiking": cfg.spiking.to_dict(),
         **evaluate_stage(
-            src.model, src.task, cfg.spiking, cfg.scaling_factor, cfg.seed, cfg.eval_trials, out_dir, progress
+            src.model, src.task, cfg.spiking, cfg.scaling_factor, cfg.seed, cfg.eval_trials, ctx.out_dir, ctx.progress
         ),
     }
     return summary
@@ -37,9 +33,9 @@ def effective(cfg: EvaluateConfig) -> dict:
 
 
 @hydra.main(config_path=config_dir(), config_name="evaluate")
-def main(cfg: DictConfig) -> float:
+def main(cfg: DictConfig) -> float | list[float]:
     summary = execute(cfg, "spikernn-evaluate", build_evaluate_config, evaluate, tags, effective)
-    return summary[cfg.objective]
+    return objective_value(summary, cfg.objective)
 
 
 if __name__ == "__main__":

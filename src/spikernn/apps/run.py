@@ -2,27 +2,23 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import hydra
 from omegaconf import DictConfig
 
 from spikernn.apps.config import build_run_config, config_dir
-from spikernn.apps.progress import PhaseProgress
-from spikernn.apps.runner import execute
+from spikernn.apps.runner import CommandContext, execute, objective_value
 from spikernn.pipeline import RunConfig, run_pipeline
-from spikernn.tracking import TrackedRun
 from spikernn.tracking.training_metrics import TrainingMetrics
 
 
-def run_all(cfg: RunConfig, out_dir: Path, run: TrackedRun, progress: PhaseProgress) -> dict:
-    return run_pipeline(cfg, out_dir, progress, callbacks=[TrainingMetrics(run)])
+def run_all(cfg: RunConfig, ctx: CommandContext) -> dict:
+    return run_pipeline(cfg, ctx.out_dir, ctx.progress, callbacks=[TrainingMetrics(ctx.run)], monitor=ctx.monitor)
 
 
 @hydra.main(config_path=config_dir(), config_name="run")
-def main(cfg: DictConfig) -> float:
+def main(cfg: DictConfig) -> float | list[float]:
     summary = execute(cfg, "spikernn-run", build_run_config, run_all, lambda c: {"task": c.task, "seed": str(c.seed)})
-    return summary[cfg.objective]
+    return objective_value(summary, cfg.objective)
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ import shutil
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
@@ -16,12 +17,42 @@ from omegaconf import DictConfig
 
 from spikernn.apps.config import build_tracking, plain
 from spikernn.apps.progress import PhaseProgress
+from spikernn.sweeps import TrialLink
 from spikernn.tasks import condition_slug
 from spikernn.tracking import TrackedRun
 from spikernn.validation import ConfigError
 
 S = TypeVar("S")
-Work = Callable[[S, Path, TrackedRun, PhaseProgress], dict]
+
+
+@dataclass
+class CommandContext:
+    """What a command's work gets besides its settings: its MLflow run, the progress display, and
+    (inside a sweep) its Optuna trial."""
+
+    out_dir: Path
+    run: TrackedRun
+    progress: PhaseProgress
+    trial: TrialLink | None
+
+    @property
+    def monitor(self) -> Callable[[int, list[float]], bool] | None:
+        """For the factor search: report the best accuracy so far; False when the pruner says stop."""
+        if self.trial is None:
+            return None
+        return lambda trials_done, accuracy: self.trial.keep_going(trials_done, max(accuracy))
+
+
+Work = Callable[[S, CommandContext], dict]
+
+
+def objective_value(summary: dict, objective: str | list[str]) -> float | list[float]:
+    """The summary value(s) a sweep optimises; NaN where the run produced none (e.g. pruned)."""
+    if isinstance(objective, str):
+        value = summary.get(objective)
+        return float("nan") if value is None else float(value)
+    return [objective_value(summary, name) for name in objective]
+
 
 SUMMARY_KEYS = (
     "task",
@@ -75,6 +106,7 @@ def execute(
     try:
         settings = build(cfg)
         tracking = build_tracking(cfg)
+        trial = TrialLink.from_config(plain(cfg).get("optuna"))
     except ConfigError as err:
         _discard_empty_run_dir(out_dir)
         print(f"{command}: invalid config: {err}", file=sys.stderr)
@@ -83,11 +115,16 @@ def execute(
     torch.set_num_threads(1)
     out_dir.mkdir(parents=True, exist_ok=True)
     params = {**plain(cfg), **effective(settings)}
-    with TrackedRun(tracking, cfg.paths.output_dir, out_dir, command, params, tags(settings)) as run:
+    all_tags = tags(settings)
+    if trial is not None:
+        all_tags |= {"optuna_study": trial.study_name, "optuna_trial": str(trial.number)}
+    with TrackedRun(tracking, cfg.paths.output_dir, out_dir, command, params, all_tags) as run:
         print(f"{command}: run folder {out_dir}; MLflow run {run.run_id} ({run.tracking_uri})")
+        if trial is not None:
+            trial.attach_run(run.run_id)
         start = time.perf_counter()
         with PhaseProgress() as progress:
-            summary = work(settings, out_dir, run, progress)
+            summary = work(settings, CommandContext(out_dir, run, progress, trial))
         summary["seconds"] = round(time.perf_counter() - start, 2)
         summary["mlflow_run_id"] = run.run_id
         (out_dir / "summary.json").write_text(json.dumps(summary, indent=2))

@@ -2,32 +2,28 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import hydra
 from omegaconf import DictConfig
 
 from spikernn.apps.config import build_run_config, config_dir
-from spikernn.apps.progress import PhaseProgress
-from spikernn.apps.runner import execute
+from spikernn.apps.runner import CommandContext, execute, objective_value
 from spikernn.pipeline import RunConfig, train_stage
 from spikernn.tasks import get_task
-from spikernn.tracking import TrackedRun
 from spikernn.tracking.training_metrics import TrainingMetrics
 
 
-def train(cfg: RunConfig, out_dir: Path, run: TrackedRun, progress: PhaseProgress) -> dict:
+def train(cfg: RunConfig, ctx: CommandContext) -> dict:
     task = get_task(cfg.task)
     _, summary = train_stage(
-        task, cfg.model, cfg.training, cfg.seed, cfg.eval_trials, out_dir, callbacks=[TrainingMetrics(run)]
+        task, cfg.model, cfg.training, cfg.seed, cfg.eval_trials, ctx.out_dir, callbacks=[TrainingMetrics(ctx.run)]
     )
     return summary
 
 
 @hydra.main(config_path=config_dir(), config_name="train")
-def main(cfg: DictConfig) -> float:
+def main(cfg: DictConfig) -> float | list[float]:
     summary = execute(cfg, "spikernn-train", build_run_config, train, lambda c: {"task": c.task, "seed": str(c.seed)})
-    return summary[cfg.objective]
+    return objective_value(summary, cfg.objective)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,75 @@
+"""The MLflow parent run of a sweep: one per Optuna study, reused when the sweep is resumed."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import optuna
+from mlflow.tracking import MlflowClient
+from omegaconf import DictConfig, OmegaConf
+from optuna.trial import TrialState
+
+from spikernn.tracking.run import flatten
+from spikernn.tracking.store import ensure_experiment, resolve_tracking_uri, retrying
+
+PARENT_ATTR = "mlflow_parent_run_id"
+
+
+@dataclass
+class SweepParentRun:
+    client: MlflowClient
+    run_id: str
+
+    @classmethod
+    def open(cls, config: DictConfig, study: optuna.Study, distributions: dict, n_trials: int) -> SweepParentRun:
+        """The study's parent run if this store has it (resumed sweep), else a new one."""
+        logger = OmegaConf.to_container(config.logger, resolve=True)
+        output_dir = config.paths.output_dir
+        uri = resolve_tracking_uri(logger.get("tracking_uri"), output_dir)
+        client = MlflowClient(uri)
+        experiment_id = ensure_experiment(client, logger["experiment_name"], output_dir, uri)
+        known = study.user_attrs.get(PARENT_ATTR)
+        if known and any(r.info.run_id == known for r in client.search_runs([experiment_id])):
+            retrying(lambda: client.update_run(known, status="RUNNING"))
+            return cls(client, known)
+        tags = {
+            "command": "sweep",
+            "optuna_study": study.study_name,
+            "task": str(OmegaConf.select(config, "task.name", default="")),
+        }
+        run = retrying(lambda: client.create_run(experiment_id, run_name=f"sweep {study.study_name}", tags=tags))
+        params = {
+            "search_space": {name: repr(d) for name, d in distributions.items()},
+            "n_trials": n_trials,
+            "directions": [d.name for d in study.directions],
+            "objective": OmegaConf.select(config, "objective", default=None),
+            "sweeper": {"sampler": type(study.sampler).__name__, "storage": config.hydra.sweeper.storage},
+        }
+        for key, value in flatten(params).items():
+            retrying(lambda k=key, v=value: client.log_param(run.info.run_id, k, v))
+        study.set_user_attr(PARENT_ATTR, run.info.run_id)
+        return cls(client, run.info.run_id)
+
+    def mark_child(self, child_run_id: str | None, state: str) -> None:
+        """Tag a trial's run with how Optuna counted it (COMPLETE, PRUNED, FAIL)."""
+        if child_run_id:
+            retrying(lambda: self.client.set_tag(child_run_id, "optuna_state", state))
+
+    def finish(self, study: optuna.Study, directions: list[str], failed: bool) -> None:
+        """Counts of trials by state, the best trial's params (tags ``best.*``) and value, final status."""
+        counts = {state.name.lower(): 0 for state in (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)}
+        for trial in study.get_trials(deepcopy=False):
+            if trial.state.name.lower() in counts:
+                counts[trial.state.name.lower()] += 1
+        for name, count in counts.items():
+            retrying(lambda n=name, c=count: self.client.log_metric(self.run_id, f"trials_{n}", c))
+        if counts["complete"] and len(directions) == 1:
+            best = study.best_trial
+            retrying(lambda: self.client.log_metric(self.run_id, "best_value", best.value))
+            retrying(lambda: self.client.set_tag(self.run_id, "best.trial", str(best.number)))
+            for name, value in best.params.items():
+                retrying(lambda n=name, v=value: self.client.set_tag(self.run_id, f"best.{n}", str(v)))
+        elif counts["complete"]:
+            front = [t.number for t in study.best_trials]
+            retrying(lambda: self.client.set_tag(self.run_id, "pareto_trials", str(front)))
+        retrying(lambda: self.client.set_terminated(self.run_id, "FAILED" if failed else "FINISHED"))

@@ -1,0 +1,58 @@
+"""A job's handle on the Optuna trial it evaluates: intermediate reports, pruning, its MLflow run."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import optuna
+from hydra.utils import instantiate
+
+from spikernn.validation import ConfigError
+
+
+@dataclass
+class TrialLink:
+    """Trial ``trial_number`` of study ``study_name`` in ``storage`` (set by the sweeper as
+    ``optuna.*`` overrides); ``pruner`` decides from the reports whether to stop early."""
+
+    trial: optuna.Trial
+
+    @classmethod
+    def from_config(cls, node: dict | None) -> TrialLink | None:
+        """The link for an ``optuna`` config node, or None outside a sweep."""
+        if not node or node.get("trial_number") is None:
+            return None
+        missing = [k for k in ("storage", "study_name") if not node.get(k)]
+        if missing:
+            raise ConfigError(f"optuna.{missing[0]} is required with optuna.trial_number")
+        pruner = (
+            instantiate(node["pruner"], _execution_whitelist_=("optuna.pruners.*",))
+            if node.get("pruner")
+            else optuna.pruners.NopPruner()
+        )
+        study = optuna.load_study(study_name=node["study_name"], storage=node["storage"], pruner=pruner)
+        number = int(node["trial_number"])
+        matches = [t for t in study.get_trials(deepcopy=False) if t.number == number]
+        if not matches:
+            raise ConfigError(f"optuna.trial_number: study {node['study_name']!r} has no trial {number}")
+        return cls(optuna.Trial(study, matches[0]._trial_id))
+
+    @property
+    def number(self) -> int:
+        return self.trial.number
+
+    @property
+    def study_name(self) -> str:
+        return self.trial.study.study_name
+
+    def attach_run(self, run_id: str) -> None:
+        """Record the job's MLflow run on the trial, so that the sweeper can tag it with the outcome."""
+        self.trial.set_user_attr("mlflow_run_id", run_id)
+
+    def keep_going(self, step: int, value: float) -> bool:
+        """Report ``value`` at ``step``; False (and the trial flagged ``pruned``) if the pruner says stop."""
+        self.trial.report(value, step)
+        if self.trial.should_prune():
+            self.trial.set_user_attr("pruned", True)
+            return False
+        return True
