@@ -10,7 +10,7 @@ mkdir -p "$OUT"
 stamp=$(date +%Y%m%d-%H%M%S)
 if [[ -n "${QUICK:-}" ]]; then
     search_args=(--torch-threads 1 --torch-trials 2 --loop-trials 1)
-    training_args=(--batch-sizes 8)
+    training_args=(--runs go_nogo:8:0.01:6000 mante:8:0.03:20000)
 else
     search_args=(--torch-threads 1)  # torch on 2 threads crawls when another job holds a core
     training_args=()

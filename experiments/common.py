@@ -1,0 +1,144 @@
+"""What the figure scripts share: runs read back from MLflow, the paper's statistics, output files.
+
+Runs are found in the MLflow store the commands wrote to (``MLFLOW_TRACKING_URI``, else
+``$SPIKERNN_OUTPUT_DIR/mlflow.db``, else ``outputs/mlflow.db``). Figures and tables go to
+``experiments/results/``.
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import tempfile
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+from mlflow.entities import Run  # noqa: E402
+from mlflow.tracking import MlflowClient  # noqa: E402
+from scipy import stats  # noqa: E402
+
+from spikernn.io import load_rate_model  # noqa: E402
+from spikernn.tracking.store import resolve_tracking_uri  # noqa: E402
+
+RESULTS = Path(__file__).resolve().parent / "results"
+CONVERTED = 0.95  # the paper's success threshold for a converted network
+
+
+def client() -> MlflowClient:
+    output_dir = os.environ.get("SPIKERNN_OUTPUT_DIR", "outputs")
+    return MlflowClient(resolve_tracking_uri(os.environ.get("MLFLOW_TRACKING_URI"), output_dir))
+
+
+def latest_per_seed(runs: list[Run], *keys: str) -> list[Run]:
+    """One run per (seed, source, params ``keys``): the latest, so that re-running a figure's
+    commands replaces its networks instead of counting them twice."""
+    latest: dict[tuple, Run] = {}
+    for run in sorted(runs, key=lambda r: r.info.start_time):
+        ident = (run.data.params.get("seed"), run.data.params.get("source"), *(run.data.params.get(k) for k in keys))
+        latest[ident] = run
+    return list(latest.values())
+
+
+def finished_runs(experiment: str, command: str, extra_filter: str = "") -> list[Run]:
+    """FINISHED runs of ``command`` (e.g. ``spikernn-run``) in MLflow experiment ``experiment``,
+    the latest one per seed and configuration."""
+    c = client()
+    found = c.get_experiment_by_name(experiment)
+    if found is None:
+        raise SystemExit(f"no MLflow experiment {experiment!r} in {c.tracking_uri}: run the figure's commands first")
+    query = f"attributes.status = 'FINISHED' and tags.command = '{command}'"
+    if extra_filter:
+        query += f" and {extra_filter}"
+    runs = c.search_runs([found.experiment_id], filter_string=query, max_results=5000)
+    return latest_per_seed(runs, *CONDITION_PARAMS)
+
+
+# the params that tell the conditions of the figures apart
+CONDITION_PARAMS = (
+    "model.activation",
+    "model.tau_min_ms",
+    "model.tau_max_ms",
+    "model.gain",
+    "model.n_units",
+    "spiking.t_ref_ms",
+    "spiking.tau_rise_ms",
+)
+
+
+def accuracy_by_factor(run: Run) -> dict[float, float]:
+    """The LIF accuracy series of a run's factor search (step = s)."""
+    history = client().get_metric_history(run.info.run_id, "lif_accuracy_by_factor")
+    return {float(m.step): m.value for m in history}
+
+
+def load_model(run: Run, artifact: str = "converted_model.pt"):
+    """A model file logged by ``run`` → (RateRNN, stored extra values)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = client().download_artifacts(run.info.run_id, artifact, tmp)
+        return load_rate_model(path)
+
+
+def param(run: Run, name: str) -> str:
+    return run.data.params[name]
+
+
+def group(runs: Iterable[Run], key: Callable[[Run], object]) -> dict[object, list[Run]]:
+    groups: dict[object, list[Run]] = {}
+    for run in runs:
+        groups.setdefault(key(run), []).append(run)
+    return groups
+
+
+@dataclass
+class Sample:
+    """Values across networks, reported as the paper does."""
+
+    values: list[float]
+
+    def mean_sd(self, scale: float = 100.0, unit: str = " %") -> str:
+        if not self.values:
+            return "–"
+        mean = statistics.fmean(self.values) * scale
+        sd = statistics.stdev(self.values) * scale if len(self.values) > 1 else 0.0
+        return f"{mean:.1f} ± {sd:.1f}{unit} (n = {len(self.values)})"
+
+    def converted(self) -> str:
+        hits = sum(v >= CONVERTED for v in self.values)
+        return f"{hits}/{len(self.values)}"
+
+
+def no_difference_test(a: list[float], b: list[float]) -> str:
+    """Two-sided Mann–Whitney U and Welch t-test p-values (the paper's "no significant difference")."""
+    if len(a) < 2 or len(b) < 2:
+        return "n too small"
+    u = stats.mannwhitneyu(a, b, alternative="two-sided").pvalue
+    t = stats.ttest_ind(a, b, equal_var=False).pvalue
+    return f"Mann–Whitney p = {u:.2f}, Welch p = {t:.2f}"
+
+
+def write_table(name: str, title: str, header: list[str], rows: list[list[str]], notes: str = "") -> Path:
+    """A markdown table ``results/<name>.md`` (paper vs ours)."""
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    lines = [f"### {title}", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    if notes:
+        lines += ["", notes]
+    path = RESULTS / f"{name}.md"
+    path.write_text("\n".join(lines) + "\n")
+    print(path.read_text())
+    return path
+
+
+def save_figure(fig, name: str) -> Path:
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    path = RESULTS / f"{name}.png"
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    print(f"wrote {path}")
+    return path
