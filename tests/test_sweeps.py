@@ -200,3 +200,20 @@ def test_trials_of_a_dead_sweep_are_failed_and_queued_again(tmp_path: Path) -> N
     assert counted_trials(study) == 1  # the live worker's trial counts against the budget; the failed one not
     retry = study.ask({"x": optuna.distributions.FloatDistribution(0, 1)})
     assert retry.params["x"] == orphan.params["x"] and retry.user_attrs["retry_of"] == orphan.number
+
+
+def test_grid_sweep_covers_its_grid_and_finishes(tmp_path: Path, tiny_model: Path) -> None:
+    """hparams_search=refractory uses Optuna's grid sampler, which asks the study to stop once the
+    grid is covered; the sweep must still end cleanly, and a re-run finds nothing left to do."""
+    command = [
+        sys.executable, "-m", "spikernn.apps.convert", "-m", "hparams_search=refractory", f"source={tiny_model}",
+        "spiking.t_ref_ms=choice(0.0,2.0,10.0)", "transfer.scaling_factors=[20]", "transfer.n_trials=4",
+        "eval_trials=4",
+    ]  # fmt: skip
+    for _ in range(2):
+        proc = subprocess.run(command, capture_output=True, text=True, env=environment(tmp_path), timeout=600)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+    (summary,) = optuna.get_all_study_summaries(f"sqlite:///{tmp_path / 'optuna.db'}")
+    study = optuna.load_study(study_name=summary.study_name, storage=f"sqlite:///{tmp_path / 'optuna.db'}")
+    assert sorted(t.params["spiking.t_ref_ms"] for t in study.trials) == [0.0, 2.0, 10.0]
+    assert all(t.state == TrialState.COMPLETE for t in study.trials)

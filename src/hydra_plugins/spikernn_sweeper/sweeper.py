@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import math
 import os
 import socket
 from collections.abc import Sequence
@@ -70,7 +71,7 @@ def recover_stale_trials(study: optuna.Study) -> list[int]:
     for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
         if _alive_here(trial.user_attrs.get("worker")):
             continue
-        study.tell(trial.number, state=TrialState.FAIL)
+        tell(study, trial.number, state=TrialState.FAIL)
         study.enqueue_trial(trial.params, user_attrs={"retry_of": trial.number})
         recovered.append(trial.number)
     return recovered
@@ -79,6 +80,16 @@ def recover_stale_trials(study: optuna.Study) -> list[int]:
 def counted_trials(study: optuna.Study) -> int:
     """Trials that count against the budget: finished ones, and those other workers are running."""
     return len(study.get_trials(deepcopy=False, states=(*FINISHED, TrialState.RUNNING)))
+
+
+def tell(study: optuna.Study, trial: optuna.Trial, **outcome: Any) -> None:
+    """``study.tell``; the grid sampler asks the study to stop once its grid is covered, which
+    raises outside an objective function (the trial is stored by then)."""
+    try:
+        study.tell(trial, **outcome)
+    except RuntimeError as err:
+        if "Study.stop" not in str(err):
+            raise
 
 
 def _sqlite_folder(storage: str | None) -> None:
@@ -95,11 +106,13 @@ class ResumableStudySweep:
     def setup(self, *, hydra_context: HydraContext, task_function: TaskFunction, config: DictConfig) -> None:
         self.impl.setup(hydra_context=hydra_context, task_function=task_function, config=config)
 
-    def _sampler(self, distributions: dict) -> Any:
+    def _sampler(self, distributions: dict) -> tuple[Any, int]:
+        """The sampler and the trial budget: a grid sampler's budget is at most its grid's size."""
         sampler = self.impl.sampler
         if isinstance(sampler, functools.partial) and sampler.func == optuna.samplers.GridSampler:
-            return sampler({name: self.impl._to_grid_sampler_choices(d) for name, d in distributions.items()})
-        return sampler
+            grid = {name: self.impl._to_grid_sampler_choices(d) for name, d in distributions.items()}
+            return sampler(grid), min(self.impl.n_trials, math.prod(len(choices) for choices in grid.values()))
+        return sampler, self.impl.n_trials
 
     def sweep(self, arguments: list[str]) -> None:
         from spikernn.sweeps.parent_run import SweepParentRun  # the package, imported once Hydra runs
@@ -113,21 +126,22 @@ class ResumableStudySweep:
             distributions.pop(name, None)
         directions = impl._get_directions()
         _sqlite_folder(impl.storage)
+        sampler, budget = self._sampler(distributions)
         study = optuna.create_study(
             study_name=impl.study_name,
             storage=impl.storage,
-            sampler=self._sampler(distributions),
+            sampler=sampler,
             directions=directions,
             load_if_exists=True,
         )
         recovered = recover_stale_trials(study)
         done = len(study.get_trials(deepcopy=False, states=FINISHED))
-        log.info(f"Study {study.study_name} ({impl.storage}): {done} finished trials, budget {impl.n_trials}")
+        log.info(f"Study {study.study_name} ({impl.storage}): {done} finished trials, budget {budget}")
         if recovered:
             log.info(f"Trials {recovered} of an interrupted sweep were marked FAIL and queued again")
-        parent = SweepParentRun.open(impl.config, study, distributions, impl.n_trials)
+        parent = SweepParentRun.open(impl.config, study, distributions, budget)
         failures: list[BaseException] = []
-        while (remaining := impl.n_trials - counted_trials(study)) > 0:
+        while (remaining := budget - counted_trials(study)) > 0:
             trials = [study.ask() for _ in range(min(remaining, impl.n_jobs))]
             for trial in trials:
                 trial.set_user_attr("worker", WORKER)
@@ -173,16 +187,16 @@ class ResumableStudySweep:
         """Tell Optuna how a job ended; returns the job's error if it failed."""
         attrs = study._storage.get_trial(trial._trial_id).user_attrs
         if ret.status != JobStatus.COMPLETED:
-            study.tell(trial, state=TrialState.FAIL)
+            tell(study, trial, state=TrialState.FAIL)
             parent.mark_child(attrs.get("mlflow_run_id"), "FAIL")
             return ret._return_value if isinstance(ret._return_value, BaseException) else RuntimeError("job failed")
         if attrs.get("pruned"):
-            study.tell(trial, state=TrialState.PRUNED)
+            tell(study, trial, state=TrialState.PRUNED)
             parent.mark_child(attrs.get("mlflow_run_id"), "PRUNED")
             return None
         value = ret.return_value
         values = [float(v) for v in value] if n_objectives > 1 else [float(value)]
-        study.tell(trial, values=values)
+        tell(study, trial, values=values)
         parent.mark_child(attrs.get("mlflow_run_id"), "COMPLETE")
         return None
 

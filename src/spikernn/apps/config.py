@@ -152,14 +152,20 @@ class ConvertConfig:
     eval_trials: int
 
 
-def build_convert_config(cfg: DictConfig) -> ConvertConfig:
-    raw = plain(cfg)
+def _seed_and_trials(raw: dict) -> tuple[int, int]:
+    """The ``seed`` and ``eval_trials`` of a command, checked."""
     check_int("seed", raw["seed"], 0)
     check_int("eval_trials", raw["eval_trials"], 1)
+    return raw["seed"], raw["eval_trials"]
+
+
+def build_convert_config(cfg: DictConfig) -> ConvertConfig:
+    raw = plain(cfg)
+    seed, eval_trials = _seed_and_trials(raw)
     spiking = _spiking(raw["spiking"])
     transfer = _build(FactorSearch, "transfer", raw["transfer"])
     source = load_model_source(cfg, (RATE_MODEL_FILE, CONVERTED_MODEL_FILE))
-    return ConvertConfig(source, spiking, transfer, raw["seed"], raw["eval_trials"])
+    return ConvertConfig(source, spiking, transfer, seed, eval_trials)
 
 
 @dataclass
@@ -176,8 +182,7 @@ class EvaluateConfig:
 def build_evaluate_config(cfg: DictConfig) -> EvaluateConfig:
     """The spiking parameters and factor stored with the converted model, unless overridden."""
     raw = plain(cfg)
-    check_int("seed", raw["seed"], 0)
-    check_int("eval_trials", raw["eval_trials"], 1)
+    seed, eval_trials = _seed_and_trials(raw)
     source = load_model_source(cfg, (CONVERTED_MODEL_FILE,))
     factor = raw.get("scaling_factor") or source.stored.get("scaling_factor")
     if factor is None:
@@ -186,4 +191,4 @@ def build_evaluate_config(cfg: DictConfig) -> EvaluateConfig:
     stored_spiking = source.stored.get("spiking") or {}
     overrides = {k: v for k, v in (raw.get("spiking") or {}).items() if v is not None}
     spiking = _spiking({**stored_spiking, **overrides})
-    return EvaluateConfig(source, spiking, float(factor), raw["seed"], raw["eval_trials"])
+    return EvaluateConfig(source, spiking, float(factor), seed, eval_trials)
