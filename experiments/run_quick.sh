@@ -19,9 +19,13 @@ step "$BIN/spikernn-train" -m experiment=fig6 "seed=range(0,$K6)" $LAUNCH
 ids=$("$BIN/python" experiments/run_ids.py fig6 spikernn-train)
 step "$BIN/spikernn-convert" -m "source=$ids" logger.experiment_name=fig6 "spiking.t_ref_ms=$T_REFS" $LAUNCH
 step "$BIN/spikernn-convert" -m "source=$ids" logger.experiment_name=fig6 spiking=lif_single_exp $LAUNCH
+first=${ids%%,*}   # Fig. 6A with the factor held at the first network's 2-ms optimum
+s2=$("$BIN/python" experiments/best_factor.py fig6 "$first")
+step "$BIN/spikernn-convert" -m "source=$first" logger.experiment_name=fig6_fixed_factor "spiking.t_ref_ms=$T_REFS" \
+    "transfer.scaling_factors=[$s2]" $LAUNCH
 step "$BIN/spikernn-run" -m experiment=figS3 "seed=range(0,$K)" $LAUNCH
 step "$BIN/spikernn-run" -m experiment=figS4 "seed=range(0,$K)" $LAUNCH
-for figure in fig2b fig4 fig5_fig7 fig6 figS3_S4; do
+for figure in fig2b fig4 fig5_fig7 fig6 figS3_S4 report; do
     step "$BIN/python" "experiments/$figure.py"
 done
 echo "== $(date +%T) done"
