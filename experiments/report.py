@@ -9,7 +9,7 @@ import platform
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-ORDER = ("fig2b", "fig4", "fig5", "fig6a", "fig6b", "fig7", "figS3_S4")
+ORDER = ("fig1c", "fig2b", "fig4", "fig5", "fig6a", "fig6b", "fig6c", "fig7", "figS3_S4", "figS6", "figS7")
 
 
 def main() -> None:

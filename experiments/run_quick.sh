@@ -23,9 +23,13 @@ first=${ids%%,*}   # Fig. 6A with the factor held at the first network's 2-ms op
 s2=$("$BIN/python" experiments/best_factor.py fig6 "$first")
 step "$BIN/spikernn-convert" -m "source=$first" logger.experiment_name=fig6_fixed_factor "spiking.t_ref_ms=$T_REFS" \
     "transfer.scaling_factors=[$s2]" $LAUNCH
+step "$BIN/spikernn-run" -m experiment=fig6c "seed=range(0,$K6)" model.gain=0.5,1.0,1.5,2.0,2.5,3.0 $LAUNCH
+fig4=$("$BIN/python" experiments/run_ids.py fig4 spikernn-run)
+step "$BIN/spikernn-convert" -m "source=$fig4" logger.experiment_name=figS7 spiking=qif $LAUNCH
+step "$BIN/spikernn-train" -m experiment=fig1c "seed=range(0,$K)" model.n_units=10,50,100,200,400 $LAUNCH
 step "$BIN/spikernn-run" -m experiment=figS3 "seed=range(0,$K)" $LAUNCH
 step "$BIN/spikernn-run" -m experiment=figS4 "seed=range(0,$K)" $LAUNCH
-for figure in fig2b fig4 fig5_fig7 fig6 figS3_S4 report; do
+for figure in fig1c fig2b fig4 fig5_fig7 fig6 fig6c_S7 figS3_S4 report; do
     step "$BIN/python" "experiments/$figure.py"
 done
 echo "== $(date +%T) done"
