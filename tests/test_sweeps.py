@@ -15,6 +15,7 @@ import optuna
 import pytest
 from mlflow.tracking import MlflowClient
 from optuna.trial import TrialState
+from sqlalchemy.exc import SQLAlchemyError
 
 TINY_TRAINING = [
     "model.n_units=20",
@@ -127,7 +128,7 @@ def _trials(out: Path) -> list[optuna.trial.FrozenTrial]:
         return []
     try:
         return study_of(out).trials
-    except KeyError:
+    except (KeyError, SQLAlchemyError):  # not created yet, or the sweep is creating the schema right now
         return []
 
 

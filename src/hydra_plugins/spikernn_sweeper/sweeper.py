@@ -18,6 +18,7 @@ import logging
 import math
 import os
 import socket
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +33,7 @@ from hydra_plugins.hydra_optuna_sweeper.config import OptunaSweeperConf
 from hydra_plugins.hydra_optuna_sweeper.optuna_sweeper import OptunaSweeper
 from omegaconf import DictConfig, OmegaConf
 from optuna.trial import TrialState
+from sqlalchemy.exc import SQLAlchemyError
 
 log = logging.getLogger(__name__)
 
@@ -92,6 +94,21 @@ def tell(study: optuna.Study, trial: optuna.Trial, **outcome: Any) -> None:
             raise
 
 
+def _create_or_load(name: str | None, storage: str | None, sampler: Any, directions: list[str]) -> optuna.Study:
+    """The study, created if missing; workers starting together on a new SQLite file may race to
+    create its schema, so that is retried."""
+    for attempt in range(5):
+        try:
+            return optuna.create_study(
+                study_name=name, storage=storage, sampler=sampler, directions=directions, load_if_exists=True
+            )
+        except SQLAlchemyError:
+            if attempt == 4:
+                raise
+            time.sleep(0.5 * (attempt + 1))
+    raise AssertionError("unreachable")
+
+
 def _sqlite_folder(storage: str | None) -> None:
     if storage and storage.startswith("sqlite:///"):
         Path(storage.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
@@ -127,13 +144,7 @@ class ResumableStudySweep:
         directions = impl._get_directions()
         _sqlite_folder(impl.storage)
         sampler, budget = self._sampler(distributions)
-        study = optuna.create_study(
-            study_name=impl.study_name,
-            storage=impl.storage,
-            sampler=sampler,
-            directions=directions,
-            load_if_exists=True,
-        )
+        study = _create_or_load(impl.study_name, impl.storage, sampler, directions)
         recovered = recover_stale_trials(study)
         done = len(study.get_trials(deepcopy=False, states=FINISHED))
         log.info(f"Study {study.study_name} ({impl.storage}): {done} finished trials, budget {budget}")
