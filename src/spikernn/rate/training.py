@@ -17,7 +17,7 @@ from spikernn.rate.criterion import PaperStoppingCriterion, StoppingRule, Traini
 from spikernn.rate.lightning_module import FreshTrials, RateRNNModule
 from spikernn.rate.model import RateRNN
 from spikernn.tasks import Task
-from spikernn.validation import ConfigError, check_int, check_range
+from spikernn.validation import ConfigError, check_choice, check_int, check_range
 
 
 @dataclass
@@ -36,8 +36,7 @@ class TrainingConfig:
         check_int("trainer.n_trials", self.n_trials, 1)
         check_int("trainer.batch_size", self.batch_size, 1)
         check_range("trainer.learning_rate", self.learning_rate, 0.0, lo_open=True)
-        if self.accelerator not in ("cpu", "gpu", "auto"):
-            raise ConfigError(f"trainer.accelerator must be one of cpu, gpu, auto; got {self.accelerator!r}")
+        check_choice("trainer.accelerator", self.accelerator, ("cpu", "gpu", "auto"))
         if self.resume_from is not None and not Path(self.resume_from).is_file():
             raise ConfigError(f"trainer.resume_from: no checkpoint file at {self.resume_from!r}")
 
@@ -48,7 +47,7 @@ class TrainingConfig:
 
 def _completed_batches(checkpoint: str) -> int:
     """Optimizer steps already taken in a Lightning checkpoint."""
-    return int(torch.load(checkpoint, map_location="cpu", weights_only=False)["global_step"])
+    return int(torch.load(checkpoint, map_location="cpu", weights_only=True)["global_step"])
 
 
 def train_rate_model(
