@@ -5,14 +5,24 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import optuna
+from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 from omegaconf import DictConfig, OmegaConf
 from optuna.trial import TrialState
 
-from spikernn.tracking.run import flatten
+from spikernn.tracking.run import log_params
 from spikernn.tracking.store import ensure_experiment, resolve_tracking_uri, retrying
 
 PARENT_ATTR = "mlflow_parent_run_id"
+
+
+def _exists(client: MlflowClient, run_id: str) -> bool:
+    """Whether this store holds run ``run_id`` (a study may have moved to another store)."""
+    try:
+        client.get_run(run_id)
+    except MlflowException:
+        return False
+    return True
 
 
 @dataclass
@@ -29,7 +39,7 @@ class SweepParentRun:
         client = MlflowClient(uri)
         experiment_id = ensure_experiment(client, logger["experiment_name"], output_dir, uri)
         known = study.user_attrs.get(PARENT_ATTR)
-        if known and any(r.info.run_id == known for r in client.search_runs([experiment_id])):
+        if known and _exists(client, known):
             retrying(lambda: client.update_run(known, status="RUNNING"))
             return cls(client, known)
         tags = {
@@ -45,8 +55,7 @@ class SweepParentRun:
             "objective": OmegaConf.select(config, "objective", default=None),
             "sweeper": {"sampler": type(study.sampler).__name__, "storage": config.hydra.sweeper.storage},
         }
-        for key, value in flatten(params).items():
-            retrying(lambda k=key, v=value: client.log_param(run.info.run_id, k, v))
+        log_params(client, run.info.run_id, params)
         study.set_user_attr(PARENT_ATTR, run.info.run_id)
         return cls(client, run.info.run_id)
 

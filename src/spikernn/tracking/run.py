@@ -22,7 +22,7 @@ from spikernn.tracking.store import ensure_experiment, resolve_tracking_uri, ret
 from spikernn.validation import ConfigError
 
 MAX_PARAM_CHARS = 6000  # MLflow's limit on a param value
-BATCH = 100  # MLflow's limit on params (and tags) per log_batch call
+PARAM_BATCH, METRIC_BATCH = 100, 1000  # MLflow's limits per log_batch call
 
 
 @dataclass
@@ -49,6 +49,15 @@ def flatten(tree: dict, prefix: str = "") -> dict[str, str]:
             flat.update(flatten(value, f"{name}."))
         else:
             flat[name] = str(value)[:MAX_PARAM_CHARS]
+    return flat
+
+
+def log_params(client: MlflowClient, run_id: str, params: dict) -> dict[str, str]:
+    """Log ``params`` flattened (``a.b`` keys), in as few calls as MLflow allows; returns them."""
+    flat = flatten(params)
+    items = [Param(k, v) for k, v in flat.items()]
+    for i in range(0, len(items), PARAM_BATCH):
+        retrying(lambda chunk=items[i : i + PARAM_BATCH]: client.log_batch(run_id, params=chunk))
     return flat
 
 
@@ -104,10 +113,7 @@ class TrackedRun:
             all_tags[MLFLOW_PARENT_RUN_ID] = config.parent_run_id
         run = retrying(lambda: self.client.create_run(self.experiment_id, run_name=config.run_name, tags=all_tags))
         self.run_id = run.info.run_id
-        self.params = flatten(params)
-        items = [Param(k, v) for k, v in self.params.items()]
-        for i in range(0, len(items), BATCH):
-            retrying(lambda chunk=items[i : i + BATCH]: self.client.log_batch(self.run_id, params=chunk))
+        self.params = log_params(self.client, self.run_id, params)
 
     def __enter__(self) -> TrackedRun:
         return self
@@ -133,20 +139,24 @@ class TrackedRun:
     def log_metrics(self, metrics: dict[str, float | int | None], step: int = 0) -> None:
         """Log the finite numbers of ``metrics`` at ``step`` (None and NaN are skipped)."""
         stamp = mlflow.utils.time.get_current_time_millis()
-        items = [
-            Metric(k, float(v), stamp, step)
-            for k, v in metrics.items()
-            if v is not None and not isinstance(v, bool) and math.isfinite(float(v))
-        ]
-        for i in range(0, len(items), 1000):
-            retrying(lambda chunk=items[i : i + 1000]: self.client.log_batch(self.run_id, metrics=chunk))
+        self._log_metric_items(
+            [
+                Metric(k, float(v), stamp, step)
+                for k, v in metrics.items()
+                if v is not None and not isinstance(v, bool) and math.isfinite(float(v))
+            ]
+        )
 
     def log_series(self, name: str, steps: list[int], values: list[float]) -> None:
         """One metric as a series over ``steps`` (e.g. accuracy per trials seen)."""
         stamp = mlflow.utils.time.get_current_time_millis()
-        items = [Metric(name, float(v), stamp, int(s)) for s, v in zip(steps, values, strict=True) if v is not None]
-        for i in range(0, len(items), 1000):
-            retrying(lambda chunk=items[i : i + 1000]: self.client.log_batch(self.run_id, metrics=chunk))
+        self._log_metric_items(
+            [Metric(name, float(v), stamp, int(s)) for s, v in zip(steps, values, strict=True) if v is not None]
+        )
+
+    def _log_metric_items(self, items: list[Metric]) -> None:
+        for i in range(0, len(items), METRIC_BATCH):
+            retrying(lambda chunk=items[i : i + METRIC_BATCH]: self.client.log_batch(self.run_id, metrics=chunk))
 
     def log_folder(self) -> None:
         """Log every file of the run folder (config, models, summary, figures, checkpoints)."""
