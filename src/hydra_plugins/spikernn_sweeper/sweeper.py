@@ -79,6 +79,14 @@ def recover_stale_trials(study: optuna.Study) -> list[int]:
     return recovered
 
 
+def _ask(study: optuna.Study) -> optuna.Trial:
+    """A new trial, signed at once with this process (a RUNNING trial without a signature cannot be
+    told from another machine's, so it is never recovered)."""
+    trial = study.ask()
+    trial.set_user_attr("worker", WORKER)
+    return trial
+
+
 def counted_trials(study: optuna.Study) -> int:
     """Trials that count against the budget: finished ones, and those other workers are running."""
     return len(study.get_trials(deepcopy=False, states=(*FINISHED, TrialState.RUNNING)))
@@ -153,9 +161,7 @@ class ResumableStudySweep:
         parent = SweepParentRun.open(impl.config, study, distributions, budget)
         failures: list[BaseException] = []
         while (remaining := budget - counted_trials(study)) > 0:
-            trials = [study.ask() for _ in range(min(remaining, impl.n_jobs))]
-            for trial in trials:
-                trial.set_user_attr("worker", WORKER)
+            trials = [_ask(study) for _ in range(min(remaining, impl.n_jobs))]
             overrides = impl._configure_trials(trials, distributions, fixed_params, fixed_overrides)
             overrides = [
                 (*o, *self._link_overrides(impl.storage, study, t, parent.run_id))
