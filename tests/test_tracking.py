@@ -90,6 +90,8 @@ def test_train_convert_evaluate_chain_by_run_id(tmp_path: Path) -> None:
     evaluate_run = client.get_run(evaluated["mlflow_run_id"])
     assert evaluate_run.data.params["scaling_factor"] == str(converted["scaling_factor"])
     assert evaluate_run.data.params["spiking.t_ref_ms"] == "2.0"  # the stored value, not the null override
+    refused = command("evaluate", [f"source={converted['mlflow_run_id']}", "scaling_factor=0"], tmp_path)
+    assert refused.returncode == 2 and "scaling_factor must be a number > 0, got 0" in refused.stderr
 
 
 def test_invalid_config_creates_no_run(tmp_path: Path) -> None:

@@ -54,13 +54,17 @@ def plain(cfg: DictConfig) -> dict:
     return raw
 
 
-def build_tracking(cfg: DictConfig) -> TrackingConfig:
+# The builders below take the resolved config of ``plain`` and raise ``ConfigError`` naming the
+# first bad field.
+
+
+def build_tracking(raw: dict) -> TrackingConfig:
     """The ``logger`` group (MLflow) of any command."""
-    return _build(TrackingConfig, "logger", dict(plain(cfg).get("logger") or {}))
+    return _build(TrackingConfig, "logger", dict(raw.get("logger") or {}))
 
 
-def tracking_uri(cfg: DictConfig) -> str:
-    return resolve_tracking_uri(build_tracking(cfg).tracking_uri, cfg.paths.output_dir)
+def tracking_uri(raw: dict) -> str:
+    return resolve_tracking_uri(build_tracking(raw).tracking_uri, raw["paths"]["output_dir"])
 
 
 def _spiking(values: dict) -> SpikingParameters:
@@ -76,33 +80,30 @@ def _training(values: dict) -> TrainingConfig:
 def _rate_model(values: dict) -> RateRNNConfig:
     """``model`` group → RateRNNConfig; ``tau_min_ms``/``tau_max_ms`` (null max = fixed τ) → ``taus_ms``."""
     values = dict(values)
+    if "taus_ms" in values:
+        raise ConfigError("model.taus_ms is set by model.tau_min_ms and model.tau_max_ms; give those instead")
     tau_min, tau_max = values.pop("tau_min_ms", None), values.pop("tau_max_ms", None)
-    if "taus_ms" not in values:
-        check_range("model.tau_min_ms", tau_min, 0.0, lo_open=True)
-        if tau_max is not None:
-            check_range("model.tau_max_ms", tau_max, 0.0, lo_open=True)
-            if tau_min > tau_max:
-                raise ConfigError(f"model.tau_min_ms must be ≤ model.tau_max_ms ({tau_max} ms), got {tau_min}")
-        values["taus_ms"] = [tau_min] if tau_max is None else [tau_min, tau_max]
+    check_range("model.tau_min_ms", tau_min, 0.0, lo_open=True)
+    if tau_max is not None:
+        check_range("model.tau_max_ms", tau_max, 0.0, lo_open=True)
+        if tau_min > tau_max:
+            raise ConfigError(f"model.tau_min_ms must be ≤ model.tau_max_ms ({tau_max} ms), got {tau_min}")
+    values["taus_ms"] = [tau_min] if tau_max is None else [tau_min, tau_max]
     return _build(RateRNNConfig, "model", values)
 
 
-def build_run_config(cfg: DictConfig) -> RunConfig:
-    """Validate a train or run config; raises ``ConfigError`` naming the first bad field."""
-    raw = plain(cfg)
-    for key in ("paths", "logger", "objective", "optuna"):
-        raw.pop(key, None)
-    task = raw.pop("task")["name"]
+def build_run_config(raw: dict) -> RunConfig:
+    """A train or run config (train has no ``spiking``/``transfer`` groups)."""
+    rest = {k: v for k, v in raw.items() if k not in ("paths", "logger", "objective", "optuna")}
     values = {
-        "task": task,
-        "model": _rate_model(raw.pop("model")),
-        "training": _training(raw.pop("trainer")),
-        **raw,
+        "task": rest.pop("task")["name"],
+        "model": _rate_model(rest.pop("model")),
+        "training": _training(rest.pop("trainer")),
     }
-    if "spiking" in raw:
-        values["spiking"] = _spiking(raw.pop("spiking"))
-        values["transfer"] = _build(FactorSearch, "transfer", raw.pop("transfer"))
-    return _build(RunConfig, "", {**values, **raw})
+    if "spiking" in rest:
+        values["spiking"] = _spiking(rest.pop("spiking"))
+        values["transfer"] = _build(FactorSearch, "transfer", rest.pop("transfer"))
+    return _build(RunConfig, "", {**values, **rest})
 
 
 @dataclass
@@ -115,14 +116,13 @@ class ModelSource:
     stored: dict  # the model file's extra values: task, scaling factor, spiking parameters …
 
 
-def load_model_source(cfg: DictConfig, artifacts: tuple[str, ...]) -> ModelSource:
-    """Resolve ``cfg.source`` (path or run id) and the task: the model file's, or ``cfg.task`` for a
-    .mat file; a ``cfg.task`` that contradicts the file is refused."""
-    raw = plain(cfg)
+def load_model_source(raw: dict, artifacts: tuple[str, ...]) -> ModelSource:
+    """Resolve ``source`` (path or run id) and the task: the model file's, or ``task`` for a .mat
+    file; a ``task`` that contradicts the file is refused."""
     source = str(raw.get("source") or "")
     wanted = (raw.get("task") or {}).get("name")
     with tempfile.TemporaryDirectory(prefix="spikernn-source-") as tmp:
-        path = resolve_model_source(source, tracking_uri(cfg), artifacts, Path(tmp))
+        path = resolve_model_source(source, tracking_uri(raw), artifacts, Path(tmp))
         if path.suffix == ".mat":
             model, stored = import_mat(path), {}
             if wanted is None:
@@ -159,12 +159,11 @@ def _seed_and_trials(raw: dict) -> tuple[int, int]:
     return raw["seed"], raw["eval_trials"]
 
 
-def build_convert_config(cfg: DictConfig) -> ConvertConfig:
-    raw = plain(cfg)
+def build_convert_config(raw: dict) -> ConvertConfig:
     seed, eval_trials = _seed_and_trials(raw)
     spiking = _spiking(raw["spiking"])
     transfer = _build(FactorSearch, "transfer", raw["transfer"])
-    source = load_model_source(cfg, (RATE_MODEL_FILE, CONVERTED_MODEL_FILE))
+    source = load_model_source(raw, (RATE_MODEL_FILE, CONVERTED_MODEL_FILE))
     return ConvertConfig(source, spiking, transfer, seed, eval_trials)
 
 
@@ -179,12 +178,13 @@ class EvaluateConfig:
     eval_trials: int
 
 
-def build_evaluate_config(cfg: DictConfig) -> EvaluateConfig:
+def build_evaluate_config(raw: dict) -> EvaluateConfig:
     """The spiking parameters and factor stored with the converted model, unless overridden."""
-    raw = plain(cfg)
     seed, eval_trials = _seed_and_trials(raw)
-    source = load_model_source(cfg, (CONVERTED_MODEL_FILE,))
-    factor = raw.get("scaling_factor") or source.stored.get("scaling_factor")
+    source = load_model_source(raw, (CONVERTED_MODEL_FILE,))
+    factor = raw.get("scaling_factor")
+    if factor is None:  # not `or`: a given 0 must be refused below, not replaced by the stored factor
+        factor = source.stored.get("scaling_factor")
     if factor is None:
         raise ConfigError("scaling_factor is required: the model file stores none (give scaling_factor=…)")
     check_factor("scaling_factor", factor)

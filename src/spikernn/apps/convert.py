@@ -6,16 +6,14 @@ import hydra
 from omegaconf import DictConfig
 
 from spikernn.apps.config import ConvertConfig, build_convert_config, config_dir
-from spikernn.apps.runner import CommandContext, execute, objective_value
-from spikernn.pipeline import convert_stage, rate_model_summary
+from spikernn.apps.runner import CommandContext, execute, objective_value, source_summary, source_tags
+from spikernn.pipeline import convert_stage
 
 
 def convert(cfg: ConvertConfig, ctx: CommandContext) -> dict:
     src = cfg.source
-    summary = {
-        **rate_model_summary(src.model, src.task, cfg.seed, cfg.eval_trials),
-        "source": src.source,
-        "seed": cfg.seed,
+    return {
+        **source_summary(cfg),
         **convert_stage(
             src.model,
             src.task,
@@ -28,16 +26,11 @@ def convert(cfg: ConvertConfig, ctx: CommandContext) -> dict:
             ctx.monitor,
         ),
     }
-    return summary
-
-
-def tags(cfg: ConvertConfig) -> dict:
-    return {"task": cfg.source.task.name, "seed": str(cfg.seed), "source": cfg.source.source}
 
 
 @hydra.main(config_path=config_dir(), config_name="convert")
 def main(cfg: DictConfig) -> float | list[float]:
-    summary = execute(cfg, "spikernn-convert", build_convert_config, convert, tags)
+    summary = execute(cfg, "spikernn-convert", build_convert_config, convert, source_tags)
     return objective_value(summary, cfg.objective)
 
 

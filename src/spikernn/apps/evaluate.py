@@ -6,26 +6,19 @@ import hydra
 from omegaconf import DictConfig
 
 from spikernn.apps.config import EvaluateConfig, build_evaluate_config, config_dir
-from spikernn.apps.runner import CommandContext, execute, objective_value
-from spikernn.pipeline import evaluate_stage, rate_model_summary
+from spikernn.apps.runner import CommandContext, execute, objective_value, source_summary, source_tags
+from spikernn.pipeline import evaluate_stage
 
 
 def evaluate(cfg: EvaluateConfig, ctx: CommandContext) -> dict:
     src = cfg.source
-    summary = {
-        **rate_model_summary(src.model, src.task, cfg.seed, cfg.eval_trials),
-        "source": src.source,
-        "seed": cfg.seed,
+    return {
+        **source_summary(cfg),
         "spiking": cfg.spiking.to_dict(),
         **evaluate_stage(
             src.model, src.task, cfg.spiking, cfg.scaling_factor, cfg.seed, cfg.eval_trials, ctx.out_dir, ctx.progress
         ),
     }
-    return summary
-
-
-def tags(cfg: EvaluateConfig) -> dict:
-    return {"task": cfg.source.task.name, "seed": str(cfg.seed), "source": cfg.source.source}
 
 
 def effective(cfg: EvaluateConfig) -> dict:
@@ -34,7 +27,7 @@ def effective(cfg: EvaluateConfig) -> dict:
 
 @hydra.main(config_path=config_dir(), config_name="evaluate")
 def main(cfg: DictConfig) -> float | list[float]:
-    summary = execute(cfg, "spikernn-evaluate", build_evaluate_config, evaluate, tags, effective)
+    summary = execute(cfg, "spikernn-evaluate", build_evaluate_config, evaluate, source_tags, effective)
     return objective_value(summary, cfg.objective)
 
 

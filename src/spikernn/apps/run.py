@@ -6,7 +6,7 @@ import hydra
 from omegaconf import DictConfig
 
 from spikernn.apps.config import build_run_config, config_dir
-from spikernn.apps.runner import CommandContext, execute, objective_value
+from spikernn.apps.runner import CommandContext, execute, objective_value, run_tags
 from spikernn.pipeline import RunConfig, run_pipeline
 from spikernn.tracking.training_metrics import TrainingMetrics
 
@@ -17,7 +17,7 @@ def run_all(cfg: RunConfig, ctx: CommandContext) -> dict:
 
 @hydra.main(config_path=config_dir(), config_name="run")
 def main(cfg: DictConfig) -> float | list[float]:
-    summary = execute(cfg, "spikernn-run", build_run_config, run_all, lambda c: {"task": c.task, "seed": str(c.seed)})
+    summary = execute(cfg, "spikernn-run", build_run_config, run_all, run_tags)
     return objective_value(summary, cfg.objective)
 
 

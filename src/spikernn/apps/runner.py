@@ -15,8 +15,9 @@ import torch
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
-from spikernn.apps.config import build_tracking, plain
+from spikernn.apps.config import ConvertConfig, EvaluateConfig, build_tracking, plain
 from spikernn.apps.progress import PhaseProgress
+from spikernn.pipeline import RunConfig, rate_model_summary, write_summary
 from spikernn.sweeps import TrialLink
 from spikernn.tasks import condition_slug
 from spikernn.tracking import TrackedRun
@@ -44,6 +45,26 @@ class CommandContext:
 
 
 Work = Callable[[S, CommandContext], dict]
+
+
+def run_tags(cfg: RunConfig) -> dict:
+    """Tags of a command that trains (``spikernn-train``, ``spikernn-run``)."""
+    return {"task": cfg.task, "seed": str(cfg.seed)}
+
+
+def source_tags(cfg: ConvertConfig | EvaluateConfig) -> dict:
+    """Tags of a command that starts from a trained model (``spikernn-convert``, ``spikernn-evaluate``)."""
+    return {"task": cfg.source.task.name, "seed": str(cfg.seed), "source": cfg.source.source}
+
+
+def source_summary(cfg: ConvertConfig | EvaluateConfig) -> dict:
+    """The summary's head for a command that starts from a trained model: the model, its source."""
+    src = cfg.source
+    return {
+        **rate_model_summary(src.model, src.task, cfg.seed, cfg.eval_trials),
+        "source": src.source,
+        "seed": cfg.seed,
+    }
 
 
 def objective_value(summary: dict, objective: str | list[str]) -> float | list[float]:
@@ -92,21 +113,22 @@ def log_summary(run: TrackedRun, summary: dict) -> None:
 def execute(
     cfg: DictConfig,
     command: str,
-    build: Callable[[DictConfig], S],
+    build: Callable[[dict], S],
     work: Work,
     tags: Callable[[S], dict],
     effective: Callable[[S], dict] = lambda settings: {},
 ) -> dict:
-    """Validate ``cfg`` with ``build`` (a bad value exits with code 2 before anything is written or
-    tracked), then do ``work`` inside an MLflow run and log its summary.
+    """Validate ``cfg`` (resolved once) with ``build`` (a bad value exits with code 2 before anything
+    is written or tracked), then do ``work`` inside an MLflow run and log its summary.
 
     The run's params are the resolved config, with ``effective(settings)`` replacing the entries
     that the command resolves itself (e.g. values stored with a model)."""
     out_dir = Path(HydraConfig.get().runtime.output_dir)
     try:
-        settings = build(cfg)
-        tracking = build_tracking(cfg)
-        trial = TrialLink.from_config(plain(cfg).get("optuna"))
+        raw = plain(cfg)
+        settings = build(raw)
+        tracking = build_tracking(raw)
+        trial = TrialLink.from_config(raw.get("optuna"))
     except ConfigError as err:
         _discard_empty_run_dir(out_dir)
         print(f"{command}: invalid config: {err}", file=sys.stderr)
@@ -114,11 +136,11 @@ def execute(
     # the rate net's matrices are small: one intra-op thread is faster, and much faster on a loaded machine
     torch.set_num_threads(1)
     out_dir.mkdir(parents=True, exist_ok=True)
-    params = {**plain(cfg), **effective(settings)}
+    params = {**raw, **effective(settings)}
     all_tags = tags(settings)
     if trial is not None:
         all_tags |= {"optuna_study": trial.study_name, "optuna_trial": str(trial.number)}
-    with TrackedRun(tracking, cfg.paths.output_dir, out_dir, command, params, all_tags) as run:
+    with TrackedRun(tracking, raw["paths"]["output_dir"], out_dir, command, params, all_tags) as run:
         print(f"{command}: run folder {out_dir}; MLflow run {run.run_id} ({run.tracking_uri})")
         if trial is not None:
             trial.attach_run(run.run_id)
@@ -127,7 +149,7 @@ def execute(
             summary = work(settings, CommandContext(out_dir, run, progress, trial))
         summary["seconds"] = round(time.perf_counter() - start, 2)
         summary["mlflow_run_id"] = run.run_id
-        (out_dir / "summary.json").write_text(json.dumps(summary, indent=2))
+        write_summary(out_dir, summary)
         log_summary(run, summary)
     print(json.dumps({k: summary[k] for k in SUMMARY_KEYS if k in summary}, indent=2))
     print(f"{command}: results in {out_dir}")

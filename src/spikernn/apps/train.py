@@ -6,7 +6,7 @@ import hydra
 from omegaconf import DictConfig
 
 from spikernn.apps.config import build_run_config, config_dir
-from spikernn.apps.runner import CommandContext, execute, objective_value
+from spikernn.apps.runner import CommandContext, execute, objective_value, run_tags
 from spikernn.pipeline import RunConfig, train_stage
 from spikernn.tasks import get_task
 from spikernn.tracking.training_metrics import TrainingMetrics
@@ -22,7 +22,7 @@ def train(cfg: RunConfig, ctx: CommandContext) -> dict:
 
 @hydra.main(config_path=config_dir(), config_name="train")
 def main(cfg: DictConfig) -> float | list[float]:
-    summary = execute(cfg, "spikernn-train", build_run_config, train, lambda c: {"task": c.task, "seed": str(c.seed)})
+    summary = execute(cfg, "spikernn-train", build_run_config, train, run_tags)
     return objective_value(summary, cfg.objective)
 
 
