@@ -103,9 +103,18 @@ class Sample:
     def mean_sd(self, scale: float = 100.0, unit: str = " %") -> str:
         if not self.values:
             return "–"
-        mean = statistics.fmean(self.values) * scale
-        sd = statistics.stdev(self.values) * scale if len(self.values) > 1 else 0.0
-        return f"{mean:.1f} ± {sd:.1f}{unit} (n = {len(self.values)})"
+        return f"{self.mean(scale):.1f} ± {self.sd(scale):.1f}{unit} (n = {len(self.values)})"
+
+    def mean(self, scale: float = 100.0) -> float:
+        return statistics.fmean(self.values) * scale if self.values else float("nan")
+
+    def sd(self, scale: float = 100.0) -> float:
+        return statistics.stdev(self.values) * scale if len(self.values) > 1 else 0.0
+
+    def converted_percent(self) -> float:
+        """Share of networks at ≥ 95 % (%)."""
+        hits = sum(v >= CONVERTED for v in self.values)
+        return 100 * hits / len(self.values) if self.values else float("nan")
 
     def converted(self) -> str:
         hits = sum(v >= CONVERTED for v in self.values)

@@ -9,7 +9,23 @@ import platform
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-ORDER = ("fig1c", "fig2b", "fig4", "fig5", "fig6a", "fig6b", "fig6c", "fig7", "figS3_S4", "figS6", "figS7")
+ORDER = (
+    "fig1c",
+    "fig2b",
+    "fig2c",
+    "fig2de",
+    "fig3",
+    "fig4",
+    "fig5",
+    "fig6a",
+    "fig6b",
+    "fig6c",
+    "fig7",
+    "figS1_S2",
+    "figS3_S4",
+    "figS6",
+    "figS7",
+)
 
 
 def main() -> None:
@@ -20,7 +36,7 @@ def main() -> None:
         "",
         f"Generated {datetime.date.today().isoformat()} on {platform.node()} ({platform.machine()}, "
         f"{os.cpu_count()} cores, Python {platform.python_version()}) by `experiments/run_quick.sh` "
-        "(K = 3 networks per condition, 2 for Fig. 6; commands in `experiments/README.md`), then "
+        "(K = 3 networks per condition, 2 for Figs. 3 and 6; commands in `experiments/README.md`), then "
         "`python experiments/report.py`. Figures: `experiments/results/*.png`.",
         "",
     ]
