@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import sys
 
-from common import finished_runs, latest_per_seed
+from common import finished_runs
 
 if __name__ == "__main__":
     experiment, command = sys.argv[1], sys.argv[2]
-    runs = [r for r in latest_per_seed(finished_runs(experiment, command)) if r.data.metrics.get("trained") == 1]
+    runs = [r for r in finished_runs(experiment, command) if r.data.metrics.get("trained") == 1]
     if not runs:
         raise SystemExit(f"no trained {command} runs in MLflow experiment {experiment!r}")
     print(",".join(r.info.run_id for r in runs))
