@@ -121,6 +121,20 @@ class Sample:
         return f"{hits}/{len(self.values)}"
 
 
+GRID_NOTE = (
+    "LIF accuracy and converted: the chosen factor scored on 200 fresh trials. Best grid accuracy: the "
+    "highest of the search's 100-trial accuracies, the number the reference code's lambda_grid_search.m "
+    "keeps per network."
+)
+
+
+def grid_search_column(runs: Iterable[Run]) -> str:
+    """The reference code's number for a network: the best of the factor grid's 100-trial accuracies
+    (``lambda_grid_search.m``; biased upwards as a maximum of 12), and how many networks reach 95 % by it."""
+    sample = Sample([r.data.metrics["search_accuracy"] for r in runs])
+    return f"{sample.mean_sd()}; {sample.converted()}"
+
+
 def no_difference_test(a: list[float], b: list[float]) -> str:
     """Two-sided Mann–Whitney U and Welch t-test p-values (the paper's "no significant difference")."""
     if len(a) < 2 or len(b) < 2:

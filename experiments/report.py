@@ -36,7 +36,7 @@ def main() -> None:
         "",
         f"Generated {datetime.date.today().isoformat()} on {platform.node()} ({platform.machine()}, "
         f"{os.cpu_count()} cores, Python {platform.python_version()}) by `experiments/run_quick.sh` "
-        "(K = 3 networks per condition, 2 for Figs. 3 and 6; commands in `experiments/README.md`), then "
+        "(K = 3 networks per condition, 2 for Fig. 6; commands in `experiments/README.md`), then "
         "`python experiments/report.py`. Figures: `experiments/results/*.png`.",
         "",
     ]

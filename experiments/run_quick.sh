@@ -13,7 +13,7 @@ if [ "${SCALE:-quick}" = paper ]; then
 fi
 K=${K:-3}            # networks per condition
 K6=${K6:-2}          # networks for Fig. 6 (each is converted 21 times)
-K3=${K3:-2}          # networks per size for Fig. 3 (batch-1 Mante training, up to 6000 trials each)
+K3=${K3:-3}          # networks per size for Fig. 3 (batch-1 Mante training, up to 6000 trials each)
 SIZES_1C=${SIZES_1C:-10,50,100,200,250,400}
 SIZES_3=${SIZES_3:-10,50,100,250,500}
 TAU_MAX=${TAU_MAX:-null,50,100,250,500,1000}   # Fig. 2D/E; null = τ fixed at τ_min = 20 ms
