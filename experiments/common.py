@@ -157,6 +157,15 @@ def write_table(name: str, title: str, header: list[str], rows: list[list[str]],
     return path
 
 
+def label_axes(axes, xlabel: str, ylabels: Iterable[str]) -> None:
+    """One x label for every panel, each its y label, and a legend where a panel has labelled lines."""
+    for ax, ylabel in zip(axes, ylabels, strict=True):
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel(ylabel)
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=7)
+
+
 def save_figure(fig, name: str) -> Path:
     RESULTS.mkdir(parents=True, exist_ok=True)
     path = RESULTS / f"{name}.png"

@@ -9,7 +9,7 @@ Reads the ``spikernn-train`` runs of MLflow experiments ``fig1c``
 from __future__ import annotations
 
 import matplotlib.pyplot as plt
-from common import Sample, finished_runs, group, param, save_figure, write_table
+from common import Sample, finished_runs, group, label_axes, param, save_figure, write_table
 
 FIGURES = {
     "fig1c": (
@@ -63,11 +63,7 @@ def main() -> None:
     fig, (ax_trained, ax_trials) = plt.subplots(1, 2, figsize=(8, 3))
     for experiment in FIGURES:
         table(experiment, ax_trained, ax_trials)
-    ax_trained.set_ylabel("trained within 6000 trials (%)")
-    ax_trials.set_ylabel("trials to criterion (mean)")
-    for ax in (ax_trained, ax_trials):
-        ax.set_xlabel("N")
-        ax.legend(fontsize=7)
+    label_axes((ax_trained, ax_trials), "N", ("trained within 6000 trials (%)", "trials to criterion (mean)"))
     fig.suptitle("Figs. 1C and 3: rate RNNs by size")
     save_figure(fig, "fig1c_fig3")
 

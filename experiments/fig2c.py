@@ -9,7 +9,17 @@ Conversions of networks that are no longer the latest run of their (seed, N) are
 from __future__ import annotations
 
 import matplotlib.pyplot as plt
-from common import GRID_NOTE, Sample, finished_runs, grid_search_column, group, param, save_figure, write_table
+from common import (
+    GRID_NOTE,
+    Sample,
+    finished_runs,
+    grid_search_column,
+    group,
+    label_axes,
+    param,
+    save_figure,
+    write_table,
+)
 
 PAPER = {10: "unreliable", 50: "unreliable", 250: "smallest rate–LIF gap"}
 
@@ -39,13 +49,9 @@ def main() -> None:
         )
     fig, (ax_converted, ax_accuracy) = plt.subplots(1, 2, figsize=(8, 3))
     ax_converted.bar([str(n) for n in sizes], converted)
-    ax_converted.set_ylabel("LIF networks ≥ 95 % (%)")
     ax_accuracy.plot(sizes, rate_mean, marker="o", label="rate")
     ax_accuracy.plot(sizes, lif_mean, marker="o", label="LIF")
-    ax_accuracy.set_ylabel("accuracy (%)")
-    ax_accuracy.legend(fontsize=7)
-    for ax in (ax_converted, ax_accuracy):
-        ax.set_xlabel("N")
+    label_axes((ax_converted, ax_accuracy), "N", ("LIF networks ≥ 95 % (%)", "accuracy (%)"))
     fig.suptitle("Fig. 2C: Fig. 1C networks converted")
     save_figure(fig, "fig2c")
     write_table(

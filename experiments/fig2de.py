@@ -8,7 +8,17 @@ Reads the ``spikernn-run`` runs of MLflow experiment ``fig2de``
 from __future__ import annotations
 
 import matplotlib.pyplot as plt
-from common import GRID_NOTE, Sample, finished_runs, grid_search_column, group, param, save_figure, write_table
+from common import (
+    GRID_NOTE,
+    Sample,
+    finished_runs,
+    grid_search_column,
+    group,
+    label_axes,
+    param,
+    save_figure,
+    write_table,
+)
 
 PAPER = {20.0: "93.91 ± 7.78 %, 65 % converted"}
 PAPER_DEFAULT = "robust"
@@ -45,14 +55,11 @@ def main() -> None:
         )
     fig, (ax_d, ax_e) = plt.subplots(1, 2, figsize=(8, 3))
     ax_d.errorbar(taus, tau_d, yerr=tau_d_sd, marker="o", capsize=2)
-    ax_d.set_ylabel("mean τ_d (ms)")
     ax_d.set_title("Fig. 2D")
-    ax_e.plot(taus, converted, marker="o", label="converted (%)")
-    ax_e.plot(taus, accuracy, marker="s", label="LIF accuracy (%)")
+    ax_e.plot(taus, converted, marker="o", label="converted")
+    ax_e.plot(taus, accuracy, marker="s", label="LIF accuracy")
     ax_e.set_title("Fig. 2E")
-    ax_e.legend(fontsize=7)
-    for ax in (ax_d, ax_e):
-        ax.set_xlabel("τ_max (ms)")
+    label_axes((ax_d, ax_e), "τ_max (ms)", ("mean τ_d (ms)", "%"))
     save_figure(fig, "fig2de")
     write_table(
         "fig2de",
