@@ -214,6 +214,19 @@ def evaluate_stage(
 ) -> dict:
     """Score the converted network at ``factor`` on fresh trials; write the example figures."""
     network = to_spiking(model, spiking, input_step_ms=task.step_ms)
+    return _evaluate_converted(model, network, task, factor, seed, n_trials, out_dir, progress)
+
+
+def _evaluate_converted(
+    model: RateRNN,
+    network: SpikingRNN,
+    task: Task,
+    factor: float,
+    seed: int,
+    n_trials: int,
+    out_dir: Path,
+    progress: Progress | None,
+) -> dict:
     evaluation = evaluate_spiking(
         network, task, factor, n_trials, _generator(seed, _EVALUATION), _phase(progress, "evaluation")
     )
@@ -267,7 +280,7 @@ def convert_stage(
     }
     if search.stopped_early:
         return {"scaling_factor": best, "lif_accuracy": None, **searched, "figures": [figure.name]}
-    evaluation = evaluate_stage(model, task, spiking, best, seed, eval_trials, out_dir, progress)
+    evaluation = _evaluate_converted(model, network, task, best, seed, eval_trials, out_dir, progress)
     extra = {"task": task.name, "scaling_factor": best, "spiking": spiking.to_dict()}
     save_rate_model(out_dir / CONVERTED_MODEL_FILE, model, extra)
     export_mat(
@@ -278,10 +291,9 @@ def convert_stage(
     return {**evaluation, **searched, "figures": [*evaluation["figures"], figure.name]}
 
 
-def write_summary(out_dir: Path, summary: dict) -> dict:
-    """Write ``summary.json`` into the run folder and return the summary."""
+def write_summary(out_dir: Path, summary: dict) -> None:
+    """Write ``summary.json`` into the run folder."""
     (out_dir / SUMMARY_FILE).write_text(json.dumps(summary, indent=2))
-    return summary
 
 
 def run_pipeline(
@@ -291,18 +303,12 @@ def run_pipeline(
     callbacks: list | None = None,
     monitor: Callable[[int, list[float]], bool] | None = None,
 ) -> dict:
-    """Train, convert, search, evaluate; write models, figures and ``summary.json`` into ``out_dir``."""
-    start = time.perf_counter()
+    """Train, convert, search, evaluate; write models and figures into ``out_dir`` and return the
+    summary (the command around it times it and writes ``summary.json``)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     task = get_task(cfg.task)
     model, trained = train_stage(task, cfg.model, cfg.training, cfg.seed, cfg.eval_trials, out_dir, callbacks)
     converted = convert_stage(
         model, task, cfg.spiking, cfg.transfer, cfg.seed, cfg.eval_trials, out_dir, progress, monitor
     )
-    summary = {
-        **trained,
-        **converted,
-        "figures": [*trained["figures"], *converted["figures"]],
-        "seconds": round(time.perf_counter() - start, 2),
-    }
-    return write_summary(out_dir, summary)
+    return {**trained, **converted, "figures": [*trained["figures"], *converted["figures"]]}

@@ -95,19 +95,23 @@ def _discard_empty_run_dir(out_dir: Path) -> None:
 
 def log_summary(run: TrackedRun, summary: dict) -> None:
     """Numbers of a summary as metrics; per-factor accuracy as a series over s; trial types apart."""
-    numbers = {k: v for k, v in summary.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
-    run.log_metrics({k: v for k, v in numbers.items() if k != "seed"})
+    metrics = {
+        k: v for k, v in summary.items() if isinstance(v, (int, float)) and not isinstance(v, bool) and k != "seed"
+    }
+    metrics |= {
+        f"lif_accuracy.{condition_slug(name)}": value
+        for name, value in (summary.get("lif_accuracy_by_condition") or {}).items()
+    }
     if "trained" in summary:
-        run.log_metrics({"trained": int(summary["trained"])})
+        metrics["trained"] = int(summary["trained"])
         run.set_tags({"trained": str(summary["trained"])})
+    run.log_metrics(metrics)
     by_factor = summary.get("lif_accuracy_by_scaling_factor")
     if by_factor:
         factors = [float(s) for s in by_factor]
         scale = 1 if all(s.is_integer() for s in factors) else 1000
         run.log_series("lif_accuracy_by_factor", [round(s * scale) for s in factors], list(by_factor.values()))
         run.set_tags({"lif_accuracy_by_factor.step": "s" if scale == 1 else "1000·s"})
-    for name, value in (summary.get("lif_accuracy_by_condition") or {}).items():
-        run.log_metrics({f"lif_accuracy.{condition_slug(name)}": value})
 
 
 def execute(

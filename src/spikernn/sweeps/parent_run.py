@@ -5,8 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import optuna
+from mlflow.entities import Metric, RunTag
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
+from mlflow.utils.time import get_current_time_millis
 from omegaconf import DictConfig, OmegaConf
 from optuna.trial import TrialState
 
@@ -70,15 +72,15 @@ class SweepParentRun:
         for trial in study.get_trials(deepcopy=False):
             if trial.state.name.lower() in counts:
                 counts[trial.state.name.lower()] += 1
-        for name, count in counts.items():
-            retrying(lambda n=name, c=count: self.client.log_metric(self.run_id, f"trials_{n}", c))
+        stamp = get_current_time_millis()
+        metrics = [Metric(f"trials_{name}", float(count), stamp, 0) for name, count in counts.items()]
+        tags: dict[str, str] = {}
         if counts["complete"] and len(directions) == 1:
             best = study.best_trial
-            retrying(lambda: self.client.log_metric(self.run_id, "best_value", best.value))
-            retrying(lambda: self.client.set_tag(self.run_id, "best.trial", str(best.number)))
-            for name, value in best.params.items():
-                retrying(lambda n=name, v=value: self.client.set_tag(self.run_id, f"best.{n}", str(v)))
+            metrics.append(Metric("best_value", float(best.value), stamp, 0))
+            tags = {"best.trial": str(best.number), **{f"best.{n}": str(v) for n, v in best.params.items()}}
         elif counts["complete"]:
-            front = [t.number for t in study.best_trials]
-            retrying(lambda: self.client.set_tag(self.run_id, "pareto_trials", str(front)))
+            tags = {"pareto_trials": str([t.number for t in study.best_trials])}
+        items = [RunTag(k, v) for k, v in tags.items()]
+        retrying(lambda: self.client.log_batch(self.run_id, metrics=metrics, tags=items))
         retrying(lambda: self.client.set_terminated(self.run_id, "FAILED" if failed else "FINISHED"))

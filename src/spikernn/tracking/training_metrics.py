@@ -15,10 +15,13 @@ class TrainingMetrics(pl.Callback):
     def __init__(self, run: TrackedRun) -> None:
         self.run = run
         self._logged = 0
+        self._criterion: PaperStoppingCriterion | None = None
+
+    def setup(self, trainer: pl.Trainer, pl_module, stage: str) -> None:
+        self._criterion = next(c for c in trainer.callbacks if isinstance(c, PaperStoppingCriterion))
 
     def on_train_batch_end(self, trainer: pl.Trainer, pl_module, outputs, batch, batch_idx: int) -> None:
-        criterion = next(c for c in trainer.callbacks if isinstance(c, PaperStoppingCriterion))
-        record = criterion.record
+        record = self._criterion.record
         while self._logged < len(record.trials_seen):
             i = self._logged
             metrics = {
