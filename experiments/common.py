@@ -70,6 +70,17 @@ CONDITION_PARAMS = (
 )
 
 
+def trained(runs: Iterable[Run]) -> list[Run]:
+    """The runs whose rate network met the training criterion (a conversion run, which logs no
+    ``trained``, counts: only trained networks are converted)."""
+    return [r for r in runs if r.data.metrics.get("trained", 1) == 1]
+
+
+def lif_accuracies(runs: Iterable[Run]) -> list[float]:
+    """LIF accuracy (fresh trials, best factor) of the trained ones among ``runs``."""
+    return [r.data.metrics["lif_accuracy"] for r in trained(runs)]
+
+
 def accuracy_by_factor(run: Run) -> dict[float, float]:
     """The LIF accuracy series of a run's factor search (step = s)."""
     history = client().get_metric_history(run.info.run_id, "lif_accuracy_by_factor")

@@ -9,7 +9,7 @@ Reads the ``spikernn-train`` runs of MLflow experiments ``fig1c``
 from __future__ import annotations
 
 import matplotlib.pyplot as plt
-from common import Sample, finished_runs, group, label_axes, param, save_figure, write_table
+from common import Sample, finished_runs, group, label_axes, param, save_figure, trained, write_table
 
 FIGURES = {
     "fig1c": (
@@ -35,16 +35,16 @@ def table(experiment: str, ax_trained, ax_trials) -> None:
     sizes = sorted(runs)
     rows, fractions, trials_mean = [], [], []
     for n in sizes:
-        trained = [r for r in runs[n] if r.data.metrics.get("trained") == 1]
-        fractions.append(100 * len(trained) / len(runs[n]))
-        trials = Sample([r.data.metrics["trials_to_criterion"] for r in trained])
+        networks = trained(runs[n])
+        fractions.append(100 * len(networks) / len(runs[n]))
+        trials = Sample([r.data.metrics["trials_to_criterion"] for r in networks])
         trials_mean.append(trials.mean(1.0))
         rows.append(
             [
                 str(n),
                 paper.get(n, paper_default if n > 10 else ""),
-                f"{len(trained)}/{len(runs[n])}",
-                Sample([r.data.metrics["rate_accuracy"] for r in trained]).mean_sd(),
+                f"{len(networks)}/{len(runs[n])}",
+                Sample([r.data.metrics["rate_accuracy"] for r in networks]).mean_sd(),
                 trials.mean_sd(1.0, " trials"),
             ]
         )

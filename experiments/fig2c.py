@@ -18,6 +18,7 @@ from common import (
     label_axes,
     param,
     save_figure,
+    trained,
     write_table,
 )
 
@@ -25,7 +26,7 @@ PAPER = {10: "unreliable", 50: "unreliable", 250: "smallest rate–LIF gap"}
 
 
 def main() -> None:
-    networks = {r.info.run_id for r in finished_runs("fig1c", "spikernn-train") if r.data.metrics.get("trained") == 1}
+    networks = {r.info.run_id for r in trained(finished_runs("fig1c", "spikernn-train"))}
     converts = [r for r in finished_runs("fig2c", "spikernn-convert") if param(r, "source") in networks]
     by_n = group(converts, lambda r: int(r.data.metrics["N"]))
     sizes = sorted(by_n)

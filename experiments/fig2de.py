@@ -17,6 +17,7 @@ from common import (
     label_axes,
     param,
     save_figure,
+    trained,
     write_table,
 )
 
@@ -35,9 +36,9 @@ def main() -> None:
     taus = sorted(by_tau)
     rows, tau_d, tau_d_sd, converted, accuracy = [], [], [], [], []
     for t in taus:
-        trained = [r for r in by_tau[t] if r.data.metrics.get("trained") == 1]
-        lif = Sample([r.data.metrics["lif_accuracy"] for r in trained])
-        means = Sample([r.data.metrics["tau_d_ms_mean"] for r in trained])
+        networks = trained(by_tau[t])
+        lif = Sample([r.data.metrics["lif_accuracy"] for r in networks])
+        means = Sample([r.data.metrics["tau_d_ms_mean"] for r in networks])
         tau_d.append(means.mean(1.0))
         tau_d_sd.append(means.sd(1.0))
         converted.append(lif.converted_percent())
@@ -46,11 +47,11 @@ def main() -> None:
             [
                 f"{t:g}",
                 PAPER.get(t, PAPER_DEFAULT),
-                f"{len(trained)}/{len(by_tau[t])}",
+                f"{len(networks)}/{len(by_tau[t])}",
                 means.mean_sd(1.0, " ms"),
                 lif.mean_sd(),
                 lif.converted(),
-                grid_search_column(trained),
+                grid_search_column(networks),
             ]
         )
     fig, (ax_d, ax_e) = plt.subplots(1, 2, figsize=(8, 3))

@@ -15,9 +15,11 @@ from common import (
     finished_runs,
     grid_search_column,
     group,
+    lif_accuracies,
     no_difference_test,
     param,
     save_figure,
+    trained,
     write_table,
 )
 
@@ -28,20 +30,16 @@ PAPER_FIG7 = {
 }
 
 
-def lif(runs) -> list[float]:
-    return [r.data.metrics["lif_accuracy"] for r in runs if r.data.metrics.get("trained") == 1]
-
-
 def main() -> None:
     runs = finished_runs("gonogo_n250", "spikernn-run")
     by = group(runs, lambda r: (param(r, "model.activation"), param(r, "model.tau_max_ms")))
-    fixed, tuned = lif(by.get(("sigmoid", "None"), [])), lif(by.get(("sigmoid", "50.0"), []))
+    fixed, tuned = lif_accuracies(by.get(("sigmoid", "None"), [])), lif_accuracies(by.get(("sigmoid", "50.0"), []))
     fig, axes = plt.subplots(1, 2, figsize=(8, 3))
     axes[0].boxplot([[100 * v for v in fixed], [100 * v for v in tuned]], tick_labels=["τ = 35 ms", "τ 20–50 ms"])
     axes[0].set_ylabel("LIF accuracy (%)")
     axes[0].set_title("Fig. 5: fixed vs tuned τ")
     names = list(PAPER_FIG7)
-    samples = [lif(by.get((name, "50.0"), [])) for name in names]
+    samples = [lif_accuracies(by.get((name, "50.0"), [])) for name in names]
     axes[1].boxplot([[100 * v for v in s] for s in samples], tick_labels=names)
     axes[1].set_title("Fig. 7: activation")
     save_figure(fig, "fig5_fig7")
@@ -65,10 +63,10 @@ def main() -> None:
                 f"{len(sample)}/{len(all_runs)}",
                 Sample(sample).converted(),
                 Sample(sample).mean_sd(),
-                grid_search_column(r for r in all_runs if r.data.metrics.get("trained") == 1),
+                grid_search_column(trained(all_runs)),
             ]
         )
-    softplus = [r for r in by.get(("softplus", "50.0"), []) if r.data.metrics.get("trained") == 1]
+    softplus = trained(by.get(("softplus", "50.0"), []))
     write_table(
         "figS6",
         "Fig. S6 — softplus Go-NoGo networks (the Fig. 7 runs)",

@@ -7,18 +7,14 @@ logger.experiment_name=figS7 spiking=qif``)."""
 from __future__ import annotations
 
 import matplotlib.pyplot as plt
-from common import Sample, finished_runs, group, param, save_figure, write_table
+from common import Sample, finished_runs, group, lif_accuracies, param, save_figure, write_table
 from scipy import stats
-
-
-def lif(runs) -> list[float]:
-    return [r.data.metrics["lif_accuracy"] for r in runs if r.data.metrics.get("trained", 1) == 1]
 
 
 def main() -> None:
     by_gain = group(finished_runs("fig6c", "spikernn-run"), lambda r: float(param(r, "model.gain")))
     gains = sorted(by_gain)
-    samples = [lif(by_gain[g]) for g in gains]
+    samples = [lif_accuracies(by_gain[g]) for g in gains]
     fig, ax = plt.subplots(figsize=(5, 3))
     ax.boxplot([[100 * v for v in s] for s in samples], tick_labels=[f"{g:g}" for g in gains])
     ax.set_xlabel("gain g")
@@ -39,7 +35,7 @@ def main() -> None:
         ["g", "trained", "LIF accuracy", "converted"],
         rows,
     )
-    qif = lif(finished_runs("figS7", "spikernn-convert"))
+    qif = lif_accuracies(finished_runs("figS7", "spikernn-convert"))
     write_table(
         "figS7",
         "Fig. S7 — QIF units on Mante (the Fig. 4 networks)",

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import matplotlib.pyplot as plt
 import torch
-from common import Sample, accuracy_by_factor, finished_runs, load_model, save_figure, write_table
+from common import Sample, accuracy_by_factor, finished_runs, load_model, save_figure, trained, write_table
 
 from spikernn.spiking import SpikingParameters
 from spikernn.tasks import get_task
@@ -32,8 +32,8 @@ def class_rates(run) -> dict[str, float]:
 
 
 def main() -> None:
-    s3 = [r for r in finished_runs("figS3", "spikernn-run") if r.data.metrics.get("trained") == 1]
-    s4 = [r for r in finished_runs("figS4", "spikernn-run") if r.data.metrics.get("trained") == 1]
+    s3 = trained(finished_runs("figS3", "spikernn-run"))
+    s4 = trained(finished_runs("figS4", "spikernn-run"))
     rates = [class_rates(r) for r in s3]
     fig, ax = plt.subplots(figsize=(4, 3))
     for k, name in enumerate(("PYR", "PV", "SST")):

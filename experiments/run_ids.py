@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import sys
 
-from common import finished_runs
+from common import finished_runs, trained
 
 if __name__ == "__main__":
     experiment, command = sys.argv[1], sys.argv[2]
-    runs = [r for r in finished_runs(experiment, command) if r.data.metrics.get("trained") == 1]
+    runs = trained(finished_runs(experiment, command))
     if not runs:
         raise SystemExit(f"no trained {command} runs in MLflow experiment {experiment!r}")
     print(",".join(r.info.run_id for r in runs))
