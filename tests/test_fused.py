@@ -206,3 +206,96 @@ def test_ziggurat_layers_close_at_zero() -> None:
     assert x[1] * (1 - f[1]) == pytest.approx(fused.ZIG_V, rel=1e-9)  # the top layer has area V too
     tail = fused.ZIG_R * math.exp(-0.5 * fused.ZIG_R**2) + math.sqrt(math.pi / 2) * math.erfc(fused.ZIG_R / 2**0.5)
     assert tail == pytest.approx(fused.ZIG_V, rel=1e-12)
+
+
+# --- noise in the input current (spiking.noise_mode = "current") ---------------------------------
+
+
+def uncoupled_network(n: int, params: SpikingParameters) -> SpikingRNN:
+    return SpikingRNN(
+        w_eff=torch.zeros(n, n),
+        w_in=torch.zeros(n, 1),
+        w_out=torch.ones(n) / n,
+        tau_d_ms=torch.full((n,), 20.0),
+        inhibitory=torch.zeros(n, dtype=torch.bool),
+        params=params,
+    )
+
+
+@pytest.mark.parametrize("backend", ["fused", "torch"])
+def test_current_noise_reaches_the_voltage_scaled_by_dt_over_tau_m(backend: str) -> None:
+    """Units at rest at I_bias = −60 mV: each step v ← v + (dt/τ_m)(I_bias + σ z − v), so the
+    residual after the deterministic part is (dt/τ_m) σ z, a fresh draw every step (no correlation
+    between steps), and nothing moves v while refractory."""
+    n, rows, steps, ref = 64, 100, 200, 40
+    params = SpikingParameters(i_bias_mv=-60.0, noise_mode="current")  # σ = 0.1 (variance 0.01)
+    a = params.dt_ms / params.tau_m_ms
+    v0 = torch.full((rows, n), -60.0)
+    res = uncoupled_network(n, params).simulate(
+        torch.zeros(rows, 3, 1),
+        1.0,
+        initial_voltage_mv=v0,
+        record=("voltage",),
+        generator=torch.Generator().manual_seed(11),
+        backend=backend,
+    )
+    v = torch.cat([v0[:, None], res.voltage[:, : ref + steps]], 1).double()
+    assert torch.equal(v[:, : ref + 1], v0[:, None].double().expand(rows, ref + 1, n))  # refractory: untouched
+    v = v[:, ref:]
+    residual = (v[:, 1:] - v[:, :-1] - a * (params.i_bias_mv - v[:, :-1])).numpy()
+    m = residual.size
+    sd = a * params.current_noise_std_mv
+    assert abs(residual.mean()) < Z_TOL * sd / math.sqrt(m)
+    assert abs(residual.std() - sd) < Z_TOL * sd / math.sqrt(2 * m) + 1e-6  # + float32 rounding of v
+    lag1 = np.corrcoef(residual[:, 1:].ravel(), residual[:, :-1].ravel())[0, 1]
+    assert abs(lag1) < Z_TOL / math.sqrt(m)
+
+
+def test_current_noise_driven_firing_and_voltage_spread_agree_between_backends() -> None:
+    """σ = 20 gives a stationary voltage SD of σ·sqrt(a/(2 − a)) ≈ 1 mV (a = dt/τ_m), so units 0.5 mV
+    below threshold fire through the noise alone; both backends match that SD and each other."""
+    n, rows = 50, 150
+    params = SpikingParameters(i_bias_mv=-40.5, noise_mode="current", current_noise_std_mv=20.0)
+    a = params.dt_ms / params.tau_m_ms
+    net = uncoupled_network(n, params)
+    v0 = torch.full((rows, n), -40.5)
+    kwargs = {"initial_voltage_mv": v0, "record": ("voltage",)}
+    x = net.simulate(
+        torch.zeros(rows, 41, 1), 1.0, generator=torch.Generator().manual_seed(1), backend="fused", **kwargs
+    )
+    y = net.simulate(
+        torch.zeros(rows, 41, 1), 1.0, generator=torch.Generator().manual_seed(2), backend="torch", **kwargs
+    )
+    rate_x, rate_y = x.firing_rates_hz().mean(1).numpy(), y.firing_rates_hz().mean(1).numpy()
+    assert rate_y.mean() > 5  # the noise matters
+    assert abs(z_score(rate_x, rate_y)) < Z_TOL
+    assert stats.levene(rate_x, rate_y).pvalue > 1e-5
+    # below-threshold spread at rest without spikes: a short window, before any unit has fired
+    quiet = SpikingParameters(i_bias_mv=-60.0, noise_mode="current", current_noise_std_mv=20.0)
+    v_start = torch.full((rows, n), -60.0)
+    expected_sd = 20.0 * math.sqrt(a / (2 - a))
+    for backend, seed in (("fused", 3), ("torch", 4)):
+        res = uncoupled_network(n, quiet).simulate(
+            torch.zeros(rows, 11, 1),
+            1.0,
+            initial_voltage_mv=v_start,
+            record=("voltage",),
+            generator=torch.Generator().manual_seed(seed),
+            backend=backend,
+        )
+        late = res.voltage[:, -1].double().numpy().ravel()  # 1000 steps = 5 τ_m after the refractory start
+        assert abs(late.std() - expected_sd) < Z_TOL * expected_sd / math.sqrt(2 * late.size) + 0.01 * expected_sd
+
+
+@pytest.mark.parametrize("mode", ["voltage", "current"])
+def test_zero_noise_amplitude_equals_noise_off_bit_for_bit(mode: str) -> None:
+    task = get_task("go_nogo")
+    params = SpikingParameters(noise_mode=mode, noise_std_mv=0.0, current_noise_std_mv=0.0)
+    net = spiking_network(24, params)
+    inputs = task.make_trials(3, torch.Generator().manual_seed(0)).inputs[:, 40:71]
+    v0 = -65 + 95 * torch.rand(2, 3, 24, generator=torch.Generator().manual_seed(1))
+    off = net.simulate(inputs, torch.tensor([1.0, 3.0]), noise=False, initial_voltage_mv=v0, backend="torch")
+    assert off.spike_counts.sum() > 100
+    for backend in ("fused", "torch"):
+        on = net.simulate(inputs, torch.tensor([1.0, 3.0]), initial_voltage_mv=v0, backend=backend)
+        assert torch.equal(on.readout, off.readout) and torch.equal(on.spike_counts, off.spike_counts), backend

@@ -193,6 +193,8 @@ def test_coarser_dt_keeps_trial_length() -> None:
         ({"t_ref_ms": -1.0}, r"spiking.t_ref_ms must be in \[0, inf\]"),
         ({"v_reset_mv": -30.0}, "spiking.v_reset_mv must be below spiking.v_th_mv"),
         ({"neuron": "hh"}, "spiking.neuron must be one of 'lif', 'qif'"),
+        ({"noise_mode": "synaptic"}, "spiking.noise_mode must be one of 'voltage', 'current'"),
+        ({"current_noise_std_mv": -0.1}, r"spiking.current_noise_std_mv must be in \[0, inf\]"),
     ],
 )
 def test_bad_spiking_parameters_name_the_field(kwargs: dict, message: str) -> None:

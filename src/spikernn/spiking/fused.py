@@ -18,6 +18,8 @@ the same readout bit for bit:
 
 Noise is the one difference: the kernel draws its own Gaussians (the torch path uses
 ``torch.randn``), so with noise on the two backends agree in distribution, not trial by trial.
+Each step's draw z goes, as in the torch path, either onto v (``spiking.noise_mode`` "voltage":
+``v += z·σ_v`` after the Euler step) or into the current (``"current"``: ``I += z·σ_I`` before it).
 The generator is xoshiro256++ (Blackman & Vigna), one independent stream per group of two units
 per row, seeded from one 64-bit seed and the row index through SplitMix64, so the numbers do not
 depend on the number of threads. Each 64-bit draw gives two 32-bit words; each word gives one
@@ -317,7 +319,8 @@ def run_rows(
     w_out64: np.ndarray,  # [Np] float64, zero-padded to a multiple of READOUT_LANES
     decay_d: np.ndarray,  # [N] float32
     gain: np.ndarray,  # [N] float32
-    consts: np.ndarray,  # float32: i_bias, dt/τ_m, v_th, v_reset, refractory steps, decay_r, dt_s, noise std
+    consts: np.ndarray,  # float32: i_bias, dt/τ_m, v_th, v_reset, refractory steps, decay_r, dt_s,
+    # σ of the voltage noise, σ of the current noise (one of the two is 0: spiking.noise_mode)
     quadratic: bool,
     double_exponential: bool,
     noise: bool,
@@ -363,6 +366,7 @@ def _run_row(
     n_in = w_in.shape[1]
     i_bias, dt_tau, v_th, v_reset = consts[0], consts[1], consts[2], consts[3]
     n_ref, decay_r, dt_s, noise_std = consts[4], consts[5], consts[6], consts[7]
+    current_noise_std = consts[8]
     zero = np.float32(0.0)
     one = np.float32(1.0)
     want_spikes = rec_spikes.shape[1] > 0
@@ -393,9 +397,10 @@ def _run_row(
         # membrane step (neurons.membrane_step); LIF drive current − v is current + (−v) exactly
         if noise:
             _draw_normals(s0, s1, s2, s3, scalar_b, words, entries, rejected, z, ztab, zk, zig)
-            for i in range(n):
+            for i in range(n):  # one of noise_std, current_noise_std is 0: adding z·0 changes nothing
                 vi = vb[i]
                 current = ipscb[i] * s_b + external[i]
+                current = current + z[i] * current_noise_std
                 drive = current + (vi * vi if quadratic else -vi)
                 ref_i = refb[i]
                 vi = vi + drive * dt_tau if ref_i == zero else vi
@@ -528,11 +533,12 @@ def simulate_fused(
             p.refractory_steps,
             net.synapse.decay_r,
             net.synapse.dt_s,
-            p.noise_std_mv,
+            p.voltage_noise_mv,
+            p.current_noise_mv,
         ],
         dtype=f32,
     )
-    noisy = bool(noise) and p.noise_std_mv > 0
+    noisy = bool(noise) and (p.voltage_noise_mv > 0 or p.current_noise_mv > 0)
     if noisy:
         seed = np.uint64(int(torch.randint(0, 2**63 - 1, (1,), generator=generator, dtype=torch.int64)))
     else:

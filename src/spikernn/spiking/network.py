@@ -227,7 +227,11 @@ class SpikingRNN(nn.Module):
                 column = int(columns[k])
                 external = external_drive(flat_inputs[:, column], self.w_in, p.i_bias_mv)
             current = synapse.ipsc * inv_s + external
-            step_noise = torch.randn(n_rows, n, generator=generator) * p.noise_std_mv if noise else None
+            step_noise = None
+            if noise and p.noise_mode == "current":  # the Methods' I_ext = W_in u + N(0, σ²): reaches v × dt/τ_m
+                current = current + torch.randn(n_rows, n, generator=generator) * p.current_noise_std_mv
+            elif noise:  # LIF_network_fnc.m: straight onto v
+                step_noise = torch.randn(n_rows, n, generator=generator) * p.noise_std_mv
             if stim is not None:
                 step_noise = self._apply_stimulation(stim, k, step_noise, n_rows, n, generator)
             spikes, membrane = self.neuron(current, membrane, step_noise)

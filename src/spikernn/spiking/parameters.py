@@ -6,13 +6,26 @@ from dataclasses import asdict, dataclass
 
 from spikernn.validation import ConfigError, check_choice, check_range
 
+NOISE_MODES = ("voltage", "current")
+
 
 @dataclass
 class SpikingParameters:
     """LIF (default) or QIF units with double- or single-exponential synapses.
 
     ``tau_rise_ms`` = 0 selects the single-exponential synapse. Currents are in mV (unit
-    resistance). ``noise_std_mv`` is the voltage noise added every step (also when refractory).
+    resistance).
+
+    Noise (``noise_mode``), one independent draw per unit and per ``dt_ms`` step:
+
+    * ``"voltage"`` (default; the public ``LIF_network_fnc.m``): ξ ~ N(0, ``noise_std_mv``²) mV
+      added straight to v every step, also when refractory;
+    * ``"current"`` (the paper's Methods, Eq. 7: ``I_ext = W_in u + N(0, 0.01)``, variance 0.01,
+      so σ = ``current_noise_std_mv`` = 0.1): ξ ~ N(0, ``current_noise_std_mv``²) added to the
+      input current, so it reaches v as (dt/τ_m)·ξ, and not while refractory. "White" noise is
+      read as a fresh draw every integration step, as the rate model draws one every 5-ms step.
+
+    Only the selected mode's amplitude is used.
     """
 
     neuron: str = "lif"
@@ -26,6 +39,8 @@ class SpikingParameters:
     v_init_max_mv: float = 30.0
     tau_rise_ms: float = 2.0
     noise_std_mv: float = 0.1
+    noise_mode: str = "voltage"
+    current_noise_std_mv: float = 0.1
 
     def __post_init__(self) -> None:
         check_choice("spiking.neuron", self.neuron, ("lif", "qif"))
@@ -34,6 +49,8 @@ class SpikingParameters:
         check_range("spiking.t_ref_ms", self.t_ref_ms, 0.0)
         check_range("spiking.tau_rise_ms", self.tau_rise_ms, 0.0)
         check_range("spiking.noise_std_mv", self.noise_std_mv, 0.0)
+        check_choice("spiking.noise_mode", self.noise_mode, NOISE_MODES)
+        check_range("spiking.current_noise_std_mv", self.current_noise_std_mv, 0.0)
         for name in ("v_th_mv", "v_reset_mv", "i_bias_mv", "v_init_min_mv", "v_init_max_mv"):
             check_range(f"spiking.{name}", getattr(self, name))
         if self.v_reset_mv >= self.v_th_mv:
@@ -55,6 +72,16 @@ class SpikingParameters:
     def refractory_steps(self) -> int:
         """Absolute refractory period in steps of dt."""
         return round(self.t_ref_ms / self.dt_ms)
+
+    @property
+    def voltage_noise_mv(self) -> float:
+        """σ of the noise added to v each step (0 unless ``noise_mode`` is "voltage")."""
+        return self.noise_std_mv if self.noise_mode == "voltage" else 0.0
+
+    @property
+    def current_noise_mv(self) -> float:
+        """σ of the noise added to the input current each step (0 unless ``noise_mode`` is "current")."""
+        return self.current_noise_std_mv if self.noise_mode == "current" else 0.0
 
     @property
     def double_exponential(self) -> bool:
