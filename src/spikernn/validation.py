@@ -14,6 +14,11 @@ class ConfigError(ValueError):
     """A configuration value is out of its allowed range or of the wrong kind."""
 
 
+class ModelFileError(ConfigError):
+    """A model file (ours, a reference .mat, a checkpoint) cannot be used: the message names the
+    file and what is wrong with it."""
+
+
 def _describe(lo: float | None, hi: float | None, lo_open: bool, hi_open: bool) -> str:
     left = "(" if lo_open else "["
     right = ")" if hi_open else "]"
@@ -31,10 +36,11 @@ def check_range(
     lo_open: bool = False,
     hi_open: bool = False,
 ) -> None:
-    """Raise ``ConfigError`` unless ``value`` lies in the interval given (open or closed ends)."""
+    """Raise ``ConfigError`` unless ``value`` is a finite number in the interval given (open or
+    closed ends; ``inf`` in a description means unbounded, never an allowed value)."""
     allowed = _describe(lo, hi, lo_open, hi_open)
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value):
-        raise ConfigError(f"{field} must be a number in {allowed}, got {value!r}")
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise ConfigError(f"{field} must be a finite number in {allowed}, got {value!r}")
     too_low = lo is not None and (value <= lo if lo_open else value < lo)
     too_high = hi is not None and (value >= hi if hi_open else value > hi)
     if too_low or too_high:
