@@ -153,7 +153,7 @@ def import_mat(path: str | os.PathLike, activation: str | None = None) -> RateRN
 
 def _import(raw: bytes, activation: str | None) -> RateRNN:
     # N first, with its own small budget: a forged huge N is reported before any N×N array is read
-    head = read_mat5(raw, {"N"}, max_values=1)
+    head = read_mat5(raw, {"N"}, max_values=64)
     if "N" not in head:
         raise ModelFileError(f"lacks the reference keys ['N'] (required: {list(REQUIRED_KEYS)})")
     n_value = _numeric(head, "N")
