@@ -237,7 +237,7 @@ class SpikingRNN(nn.Module):
             spikes, membrane = self.neuron(current, membrane, step_noise)
             synapse = self.synapse(self.recurrent_input(spikes), spikes, synapse)
             readout[:, k] = readout_sum(synapse.r, self.w_out) * inv_s[:, 0]
-            spike_counts += spikes
+            spike_counts += spikes.to(spike_counts.dtype)  # snnTorch spikes are 0/1 floats
             self._record(recorded, k, spikes, membrane, synapse, inv_s)
             if on_progress is not None and ((k + 1) % PROGRESS_EVERY == 0 or k + 1 == n_steps):
                 on_progress(k + 1, n_steps)

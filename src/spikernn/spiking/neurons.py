@@ -1,20 +1,47 @@
 """Integrate-and-fire units and exponential synapses (SPEC §3).
 
 Each model is a pure step function of (constants, state, input) -> (state, spikes) plus a
-module that holds the constants: the neuron is a subclass of snnTorch's ``SpikingNeuron``.
+module that holds the constants. The neuron is an snnTorch ``Leaky`` neuron: it spikes through
+snnTorch's :meth:`~snntorch.SpikingNeuron.fire` with a configurable surrogate gradient
+(``spiking.spike_grad``: a name of :data:`SURROGATES`, slope ``spiking.spike_grad_slope``),
+keeps snnTorch's hidden-state conventions (``init_hidden``, ``reset_mem``/``init_leaky``,
+:func:`snntorch.utils.reset`) and adds what snnTorch has not: the absolute refractory period,
+reset to ``v_reset_mv`` (not to 0 or by subtraction), the QIF variant and, in
+:class:`ExponentialSynapse`, the double-exponential synapse.
 """
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable
 from typing import NamedTuple
 
+import snntorch
 import torch
-from snntorch import SpikingNeuron
+from snntorch import surrogate
 from torch import nn
 
 from spikernn.spiking.parameters import SpikingParameters
+from spikernn.validation import check_choice, check_range
 
 MS_PER_S = 1000.0
+
+# spike_grad names → snnTorch surrogate factories, called with the slope (1/mV: the voltage is in mV)
+SURROGATES: dict[str, Callable[[float], Callable[[torch.Tensor], torch.Tensor]]] = {
+    "fast_sigmoid": lambda slope: surrogate.fast_sigmoid(slope=slope),
+    "sigmoid": lambda slope: surrogate.sigmoid(slope=slope),
+    "atan": lambda slope: surrogate.atan(alpha=slope),
+    "straight_through": lambda slope: surrogate.straight_through_estimator(),
+}
+DEFAULT_SPIKE_GRAD = "fast_sigmoid"
+DEFAULT_SPIKE_GRAD_SLOPE = 0.5  # per mV: the surrogate is ~1/4 of its peak 1 mV from the threshold
+
+
+def spike_gradient(name: str = DEFAULT_SPIKE_GRAD, slope: float = DEFAULT_SPIKE_GRAD_SLOPE):
+    """The snnTorch surrogate ``name`` (``snntorch.surrogate.<name>``) with ``slope`` per mV."""
+    check_choice("spiking.spike_grad", name, tuple(SURROGATES))
+    check_range("spiking.spike_grad_slope", slope, 0.0, lo_open=True)
+    return SURROGATES[name](slope)
 
 
 class MembraneState(NamedTuple):
@@ -37,6 +64,34 @@ class SynapseState(NamedTuple):
     h_r: torch.Tensor
 
 
+def integrate(
+    state: MembraneState,
+    current: torch.Tensor,
+    noise: torch.Tensor | None,
+    *,
+    dt_over_tau_m: float,
+    quadratic: bool = False,
+) -> torch.Tensor:
+    """The voltage before the spike test: v + dt (I − v)/τ_m (LIF) or dt (v² + I)/τ_m (QIF)
+    unless refractory, plus noise."""
+    v, refractory = state
+    drive = v * v + current if quadratic else current - v
+    v = v + torch.where(refractory == 0, drive * dt_over_tau_m, 0.0)
+    return v if noise is None else v + noise
+
+
+def reset(
+    state: MembraneState, v: torch.Tensor, spiked: torch.Tensor, *, v_reset: float, refractory_steps: int
+) -> MembraneState:
+    """Units that ``spiked`` (bool) go to ``v_reset`` and are refractory for ``refractory_steps``;
+    the others count their refractoriness down. The reset carries no gradient (snnTorch detaches
+    its reset signal too)."""
+    return MembraneState(
+        torch.where(spiked, v_reset, v),
+        torch.where(spiked, refractory_steps, (state.refractory - 1).clamp_min(0)),
+    )
+
+
 def membrane_step(
     state: MembraneState,
     current: torch.Tensor,
@@ -51,16 +106,9 @@ def membrane_step(
     """One Euler step: v += dt (I − v)/τ_m (LIF) or dt (v² + I)/τ_m (QIF) unless refractory, plus
     noise; a unit at or above ``v_th`` spikes, is reset to ``v_reset`` and is refractory for the
     next ``refractory_steps`` steps. Returns the new state and the boolean spikes."""
-    v, refractory = state
-    integrating = refractory == 0
-    drive = v * v + current if quadratic else current - v
-    v = v + torch.where(integrating, drive * dt_over_tau_m, 0.0)
-    if noise is not None:
-        v = v + noise
+    v = integrate(state, current, noise, dt_over_tau_m=dt_over_tau_m, quadratic=quadratic)
     spikes = v >= v_th
-    v = torch.where(spikes, v_reset, v)
-    refractory = torch.where(spikes, refractory_steps, (refractory - 1).clamp_min(0))
-    return MembraneState(v, refractory), spikes
+    return reset(state, v, spikes, v_reset=v_reset, refractory_steps=refractory_steps), spikes
 
 
 def synapse_step(
@@ -95,20 +143,52 @@ def synapse_step(
     return SynapseState(ipsc, h, r, h_r)
 
 
-class IntegrateAndFire(SpikingNeuron):
-    """LIF (or QIF) neuron with absolute refractory period and voltage noise, as an snnTorch neuron.
+class IntegrateAndFire(snntorch.Leaky):
+    """LIF (or QIF) neuron with absolute refractory period and voltage noise: an snnTorch ``Leaky``.
 
-    ``forward(current, state, noise)`` returns ``(spikes, state)``; reset is to ``v_reset_mv``
-    (handled here, so snnTorch's reset mechanism is "none"), spikes fire at v ≥ v_th.
+    * Spikes come from snnTorch's :meth:`fire` (``spike_grad(v − v_th)``: a Heaviside step forward,
+      the surrogate's derivative backward), counted at v ≥ v_th as in the reference code (snnTorch's
+      step is v > v_th; the two differ only at equality, where one spike is added).
+    * Reset: to ``v_reset_mv`` and refractory for ``t_ref_ms`` (snnTorch's reset mechanism is
+      "none"; the reset is detached, as snnTorch's is). ``beta`` = 1 − dt/τ_m is informative.
+    * State, two ways. Explicit: ``forward(current, state, noise) -> (spk, state)`` with a
+      :class:`MembraneState` from :meth:`init_state`. Hidden (snnTorch's convention, ``state``
+      omitted): the voltage lives in ``mem`` and the counter in ``refractory``; the first step
+      draws the initial state (v uniform in [v_init_min, v_init_max], refractory for the first
+      t_ref, from ``self.generator``) and returns ``spk`` (``init_hidden=True``) or
+      ``(spk, mem)``. :meth:`reset_mem` (``init_leaky``) and :func:`snntorch.utils.reset`
+      restart it: a ``mem`` assigned from outside is taken as the initial voltage, a zero one
+      (what snnTorch's reset writes) means "draw it".
     """
 
-    def __init__(self, params: SpikingParameters) -> None:
-        super().__init__(threshold=params.v_th_mv, reset_mechanism="none", surrogate_disable=True)
-        SpikingNeuron.instances.remove(self)  # state is explicit; snnTorch's hidden-state registry is not used
+    def __init__(
+        self,
+        params: SpikingParameters,
+        spike_grad: Callable[[torch.Tensor], torch.Tensor] | None = None,
+        init_hidden: bool = False,
+    ) -> None:
+        if spike_grad is None:
+            spike_grad = spike_gradient(
+                getattr(params, "spike_grad", DEFAULT_SPIKE_GRAD),
+                getattr(params, "spike_grad_slope", DEFAULT_SPIKE_GRAD_SLOPE),
+            )
+        super().__init__(
+            beta=1.0 - params.dt_ms / params.tau_m_ms,
+            threshold=params.v_th_mv,
+            spike_grad=spike_grad,
+            init_hidden=init_hidden,
+            reset_mechanism="none",
+        )
         self.params = params
+        self.generator: torch.Generator | None = None  # draws the hidden state's initial voltage
+        self.register_buffer("refractory", torch.zeros(0, dtype=torch.int32), persistent=False)
+        self._own_mem: torch.Tensor | None = None  # the mem this module wrote last (else: set from outside)
 
     def fire(self, mem: torch.Tensor) -> torch.Tensor:
-        return mem >= self.threshold
+        """snnTorch's ``fire`` (spike_grad(mem − threshold)), plus the spike of a unit exactly at
+        the threshold (v ≥ v_th)."""
+        spk = super().fire(mem)
+        return spk + (mem == self.threshold).to(spk.dtype) * self.graded_spikes_factor
 
     def init_state(
         self,
@@ -124,21 +204,50 @@ class IntegrateAndFire(SpikingNeuron):
             v = initial_voltage_mv.expand(shape).clone().float()
         return MembraneState(v, torch.full(shape, p.refractory_steps, dtype=torch.int32))
 
+    def reset_mem(self) -> torch.Tensor:
+        """Forget the hidden state: the next step starts from a freshly drawn initial state."""
+        self.mem = torch.zeros(0, device=self.mem.device)
+        self.refractory = torch.zeros(0, dtype=torch.int32, device=self.mem.device)
+        self._own_mem = None
+        return self.mem
+
+    def _hidden_state(self, current: torch.Tensor) -> MembraneState:
+        mem = self.mem
+        if mem is self._own_mem and mem.shape == current.shape:
+            return MembraneState(mem, self.refractory)
+        given = mem if mem.shape == current.shape and bool(mem.ne(0).any()) else None
+        state = self.init_state(tuple(current.shape), self.generator, given)
+        return MembraneState(state.v.to(current.device), state.refractory.to(current.device))
+
     def forward(
-        self, current: torch.Tensor, state: MembraneState, noise: torch.Tensor | None = None
-    ) -> tuple[torch.Tensor, MembraneState]:
+        self, current: torch.Tensor, state: MembraneState | None = None, noise: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, MembraneState] | tuple[torch.Tensor, torch.Tensor] | torch.Tensor:
         p = self.params
-        state, spikes = membrane_step(
-            state,
-            current,
-            noise,
-            dt_over_tau_m=p.dt_ms / p.tau_m_ms,
-            v_th=float(self.threshold),
-            v_reset=p.v_reset_mv,
-            refractory_steps=p.refractory_steps,
-            quadratic=p.neuron == "qif",
-        )
-        return spikes, state
+        hidden = state is None
+        if hidden:
+            state = self._hidden_state(current)
+        v = integrate(state, current, noise, dt_over_tau_m=p.dt_ms / p.tau_m_ms, quadratic=p.neuron == "qif")
+        spk = self.fire(v)
+        state = reset(state, v, v >= self.threshold, v_reset=p.v_reset_mv, refractory_steps=p.refractory_steps)
+        if not hidden:
+            return spk, state
+        self.mem, self.refractory = state
+        self._own_mem = self.mem
+        return spk if self.init_hidden else (spk, self.mem)
+
+
+def synapse_constants(
+    tau_d_ms: torch.Tensor, params: SpikingParameters
+) -> tuple[torch.Tensor, torch.Tensor, float, float]:
+    """(decay_d = e^{−dt/τ_d}, gain, decay_r = e^{−dt/τ_r}, dt in s), computed in float64 and
+    rounded to float32 as the simulators use them; differentiable in ``tau_d_ms``."""
+    tau_d_s = tau_d_ms.double() / MS_PER_S
+    dt_s = params.dt_ms / MS_PER_S
+    decay_d = torch.exp(-dt_s / tau_d_s).float()
+    if params.double_exponential:
+        tau_r_s = params.tau_rise_ms / MS_PER_S
+        return decay_d, (1.0 / (tau_r_s * tau_d_s)).float(), math.exp(-dt_s / tau_r_s), dt_s
+    return decay_d, (1.0 / tau_d_s).float(), 0.0, dt_s
 
 
 class ExponentialSynapse(nn.Module):
@@ -147,17 +256,9 @@ class ExponentialSynapse(nn.Module):
     def __init__(self, tau_d_ms: torch.Tensor, params: SpikingParameters) -> None:
         super().__init__()
         self.params = params
-        tau_d_s = tau_d_ms.double() / MS_PER_S
-        dt_s = params.dt_ms / MS_PER_S
-        self.dt_s = dt_s
-        self.register_buffer("decay_d", torch.exp(-dt_s / tau_d_s).float())
-        if params.double_exponential:
-            tau_r_s = params.tau_rise_ms / MS_PER_S
-            self.decay_r = float(torch.exp(torch.tensor(-dt_s / tau_r_s, dtype=torch.float64)))
-            self.register_buffer("gain", (1.0 / (tau_r_s * tau_d_s)).float())
-        else:
-            self.decay_r = 0.0
-            self.register_buffer("gain", (1.0 / tau_d_s).float())
+        decay_d, gain, self.decay_r, self.dt_s = synapse_constants(tau_d_ms.detach(), params)
+        self.register_buffer("decay_d", decay_d)
+        self.register_buffer("gain", gain)
 
     def init_state(self, shape: tuple[int, ...]) -> SynapseState:
         return SynapseState(*(torch.zeros(shape) for _ in range(4)))
