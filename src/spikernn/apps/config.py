@@ -3,16 +3,30 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
+import os
+import sys
 import tempfile
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
 
+import hydra
+import torch
+from hydra.core.hydra_config import HydraConfig
+from hydra.core.override_parser.overrides_parser import OverridesParser
+from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
-from omegaconf.errors import MissingMandatoryValue
+from omegaconf.errors import MissingMandatoryValue, OmegaConfBaseException
 
 from spikernn.io import import_mat, load_rate_model
+from spikernn.io.mat5 import format_bytes
+from spikernn.io.mat_format import MAX_UNITS
 from spikernn.pipeline import CONVERTED_MODEL_FILE, RATE_MODEL_FILE, RunConfig
 from spikernn.rate import RateRNN, RateRNNConfig
+from spikernn.rate.connectivity import make_connectivity
 from spikernn.rate.criterion import StoppingRule
 from spikernn.rate.training import TrainingConfig
 from spikernn.spiking import SpikingParameters
@@ -20,7 +34,7 @@ from spikernn.tasks import Task, get_task
 from spikernn.tracking import TrackingConfig, resolve_model_source
 from spikernn.tracking.store import resolve_tracking_uri
 from spikernn.transfer import FactorSearch, check_factor
-from spikernn.validation import ConfigError, check_int, check_range
+from spikernn.validation import ConfigError, ModelFileError, check_int, check_range
 
 
 def config_dir() -> str:
@@ -58,9 +72,50 @@ def plain(cfg: DictConfig) -> dict:
 # first bad field.
 
 
+# tracking URI schemes MLflow can use (a bare path is a local file store; "+driver" suffixes allowed)
+TRACKING_SCHEMES = ("file", "sqlite", "postgresql", "mysql", "mssql", "http", "https", "databricks", "databricks-uc")
+
+
+def check_tracking_uri(uri: object) -> None:
+    """``logger.tracking_uri`` is null, a local path or a URI of a scheme MLflow knows."""
+    if uri is None:
+        return
+    key = "logger.tracking_uri (or MLFLOW_TRACKING_URI)"
+    if not isinstance(uri, str) or not uri.strip():
+        raise ConfigError(f"{key} must be null, a path or a tracking URI, got {uri!r}")
+    parsed = urlparse(uri)
+    scheme = parsed.scheme.split("+")[0].lower()
+    if len(scheme) > 1 and scheme not in TRACKING_SCHEMES:
+        raise ConfigError(f"{key}: unknown scheme {parsed.scheme!r} in {uri!r}; allowed: {', '.join(TRACKING_SCHEMES)}")
+    if scheme in ("http", "https") and not parsed.netloc:
+        raise ConfigError(f"{key}: {uri!r} names no host (e.g. http://127.0.0.1:5000)")
+
+
+def check_output_dir(value: object) -> Path:
+    """``paths.output_dir`` is a folder, or can be made one (no file in its way, writable)."""
+    if not isinstance(value, str) or not value.strip():
+        raise ConfigError(f"paths.output_dir must be a folder path, got {value!r}")
+    path = Path(value).expanduser()
+    for part in (path, *path.parents):
+        if part.exists():
+            if not part.is_dir():
+                what = "is a file" if part == path else f"lies under the file {part}"
+                raise ConfigError(f"paths.output_dir: {path} {what}, not a folder")
+            if not os.access(part, os.W_OK | os.X_OK):
+                raise ConfigError(f"paths.output_dir: {part}: permission denied (the folder is not writable)")
+            break
+    return path
+
+
 def build_tracking(raw: dict) -> TrackingConfig:
     """The ``logger`` group (MLflow) of any command."""
-    return _build(TrackingConfig, "logger", dict(raw.get("logger") or {}))
+    tracking = _build(TrackingConfig, "logger", dict(raw.get("logger") or {}))
+    check_tracking_uri(tracking.tracking_uri)
+    for name in ("run_name", "parent_run_id"):
+        value = getattr(tracking, name)
+        if value is not None and not isinstance(value, str):
+            raise ConfigError(f"logger.{name} must be null or text, got {value!r}")
+    return tracking
 
 
 def tracking_uri(raw: dict) -> str:
@@ -71,10 +126,75 @@ def _spiking(values: dict) -> SpikingParameters:
     return _build(SpikingParameters, "spiking", values)
 
 
+def check_dt(spiking: SpikingParameters, task: Task) -> None:
+    """The spiking network holds each input column for whole steps: dt must divide the input step."""
+    ratio = task.step_ms / spiking.dt_ms
+    if abs(ratio - round(ratio)) > 1e-6:
+        raise ConfigError(
+            f"spiking.dt_ms must divide the {task.step_ms:g}-ms input step of task {task.name} into whole steps "
+            f"(e.g. 0.05, 0.1, 0.25, 0.5, 1), got {spiking.dt_ms}"
+        )
+
+
 def _training(values: dict) -> TrainingConfig:
     trainer = dict(values)
-    trainer["stopping"] = _build(StoppingRule, "trainer.stopping", trainer.pop("stopping", {}))
+    try:
+        trainer["stopping"] = _build(StoppingRule, "trainer.stopping", trainer.pop("stopping", None) or {})
+    except ConfigError as err:  # StoppingRule names its fields trainer.<name>
+        message = str(err)
+        raise ConfigError(
+            message if "trainer.stopping." in message else message.replace("trainer.", "trainer.stopping.", 1)
+        ) from None
+    if not isinstance(trainer.get("progress_bar", True), bool):
+        raise ConfigError(f"trainer.progress_bar must be true or false, got {trainer['progress_bar']!r}")
+    resume = trainer.get("resume_from")
+    if resume is not None and (not isinstance(resume, str) or not resume.strip()):
+        raise ConfigError(f"trainer.resume_from must be null or a checkpoint path, got {resume!r}")
     return _build(TrainingConfig, "trainer", trainer)
+
+
+def check_resume_checkpoint(path: str, model: RateRNNConfig, task: Task) -> None:
+    """``trainer.resume_from`` is a readable training checkpoint of a model of this N and task."""
+    key = "trainer.resume_from"
+    try:
+        with open(path, "rb") as fh:
+            checkpoint = torch.load(fh, map_location="cpu", weights_only=True)
+    except PermissionError:
+        raise ModelFileError(f"{key}: {path}: permission denied (the file cannot be read)") from None
+    except IsADirectoryError:
+        raise ModelFileError(f"{key}: {path} is a folder, not a checkpoint file") from None
+    except Exception as err:  # noqa: BLE001 - unreadable or holding more than tensors and plain values
+        raise ModelFileError(
+            f"{key}: {path} is not a spikernn training checkpoint ({type(err).__name__}; "
+            "checkpoints holding Python objects other than tensors are refused unread)"
+        ) from None
+    state = checkpoint.get("state_dict") if isinstance(checkpoint, dict) else None
+    if not isinstance(state, dict) or "global_step" not in checkpoint:
+        raise ModelFileError(f"{key}: {path} is not a spikernn training checkpoint (no state_dict / global_step)")
+    shapes = {name.rsplit(".", 1)[-1]: tuple(t.shape) for name, t in state.items() if isinstance(t, torch.Tensor)}
+    if len(shapes.get("w", ())) != 2 or len(shapes.get("w_in", ())) != 2:
+        raise ModelFileError(f"{key}: {path} holds no rate network (no w / w_in tensors)")
+    n, n_inputs = shapes["w"][0], shapes["w_in"][1]
+    if (n, n_inputs) != (model.n_units, task.n_inputs):
+        raise ConfigError(
+            f"{key}: {path} is a checkpoint of a network of N = {n} with {n_inputs} input(s); this run has "
+            f"model.n_units = {model.n_units} and task {task.name} ({task.n_inputs} input(s)): resume with the "
+            "settings the checkpoint was trained with"
+        )
+
+
+def _check_som_units(model: RateRNNConfig, seed: int) -> None:
+    """model.som_n fits the inhibitory units the seed draws (else the model cannot be built)."""
+    if model.som_n == 0:
+        return
+    try:
+        make_connectivity(
+            model.n_units, model.p_inh, model.som_n, model.apply_dale, torch.Generator().manual_seed(seed)
+        )
+    except ValueError as err:
+        raise ConfigError(
+            f"{err} (seed {seed}, model.n_units = {model.n_units}, model.p_inh = {model.p_inh})"
+        ) from None
 
 
 def _rate_model(values: dict) -> RateRNNConfig:
@@ -89,6 +209,12 @@ def _rate_model(values: dict) -> RateRNNConfig:
         if tau_min > tau_max:
             raise ConfigError(f"model.tau_min_ms must be ≤ model.tau_max_ms ({tau_max} ms), got {tau_min}")
     values["taus_ms"] = [tau_min] if tau_max is None else [tau_min, tau_max]
+    n = values.get("n_units")
+    if isinstance(n, int) and not isinstance(n, bool) and n > MAX_UNITS:
+        raise ConfigError(
+            f"model.n_units must be in [1, {MAX_UNITS}], got {n}: each N×N matrix would need "
+            f"{format_bytes(4.0 * n * n)}"
+        )
     return _build(RateRNNConfig, "model", values)
 
 
@@ -103,7 +229,25 @@ def build_run_config(raw: dict) -> RunConfig:
     if "spiking" in rest:
         values["spiking"] = _spiking(rest.pop("spiking"))
         values["transfer"] = _build(FactorSearch, "transfer", rest.pop("transfer"))
-    return _build(RunConfig, "", {**values, **rest})
+    _check_choices(dict(raw))
+    config = _build(RunConfig, "", {**values, **rest})
+    task = get_task(config.task)
+    if "spiking" in values:
+        check_dt(config.spiking, task)
+    _check_som_units(config.model, config.seed)
+    if config.training.resume_from is not None:
+        check_resume_checkpoint(config.training.resume_from, config.model, task)
+    return config
+
+
+def _check_choices(rest: dict) -> None:
+    """``seed`` and ``eval_trials`` are checked by the configs; ``objective`` names summary values."""
+    objective = rest.pop("objective", None)
+    names = [objective] if isinstance(objective, str) else objective
+    if names is not None and (
+        not isinstance(names, list) or not names or not all(isinstance(n, str) and n for n in names)
+    ):
+        raise ConfigError(f"objective must be a summary key (e.g. lif_accuracy) or a list of them, got {objective!r}")
 
 
 @dataclass
@@ -119,20 +263,27 @@ class ModelSource:
 def load_model_source(raw: dict, artifacts: tuple[str, ...]) -> ModelSource:
     """Resolve ``source`` (path or run id) and the task: the model file's, or ``task`` for a .mat
     file; a ``task`` that contradicts the file is refused."""
-    source = str(raw.get("source") or "")
+    source = raw.get("source")
+    if source is not None and not isinstance(source, str):
+        raise ConfigError(f"source must be a model file path or an MLflow run id, got {source!r}")
+    source = source or ""
     wanted = (raw.get("task") or {}).get("name")
+    if wanted is not None:
+        get_task(wanted)
     with tempfile.TemporaryDirectory(prefix="spikernn-source-") as tmp:
         path = resolve_model_source(source, tracking_uri(raw), artifacts, Path(tmp))
-        if path.suffix == ".mat":
-            model, stored = import_mat(path), {}
-            if wanted is None:
-                raise ConfigError("task is required with a .mat source (task=go_nogo, xor or mante)")
-        else:
-            try:
+        try:
+            if path.suffix.lower() == ".mat":
+                if wanted is None:
+                    raise ConfigError("task is required with a .mat source (task=go_nogo, xor or mante)")
+                model, stored = import_mat(path), {}
+            else:
                 model, stored = load_rate_model(path)
-            except (RuntimeError, OSError, ValueError) as err:
-                raise ConfigError(f"source: {source} is not a readable spikernn model file ({err})") from err
+        except ModelFileError as err:
+            raise ModelFileError(f"source: {err}") from None
     saved_task = stored.get("task")
+    if saved_task is not None and not isinstance(saved_task, str):
+        raise ModelFileError(f"source: {source} stores a task that is not text ({saved_task!r})")
     if wanted is not None and saved_task is not None and wanted != saved_task:
         raise ConfigError(f"task: the model in {source} was trained on {saved_task!r}, not {wanted!r}")
     task = get_task(wanted or saved_task)
@@ -163,7 +314,9 @@ def build_convert_config(raw: dict) -> ConvertConfig:
     seed, eval_trials = _seed_and_trials(raw)
     spiking = _spiking(raw["spiking"])
     transfer = _build(FactorSearch, "transfer", raw["transfer"])
+    _check_choices(dict(raw))
     source = load_model_source(raw, (RATE_MODEL_FILE, CONVERTED_MODEL_FILE))
+    check_dt(spiking, source.task)
     return ConvertConfig(source, spiking, transfer, seed, eval_trials)
 
 
@@ -181,6 +334,7 @@ class EvaluateConfig:
 def build_evaluate_config(raw: dict) -> EvaluateConfig:
     """The spiking parameters and factor stored with the converted model, unless overridden."""
     seed, eval_trials = _seed_and_trials(raw)
+    _check_choices(dict(raw))
     source = load_model_source(raw, (CONVERTED_MODEL_FILE,))
     factor = raw.get("scaling_factor")
     if factor is None:  # not `or`: a given 0 must be refused below, not replaced by the stored factor
@@ -189,6 +343,123 @@ def build_evaluate_config(raw: dict) -> EvaluateConfig:
         raise ConfigError("scaling_factor is required: the model file stores none (give scaling_factor=…)")
     check_factor("scaling_factor", factor)
     stored_spiking = source.stored.get("spiking") or {}
+    if not isinstance(stored_spiking, dict):
+        raise ModelFileError(f"source: {source.source} stores spiking parameters that are not a dict")
     overrides = {k: v for k, v in (raw.get("spiking") or {}).items() if v is not None}
     spiking = _spiking({**stored_spiking, **overrides})
+    check_dt(spiking, source.task)
     return EvaluateConfig(source, spiking, float(factor), seed, eval_trials)
+
+
+# ----------------------------------------------------------------------------------------------
+# Validation before Hydra makes anything: a Hydra callback checks the composed config before the
+# run folder, the sweep's Optuna study or any MLflow run exists, and ``command`` makes Hydra's own
+# refusals of the command line (unknown key or option, bad syntax) exit 2 like every other bad input.
+
+BUILDERS = {
+    "run": build_run_config,
+    "train": build_run_config,
+    "convert": build_convert_config,
+    "evaluate": build_evaluate_config,
+}
+INVALID_CONFIG_EXIT = 2
+_validated = False  # set once a command's config passed: later exits are the command's own
+
+
+def _job_config(cfg: DictConfig) -> dict:
+    """The resolved config of the job (without the ``hydra`` node, which a job resolves itself)."""
+    keys = [k for k in cfg.keys() if k != "hydra"]
+    try:
+        return plain(OmegaConf.masked_copy(cfg, keys))
+    except ConfigError:
+        raise
+    except OmegaConfBaseException as err:
+        raise ConfigError(f"{getattr(err, 'full_key', '') or 'config'}: {err}") from None
+
+
+def check_sweeper(sweeper: Any) -> None:
+    """``hydra.sweeper`` settings of an Optuna sweep: a budget of at least one trial, one job."""
+    if sweeper is None or "n_trials" not in sweeper:
+        return
+    check_int("hydra.sweeper.n_trials", sweeper.get("n_trials"), 1)
+    if "n_jobs" in sweeper:
+        check_int("hydra.sweeper.n_jobs", sweeper.get("n_jobs"), 1)
+
+
+def _sweeps_on_command_line(cfg: DictConfig) -> bool:
+    """Whether a command-line override lists several values (``a=1,2``): the jobs check those."""
+    try:
+        task = list(cfg.hydra.overrides.task)
+        return any(o.is_sweep_override() for o in OverridesParser.create().parse_overrides(task))
+    except Exception:  # noqa: BLE001 - Hydra parsed these already; when in doubt the jobs check them
+        return True
+
+
+def validate(cfg: DictConfig, config_name: str, multirun: bool = False) -> object | None:
+    """Check the composed config of command ``config_name`` (raises ``ConfigError`` naming the first
+    bad key or file); writes nothing. In a sweep, also the sweeper's settings; the job's own keys
+    are checked here unless the command line sweeps some of them (each job checks its own)."""
+    if "paths" in cfg:
+        check_output_dir(cfg.paths.get("output_dir"))
+    if multirun:
+        check_sweeper(OmegaConf.select(cfg, "hydra.sweeper"))
+        if _sweeps_on_command_line(cfg):
+            raw = _job_config(cfg)
+            build_tracking(raw)
+            return None
+    raw = _job_config(cfg)
+    build_tracking(raw)
+    builder = BUILDERS.get(config_name)
+    return None if builder is None else builder(raw)
+
+
+def refuse(command: str, err: ConfigError) -> None:
+    """Print the bad input and exit with code 2."""
+    print(f"{command}: invalid config: {err}", file=sys.stderr)
+    sys.exit(INVALID_CONFIG_EXIT)
+
+
+class ValidateFirst(Callback):
+    """``hydra.callbacks``: validate before Hydra makes the run folder (run) or the sweeper its
+    study (multirun); bad input exits 2 with the message, and nothing is written."""
+
+    def _check(self, config: DictConfig, config_name: str | None, multirun: bool) -> None:
+        global _validated
+        name = config_name or ""
+        HydraConfig.instance().set_config(config)  # lets the job's ${hydra:…} resolve as in the job
+        try:
+            validate(config, name, multirun)
+        except ConfigError as err:
+            refuse(f"spikernn-{name}", err)
+        _validated = True
+
+    def on_run_start(self, config: DictConfig, config_name: str | None = None, **kwargs: Any) -> None:
+        self._check(config, config_name, multirun=False)
+
+    def on_multirun_start(self, config: DictConfig, config_name: str | None = None, **kwargs: Any) -> None:
+        self._check(config, config_name, multirun=True)
+
+
+def command(config_name: str):
+    """``hydra.main`` for a spikernn command. Hydra refuses a bad command line (unknown key or
+    option, bad syntax) with its message and exit 1 before any job starts; that exits 2 here."""
+
+    def decorate(task):
+        main = hydra.main(config_path=config_dir(), config_name=config_name)(task)
+
+        @functools.wraps(task)
+        def entry(*args, **kwargs):
+            global _validated
+            _validated = False
+            # our own callback is a trusted target (Hydra 1.4 warns about every unlisted one)
+            warnings.filterwarnings("ignore", message=r".*_target_='spikernn\.apps\.config\.ValidateFirst'")
+            try:
+                return main(*args, **kwargs)
+            except SystemExit as stop:
+                if stop.code == 1 and not _validated:
+                    raise SystemExit(INVALID_CONFIG_EXIT) from None
+                raise
+
+        return entry
+
+    return decorate

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import hydra
 from omegaconf import DictConfig
 
-from spikernn.apps.config import ConvertConfig, build_convert_config, config_dir
+from spikernn.apps.config import ConvertConfig, build_convert_config, command
 from spikernn.apps.runner import CommandContext, execute, objective_value, source_summary, source_tags
 from spikernn.pipeline import convert_stage
 
@@ -28,7 +27,7 @@ def convert(cfg: ConvertConfig, ctx: CommandContext) -> dict:
     }
 
 
-@hydra.main(config_path=config_dir(), config_name="convert")
+@command("convert")
 def main(cfg: DictConfig) -> float | list[float]:
     summary = execute(cfg, "spikernn-convert", build_convert_config, convert, source_tags)
     return objective_value(summary, cfg.objective)

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import hydra
 from omegaconf import DictConfig
 
-from spikernn.apps.config import EvaluateConfig, build_evaluate_config, config_dir
+from spikernn.apps.config import EvaluateConfig, build_evaluate_config, command
 from spikernn.apps.runner import CommandContext, execute, objective_value, source_summary, source_tags
 from spikernn.pipeline import evaluate_stage
 
@@ -25,7 +24,7 @@ def effective(cfg: EvaluateConfig) -> dict:
     return {"spiking": cfg.spiking.to_dict(), "scaling_factor": cfg.scaling_factor}
 
 
-@hydra.main(config_path=config_dir(), config_name="evaluate")
+@command("evaluate")
 def main(cfg: DictConfig) -> float | list[float]:
     summary = execute(cfg, "spikernn-evaluate", build_evaluate_config, evaluate, source_tags, effective)
     return objective_value(summary, cfg.objective)

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import hydra
 from omegaconf import DictConfig
 
-from spikernn.apps.config import build_run_config, config_dir
+from spikernn.apps.config import build_run_config, command
 from spikernn.apps.runner import CommandContext, execute, objective_value, run_tags
 from spikernn.pipeline import RunConfig, run_pipeline
 from spikernn.tracking.training_metrics import TrainingMetrics
@@ -15,7 +14,7 @@ def run_all(cfg: RunConfig, ctx: CommandContext) -> dict:
     return run_pipeline(cfg, ctx.out_dir, ctx.progress, callbacks=[TrainingMetrics(ctx.run)], monitor=ctx.monitor)
 
 
-@hydra.main(config_path=config_dir(), config_name="run")
+@command("run")
 def main(cfg: DictConfig) -> float | list[float]:
     summary = execute(cfg, "spikernn-run", build_run_config, run_all, run_tags)
     return objective_value(summary, cfg.objective)

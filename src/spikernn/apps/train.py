@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import hydra
 from omegaconf import DictConfig
 
-from spikernn.apps.config import build_run_config, config_dir
+from spikernn.apps.config import build_run_config, command
 from spikernn.apps.runner import CommandContext, execute, objective_value, run_tags
 from spikernn.pipeline import RunConfig, train_stage
 from spikernn.tasks import get_task
@@ -20,7 +19,7 @@ def train(cfg: RunConfig, ctx: CommandContext) -> dict:
     return summary
 
 
-@hydra.main(config_path=config_dir(), config_name="train")
+@command("train")
 def main(cfg: DictConfig) -> float | list[float]:
     summary = execute(cfg, "spikernn-train", build_run_config, train, run_tags)
     return objective_value(summary, cfg.objective)
