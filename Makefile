@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 ARGS ?=
 
-.PHONY: setup run test test-slow lint
+.PHONY: setup run test test-slow lint docs docs-serve
 
 setup: $(VENV)/.installed
 
@@ -26,5 +26,12 @@ test-slow: setup
 	$(PY) -m pytest -m slow
 
 lint: setup
-	$(VENV)/bin/ruff check src tests benchmarks experiments
-	$(VENV)/bin/ruff format --check src tests benchmarks experiments
+	$(VENV)/bin/ruff check src tests benchmarks experiments docs/examples
+	$(VENV)/bin/ruff format --check src tests benchmarks experiments docs/examples/*.py
+
+# the documentation site (MkDocs, strict: any warning fails) into site/; docs-serve previews it
+docs: setup
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict
+
+docs-serve: setup
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs serve --strict

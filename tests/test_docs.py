@@ -1,0 +1,112 @@
+"""The documentation: the site builds in strict mode, and every worked example runs as written (tiny).
+
+The examples in ``docs/examples/`` are executed in this process (as ``python <script> --tiny``
+would run them, through ``runpy``) so that torch, MLflow and Lightning are imported once; the
+commands they start are separate processes, as for a user. Output goes to a temporary folder.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import runpy
+import subprocess
+import sys
+from pathlib import Path
+
+import mlflow
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLES = ROOT / "docs" / "examples"
+EXAMPLE_PAGES = {
+    "train-convert-inspect": "train_convert_inspect.py",
+    "import-reference": "import_reference_mat.py",
+    "refractory-sweep": "refractory_sweep.py",
+    "paper-figure": "paper_fig2b.py",
+}
+
+
+def test_site_builds_in_strict_mode_without_warnings(tmp_path: Path) -> None:
+    env = {**os.environ, "NO_MKDOCS_2_WARNING": "1"}
+    proc = subprocess.run(
+        [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(tmp_path / "site")],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
+    log = proc.stdout + proc.stderr
+    assert proc.returncode == 0, log[-5000:]
+    assert not re.search(r"^(WARNING|ERROR)", log, re.MULTILINE), log[-5000:]
+    site = tmp_path / "site"
+    for page in ("method", "parameters", "differences", "operations", "examples", "api/rate", "api/spiking"):
+        assert (site / page / "index.html").is_file(), page
+    # the API reference is generated from the docstrings
+    assert "search_scaling_factor" in (site / "api" / "transfer" / "index.html").read_text()
+    # each example's page shows the script this file runs (its docstring's first line, verbatim)
+    for page, script in EXAMPLE_PAGES.items():
+        first_line = (EXAMPLES / script).read_text().split('"""')[1].splitlines()[0]
+        assert first_line in (site / "examples" / page / "index.html").read_text(), page
+
+
+def test_no_reference_to_files_outside_the_repository() -> None:
+    """A user's clone has only the repository: nothing may point into the folder beside it."""
+    needle = re.compile(r"\.\./" + "shared|/work/" + "shared|" + "SPEC" + r"\.md")
+    offenders = []
+    for folder in ("docs", "src", "conf", "experiments", "benchmarks"):
+        for path in (ROOT / folder).rglob("*"):
+            if path.suffix in {".md", ".py", ".yaml", ".yml", ".sh", ".txt"} and needle.search(path.read_text()):
+                offenders.append(str(path.relative_to(ROOT)))
+    for name in ("README.md", "mkdocs.yml", "pyproject.toml", "Makefile"):
+        if needle.search((ROOT / name).read_text()):
+            offenders.append(name)
+    assert not offenders
+    assert "docs/method.md" in (ROOT / "README.md").read_text()
+
+
+def run_example(name: str, out: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``python docs/examples/<name> --tiny`` with its outputs under ``out``."""
+    monkeypatch.setenv("SPIKERNN_OUTPUT_DIR", str(out))
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    monkeypatch.setattr(sys, "argv", [str(EXAMPLES / name), "--tiny"])
+    monkeypatch.syspath_prepend(str(EXAMPLES))
+    monkeypatch.chdir(out)
+    try:
+        runpy.run_path(str(EXAMPLES / name), run_name="__main__")
+    finally:
+        mlflow.set_tracking_uri(None)  # an example may set it; it also sets MLFLOW_TRACKING_URI
+
+
+def test_example_train_convert_inspect(tmp_path: Path, monkeypatch, capsys) -> None:
+    run_example("train_convert_inspect.py", tmp_path, monkeypatch)
+    out = capsys.readouterr().out
+    assert "LIF accuracy by s: {20: " in out and "stored with the model:" in out
+    assert len(list((tmp_path / "runs" / "train").iterdir())) == 1
+    assert len(list((tmp_path / "runs" / "convert").iterdir())) == 1
+
+
+def test_example_import_reference_mat(tmp_path: Path, monkeypatch, capsys) -> None:
+    run_example("import_reference_mat.py", tmp_path, monkeypatch)
+    out = capsys.readouterr().out
+    assert (tmp_path / "examples" / "reference_go_nogo.mat").is_file()
+    assert "imported: N = 30" in out and "best s = " in out
+    (convert_dir,) = (tmp_path / "runs" / "convert").iterdir()
+    assert (convert_dir / "converted_model.pt").is_file()
+
+
+def test_example_refractory_sweep(tmp_path: Path, monkeypatch, capsys) -> None:
+    run_example("refractory_sweep.py", tmp_path, monkeypatch)
+    out = capsys.readouterr().out
+    assert (tmp_path / "optuna.db").is_file()
+    for t_ref in ("0.0", "2.0", "10.0"):
+        assert f"t_ref {t_ref:>4} ms: s = " in out
+    assert "optuna-dashboard sqlite:///" in out
+
+
+def test_example_paper_figure(tmp_path: Path, monkeypatch, capsys) -> None:
+    run_example("paper_fig2b.py", tmp_path, monkeypatch)
+    out = capsys.readouterr().out
+    assert (tmp_path / "examples" / "fig2b.png").stat().st_size > 0
+    assert "| 1/25 | correct |" in out
