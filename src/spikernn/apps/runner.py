@@ -21,6 +21,7 @@ from spikernn.pipeline import RunConfig, rate_model_summary, write_summary
 from spikernn.sweeps import TrialLink
 from spikernn.tasks import condition_slug
 from spikernn.tracking import TrackedRun
+from spikernn.tracking.signals import Interrupted, interruptible
 from spikernn.validation import ConfigError
 
 S = TypeVar("S")
@@ -144,17 +145,22 @@ def execute(
     all_tags = tags(settings)
     if trial is not None:
         all_tags |= {"optuna_study": trial.study_name, "optuna_trial": str(trial.number)}
-    with TrackedRun(tracking, raw["paths"]["output_dir"], out_dir, command, params, all_tags) as run:
-        print(f"{command}: run folder {out_dir}; MLflow run {run.run_id} ({run.tracking_uri})")
-        if trial is not None:
-            trial.attach_run(run.run_id)
-        start = time.perf_counter()
-        with PhaseProgress() as progress:
-            summary = work(settings, CommandContext(out_dir, run, progress, trial))
-        summary["seconds"] = round(time.perf_counter() - start, 2)
-        summary["mlflow_run_id"] = run.run_id
-        write_summary(out_dir, summary)
-        log_summary(run, summary)
+    output_dir = raw["paths"]["output_dir"]
+    try:
+        with interruptible(), TrackedRun(tracking, output_dir, out_dir, command, params, all_tags) as run:
+            print(f"{command}: run folder {out_dir}; MLflow run {run.run_id} ({run.tracking_uri})")
+            if trial is not None:
+                trial.attach_run(run.run_id)
+            start = time.perf_counter()
+            with PhaseProgress() as progress:
+                summary = work(settings, CommandContext(out_dir, run, progress, trial))
+            summary["seconds"] = round(time.perf_counter() - start, 2)
+            summary["mlflow_run_id"] = run.run_id
+            write_summary(out_dir, summary)
+            log_summary(run, summary)
+    except Interrupted as stop:  # SIGTERM / Ctrl-C: the run is closed KILLED, what was written is kept
+        print(f"{command}: {stop}; MLflow run ended KILLED; what was written is in {out_dir}", file=sys.stderr)
+        sys.exit(stop.exit_code)
     print(json.dumps({k: summary[k] for k in SUMMARY_KEYS if k in summary}, indent=2))
     print(f"{command}: results in {out_dir}")
     return summary

@@ -1,13 +1,20 @@
 """One MLflow run per command: config as params, provenance tags, metrics, artifacts, final status.
 
-A crash ends the run FAILED (the error as tag ``error``), Ctrl-C ends it KILLED; whatever the run
-folder holds by then is still logged, so nothing written before is lost.
+A crash ends the run FAILED (the error as tag ``error``), Ctrl-C or SIGTERM ends it KILLED (tag
+``interrupted``); whatever the run folder holds by then is still logged, so nothing written before
+is lost. A run records its host and process (tags ``host``, ``pid``, ``pid_start``): a run left
+RUNNING by a process that is gone (SIGKILL, power cut) is closed KILLED by the next command on that
+host.
 """
 
 from __future__ import annotations
 
 import math
+import os
+import signal
+import socket
 import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -18,7 +25,8 @@ from mlflow.tracking import MlflowClient
 from mlflow.utils.mlflow_tags import MLFLOW_GIT_COMMIT, MLFLOW_PARENT_RUN_ID, MLFLOW_RUN_NAME
 
 import spikernn
-from spikernn.tracking.store import ensure_experiment, resolve_tracking_uri, retrying
+from spikernn.tracking.signals import deferred, interrupt_signal
+from spikernn.tracking.store import ensure_experiment, open_tracking_store, retrying
 from spikernn.validation import ConfigError
 
 MAX_PARAM_CHARS = 6000  # MLflow's limit on a param value
@@ -80,6 +88,57 @@ def git_commit() -> tuple[str, bool]:
         return "unknown", False
 
 
+def process_start(pid: int) -> str:
+    """When process ``pid`` started (clock ticks since boot, from /proc), "" where unknown or gone;
+    tells a live process from a later one that reuses its id."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return ""
+    return stat.rsplit(")", 1)[1].split()[19]
+
+
+def process_tags() -> dict[str, str]:
+    """Tags naming this process: ``host``, ``pid`` and ``pid_start``."""
+    return {"host": socket.gethostname(), "pid": str(os.getpid()), "pid_start": process_start(os.getpid())}
+
+
+def _process_alive(pid: str, started: str) -> bool:
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, ValueError):
+        return True
+    return not started or process_start(int(pid)) in ("", started)
+
+
+def close_orphaned_runs(client: MlflowClient, experiment_id: str) -> list[str]:
+    """Close KILLED the RUNNING runs of this host whose process is gone; returns their ids."""
+    host = socket.gethostname().replace("'", "")
+    running = retrying(
+        lambda: client.search_runs(
+            [experiment_id], f"attributes.status = 'RUNNING' and tags.host = '{host}'", max_results=1000
+        )
+    )
+    closed = [
+        run.info.run_id
+        for run in running
+        if "pid" in run.data.tags and not _process_alive(run.data.tags["pid"], run.data.tags.get("pid_start", ""))
+    ]
+    for run_id in closed:
+        close_run(client, run_id, "KILLED", {"interrupted": f"the process on {host} ended without closing the run"})
+    if closed:
+        print(f"spikernn: closed MLflow run(s) left RUNNING by a killed process: {closed}", file=sys.stderr)
+    return closed
+
+
+def close_run(client: MlflowClient, run_id: str, status: str, tags: dict[str, str]) -> None:
+    """End run ``run_id`` with ``status`` and ``tags`` (a run another process left open)."""
+    retrying(lambda: client.log_batch(run_id, tags=[RunTag(k, str(v)) for k, v in tags.items()]))
+    retrying(lambda: client.set_terminated(run_id, status))
+
+
 class TrackedRun:
     """Context manager around one MLflow run; ``out_dir`` is logged as the run's artifacts on exit."""
 
@@ -94,9 +153,10 @@ class TrackedRun:
     ) -> None:
         self.config = config
         self.out_dir = out_dir
-        self.tracking_uri = resolve_tracking_uri(config.tracking_uri, output_dir)
+        self.tracking_uri = open_tracking_store(config.tracking_uri, output_dir)
         self.client = MlflowClient(tracking_uri=self.tracking_uri)
         self.experiment_id = ensure_experiment(self.client, config.experiment_name, output_dir, self.tracking_uri)
+        close_orphaned_runs(self.client, self.experiment_id)
         commit, dirty = git_commit()
         all_tags = {
             "command": command,
@@ -105,6 +165,7 @@ class TrackedRun:
             "spikernn_version": spikernn.__version__,
             "run_folder": str(out_dir.resolve()),
             MLFLOW_GIT_COMMIT: commit,
+            **process_tags(),
             **tags,
         }
         if config.run_name:
@@ -121,16 +182,19 @@ class TrackedRun:
     def __exit__(
         self, kind: type[BaseException] | None, error: BaseException | None, traceback: TracebackType | None
     ) -> None:
-        status = "FINISHED"
-        if isinstance(error, KeyboardInterrupt):
-            status = "KILLED"
-        elif error is not None and not (isinstance(error, SystemExit) and error.code in (0, None)):
-            status = "FAILED"
-            self.set_tags({"error": f"{type(error).__name__}: {error}"[:MAX_PARAM_CHARS]})
-        try:
-            self.log_folder()
-        finally:
-            retrying(lambda: self.client.set_terminated(self.run_id, status))
+        with deferred():  # a second Ctrl-C must not leave the run half-closed
+            status = "FINISHED"
+            signum = interrupt_signal(error)
+            if signum is not None:
+                status = "KILLED"
+                self.set_tags({"interrupted": signal.Signals(signum).name})
+            elif error is not None and not (isinstance(error, SystemExit) and error.code in (0, None)):
+                status = "FAILED"
+                self.set_tags({"error": f"{type(error).__name__}: {error}"[:MAX_PARAM_CHARS]})
+            try:
+                self.log_folder()
+            finally:
+                retrying(lambda: self.client.set_terminated(self.run_id, status))
 
     def set_tags(self, tags: dict[str, str]) -> None:
         items = [RunTag(k, str(v)) for k, v in tags.items()]

@@ -1,0 +1,29 @@
+"""Run folder names that no two processes share.
+
+``conf/hydra/default.yaml`` names a command's folder ``<date_time>_<suffix>``: the time to the
+second for people, and ``${spikernn.unique:}`` — microseconds, this process's id and random bits —
+so that runs started in the same second (parallel runs, sweep workers, machines sharing one file
+system) never write into one folder. The value is fixed for the process (cached), as Hydra's
+``now`` is, so a sweep's jobs and their launcher agree on it.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import time
+
+from omegaconf import OmegaConf
+
+RESOLVER = "spikernn.unique"
+
+
+def unique_suffix() -> str:
+    """``<microseconds>-<pid>-<4 random hex bytes>``, e.g. ``042137-81234-9f3a61c2``."""
+    return f"{time.time_ns() // 1000 % 1_000_000:06d}-{os.getpid()}-{secrets.token_hex(4)}"
+
+
+def register_resolvers() -> None:
+    if not OmegaConf.has_resolver(RESOLVER):
+        register = getattr(OmegaConf, "register_resolver", None) or OmegaConf.register_new_resolver  # 2.4 | 2.3
+        register(RESOLVER, unique_suffix, use_cache=True)

@@ -1,0 +1,78 @@
+"""SIGTERM (what SLURM and ``kill`` send) and Ctrl-C (SIGINT) end a command cleanly.
+
+Inside :func:`interruptible`, both raise :class:`Interrupted` wherever the program is; it is not a
+``KeyboardInterrupt`` (Lightning turns that into ``sys.exit(1)``) nor an ``Exception`` (nothing
+swallows it), so it unwinds to the command, whose MLflow run ends KILLED, and the process exits
+with ``128 + signal`` (143 for SIGTERM, 130 for Ctrl-C), as a shell reports a killed process.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import threading
+from collections.abc import Iterator
+
+SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
+
+class Interrupted(BaseException):
+    """The process was asked to stop by signal ``signum``."""
+
+    def __init__(self, signum: int) -> None:
+        self.signum = int(signum)
+        super().__init__(f"interrupted by {self.name}")
+
+    @property
+    def name(self) -> str:
+        return signal.Signals(self.signum).name
+
+    @property
+    def exit_code(self) -> int:
+        return 128 + self.signum
+
+
+def interrupt_signal(error: BaseException | None) -> int | None:
+    """The signal that ``error`` stands for (an interruption), or None if it is no interruption."""
+    if isinstance(error, Interrupted):
+        return error.signum
+    if isinstance(error, KeyboardInterrupt):
+        return int(signal.SIGINT)
+    if type(error).__name__ == "SIGTERMException":  # Lightning's, should its handler run alone
+        return int(signal.SIGTERM)
+    if isinstance(error, SystemExit) and isinstance(error.code, int) and error.code - 128 in map(int, SIGNALS):
+        return error.code - 128  # a nested command that was interrupted (a sweep's job)
+    return None
+
+
+def _raise(signum: int, _frame: object) -> None:
+    raise Interrupted(signum)
+
+
+@contextlib.contextmanager
+def interruptible() -> Iterator[None]:
+    """SIGTERM and SIGINT raise :class:`Interrupted` inside (main thread only; else a no-op)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {sig: signal.signal(sig, _raise) for sig in SIGNALS}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+@contextlib.contextmanager
+def deferred() -> Iterator[list[int]]:
+    """Signals arriving inside are recorded (the yielded list), not raised: for closing a run."""
+    if threading.current_thread() is not threading.main_thread():
+        yield []
+        return
+    received: list[int] = []
+    previous = {sig: signal.signal(sig, lambda signum, _f: received.append(signum)) for sig in SIGNALS}
+    try:
+        yield received
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
