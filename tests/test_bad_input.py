@@ -1,0 +1,311 @@
+"""Every bad input is refused at once (issue 15, part 6): a message naming the key or file and what
+is allowed, exit code 2, and nothing written (no run folder, no MLflow run, no Optuna study).
+
+Most kinds are checked in-process through the same ``validate`` the commands run before Hydra
+makes anything; a representative handful as real commands."""
+
+from __future__ import annotations
+
+import os
+import pickle
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from hydra import compose, initialize_config_dir
+
+from spikernn.apps.config import config_dir, validate
+from spikernn.io import export_mat, save_rate_model
+from spikernn.rate import RateRNN, RateRNNConfig
+from spikernn.validation import ConfigError
+
+SPIKING = {
+    "neuron": "lif",
+    "dt_ms": 0.05,
+    "tau_m_ms": 10.0,
+    "t_ref_ms": 2.0,
+    "v_th_mv": -40.0,
+    "v_reset_mv": -65.0,
+    "i_bias_mv": -40.0,
+    "v_init_min_mv": -65.0,
+    "v_init_max_mv": 30.0,
+    "tau_rise_ms": 2.0,
+    "noise_std_mv": 0.1,
+}
+
+# (command, overrides, text the message must hold). Placeholders: {pt} a rate model (go_nogo),
+# {conv} a converted model, {mat} a reference .mat, {mante_pt} a Mante model, {file} a plain file,
+# {dir} a folder, {ckpt} a training checkpoint (go_nogo, N = 20), {junk} bytes that are no model,
+# {pickle} a pickle holding code, {nanpt} a model with NaN weights, {bare} a model without a factor
+RUN_CASES = [
+    # model
+    ("model.n_units=0", "model.n_units must be in [1, inf], got 0"),
+    ("model.n_units=-3", "model.n_units must be in [1, inf]"),
+    ("model.n_units=2.5", "model.n_units must be an integer"),
+    ("model.n_units=abc", "model.n_units must be an integer"),
+    ("model.n_units=true", "model.n_units must be an integer"),
+    ("model.n_units=null", "model.n_units must be an integer"),
+    ("model.n_units=1000000", "model.n_units must be in [1, 10000], got 1000000: each N×N matrix would need"),
+    ("model.p_inh=-0.1", "model.p_inh must be in [0, 1)"),
+    ("model.p_inh=1.0", "model.p_inh must be in [0, 1)"),
+    ("model.p_inh=nan", "model.p_inh must be a finite number"),
+    ("model.p_inh=x", "model.p_inh must be a finite number"),
+    ("model.p_rec=0", "model.p_rec must be in (0, 1]"),
+    ("model.p_rec=1.5", "model.p_rec must be in (0, 1]"),
+    ("model.gain=0", "model.gain must be in (0, inf]"),
+    ("model.gain=-1.5", "model.gain must be in (0, inf]"),
+    ("model.gain=inf", "model.gain must be a finite number"),
+    ("model.gain=nan", "model.gain must be a finite number"),
+    ("model.som_n=-1", "model.som_n must be in [0, 200]"),
+    ("model.som_n=500", "model.som_n must be in [0, 200]"),
+    ("model.som_n=150", "model.som_n must be at most the number of inhibitory units"),
+    ("model.weight_distribution=uniform", "model.weight_distribution must be one of 'gaus', 'gamma'"),
+    ("model.activation=tanh", "model.activation must be one of"),
+    ("model.tau_min_ms=0", "model.tau_min_ms must be in (0, inf]"),
+    ("model.tau_min_ms=-5", "model.tau_min_ms must be in (0, inf]"),
+    ("model.tau_min_ms=inf", "model.tau_min_ms must be a finite number"),
+    ("model.tau_min_ms=150", "model.tau_min_ms must be ≤ model.tau_max_ms (100.0 ms), got 150"),
+    ("model.tau_min_ms=null", "model.tau_min_ms must be a finite number"),
+    ("model.tau_max_ms=0", "model.tau_max_ms must be in (0, inf]"),
+    ("model.tau_max_ms=inf", "model.tau_max_ms must be a finite number"),
+    ("+model.taus_ms=[20,50]", "model.taus_ms is set by model.tau_min_ms and model.tau_max_ms"),
+    ("model.dt_ms=0", "model.dt_ms must be in (0, inf]"),
+    ("model.dt_ms=50", "model.taus_ms must be ≥ model.dt_ms (50 ms)"),
+    ("model.noise_std=-0.1", "model.noise_std must be in [0, inf]"),
+    ("model.noise_std=inf", "model.noise_std must be a finite number"),
+    ("model.initial_state_std=-1", "model.initial_state_std must be in [0, inf]"),
+    ("model.loss=l3", "model.loss must be one of 'l2', 'l1'"),
+    ("model.apply_dale=maybe", "model.apply_dale must be true or false"),
+    ("+model.extra_key=1", "unknown key(s) model.extra_key"),
+    # trainer
+    ("trainer.n_trials=0", "trainer.n_trials must be in [1, inf]"),
+    ("trainer.n_trials=1.5", "trainer.n_trials must be an integer"),
+    ("trainer.batch_size=0", "trainer.batch_size must be in [1, inf]"),
+    ("trainer.learning_rate=0", "trainer.learning_rate must be in (0, inf]"),
+    ("trainer.learning_rate=inf", "trainer.learning_rate must be a finite number"),
+    ("trainer.learning_rate=nan", "trainer.learning_rate must be a finite number"),
+    ("trainer.accelerator=tpu", "trainer.accelerator must be one of"),
+    ("trainer.progress_bar=maybe", "trainer.progress_bar must be true or false"),
+    ("trainer.resume_from=/no/such/last.ckpt", "trainer.resume_from: no checkpoint file"),
+    ("trainer.resume_from={dir}", "trainer.resume_from"),
+    ("trainer.resume_from={junk}", "trainer.resume_from: {junk} is not a spikernn training checkpoint"),
+    ("trainer.resume_from={pickle}", "trainer.resume_from: {pickle} is not a spikernn training checkpoint"),
+    ("trainer.resume_from={pt}", "trainer.resume_from: {pt} is not a spikernn training checkpoint"),
+    ("trainer.resume_from={ckpt}", "trainer.resume_from: {ckpt} is a checkpoint of a network of N = 20"),
+    ("trainer.resume_from={ckpt} model.n_units=20 task=xor", "this run has model.n_units = 20 and task xor"),
+    ("+trainer.resume_form=x", "unknown key(s) trainer.resume_form"),
+    ("trainer.stopping.eval_every_trials=0", "trainer.stopping.eval_every_trials must be in [1, inf]"),
+    ("trainer.stopping.eval_trials=0", "trainer.stopping.eval_trials must be in [1, inf]"),
+    ("trainer.stopping.loss_threshold=0", "trainer.stopping.loss_threshold must be in (0, inf]"),
+    ("trainer.stopping.accuracy_threshold=1.5", "trainer.stopping.accuracy_threshold must be in [0, 1]"),
+    ("trainer.stopping.accuracy_threshold=nan", "trainer.stopping.accuracy_threshold must be a finite number"),
+    # spiking
+    ("spiking.neuron=izhikevich", "spiking.neuron must be one of 'lif', 'qif'"),
+    ("spiking.dt_ms=0", "spiking.dt_ms must be in (0, 1]"),
+    ("spiking.dt_ms=-0.05", "spiking.dt_ms must be in (0, 1]"),
+    ("spiking.dt_ms=2", "spiking.dt_ms must be in (0, 1]"),
+    ("spiking.dt_ms=0.3", "spiking.dt_ms must divide the 5-ms input step of task go_nogo into whole steps"),
+    ("spiking.dt_ms=0.07", "spiking.dt_ms must divide the 5-ms input step"),
+    ("spiking.dt_ms=nan", "spiking.dt_ms must be a finite number"),
+    ("spiking.tau_m_ms=0", "spiking.tau_m_ms must be in (0, inf]"),
+    ("spiking.tau_m_ms=inf", "spiking.tau_m_ms must be a finite number"),
+    ("spiking.t_ref_ms=-1", "spiking.t_ref_ms must be in [0, inf]"),
+    ("spiking.t_ref_ms=inf", "spiking.t_ref_ms must be a finite number"),
+    ("spiking.v_th_mv=inf", "spiking.v_th_mv must be a finite number"),
+    ("spiking.v_th_mv=-inf", "spiking.v_th_mv must be a finite number"),
+    ("spiking.v_th_mv=nan", "spiking.v_th_mv must be a finite number"),
+    ("spiking.v_th_mv=-70", "spiking.v_reset_mv must be below spiking.v_th_mv (-70"),
+    ("spiking.v_reset_mv=inf", "spiking.v_reset_mv must be a finite number"),
+    ("spiking.i_bias_mv=inf", "spiking.i_bias_mv must be a finite number"),
+    ("spiking.v_init_min_mv=40", "spiking.v_init_min_mv must be ≤ spiking.v_init_max_mv"),
+    ("spiking.v_init_max_mv=nan", "spiking.v_init_max_mv must be a finite number"),
+    ("spiking.tau_rise_ms=-2", "spiking.tau_rise_ms must be in [0, inf]"),
+    ("spiking.noise_std_mv=-0.1", "spiking.noise_std_mv must be in [0, inf]"),
+    ("spiking.noise_std_mv=inf", "spiking.noise_std_mv must be a finite number"),
+    ("+spiking.threshold=3", "unknown key(s) spiking.threshold"),
+    # transfer
+    ("transfer.scaling_factors=[]", "transfer.scaling_factors must hold at least one factor > 0"),
+    ("transfer.scaling_factors=[20,0]", "transfer.scaling_factors[1] must be a number > 0, got 0"),
+    ("transfer.scaling_factors=[20,-5]", "transfer.scaling_factors[1] must be a number > 0"),
+    ("transfer.scaling_factors=[inf]", "transfer.scaling_factors[0] must be a number > 0"),
+    ("transfer.scaling_factors=[nan]", "transfer.scaling_factors[0] must be a number > 0"),
+    ("transfer.scaling_factors=[a]", "transfer.scaling_factors[0] must be a number > 0"),
+    ("transfer.scaling_factors=0", "transfer.scaling_factors[0] must be a number > 0"),
+    ("transfer.n_trials=0", "transfer.n_trials must be in [1, inf]"),
+    ("transfer.chunk_trials=0", "transfer.chunk_trials must be in [1, inf]"),
+    ("transfer.report_every_trials=0", "transfer.report_every_trials must be in [1, inf]"),
+    # task, seed, objective
+    ("task.name=dms", "task must be one of 'go_nogo', 'xor', 'mante', got 'dms'"),
+    ("seed=-1", "seed must be in [0, inf]"),
+    ("seed=1.5", "seed must be an integer"),
+    ("seed=abc", "seed must be an integer"),
+    ("eval_trials=0", "eval_trials must be in [1, inf]"),
+    ("eval_trials=-5", "eval_trials must be in [1, inf]"),
+    ("objective=[]", "objective must be a summary key"),
+    ("+unknown_top=1", "unknown key(s) unknown_top"),
+    # logger, paths
+    ("logger.tracking_uri=ftp://host/x", "logger.tracking_uri (or MLFLOW_TRACKING_URI): unknown scheme 'ftp'"),
+    ("logger.tracking_uri=bogus://x", "unknown scheme 'bogus'"),
+    ("logger.tracking_uri=http://", "names no host"),
+    ("logger.tracking_uri=''", "logger.tracking_uri (or MLFLOW_TRACKING_URI) must be null, a path or a tracking URI"),
+    ("logger.experiment_name=''", "logger.experiment_name must be a non-empty string"),
+    ("logger.run_name=[1]", "logger.run_name must be null or text"),
+    ("paths.output_dir={file}", "paths.output_dir: {file} is a file, not a folder"),
+    ("paths.output_dir={file}/sub", "paths.output_dir: {file}/sub lies under the file {file}"),
+    ("paths.output_dir=''", "paths.output_dir must be a folder path"),
+]
+
+CONVERT_CASES = [
+    ("source=''", "source is required"),
+    ("source=/no/such/model.pt", "source: '/no/such/model.pt' is neither an existing file nor an MLflow run id"),
+    ("source=0123456789abcdef0123456789abcdef", "source: no MLflow run 0123456789abcdef0123456789abcdef"),
+    ("source=runs:/0123456789abcdef0123456789abcdef", "source: no MLflow run"),
+    ("source={dir}", "source: {dir} is a folder"),
+    ("source={junk}", "source: {junk} is not a spikernn model file"),
+    ("source={pickle}", "source: {pickle} is not a spikernn model file"),
+    ("source={nanpt}", "source: {nanpt}: w holds NaN or infinite values"),
+    ("source={mat}", "task is required with a .mat source"),
+    ("source={mat} task=mante", "task: mante has 4 inputs, the model 1"),
+    ("source={badmat} task=go_nogo", "source: {badmat} is not a readable .mat file"),
+    ("source={pt} task=xor", "task: the model in {pt} was trained on 'go_nogo', not 'xor'"),
+    ("source={pt} spiking.dt_ms=0.3", "spiking.dt_ms must divide the 5-ms input step"),
+    ("source={pt} spiking.v_th_mv=inf", "spiking.v_th_mv must be a finite number"),
+    ("source={pt} transfer.scaling_factors=[0]", "transfer.scaling_factors[0] must be a number > 0"),
+    ("source={pt} eval_trials=0", "eval_trials must be in [1, inf]"),
+    ("source={pt} logger.tracking_uri=gopher://x", "unknown scheme 'gopher'"),
+    ("source={pt} paths.output_dir={file}", "paths.output_dir: {file} is a file"),
+]
+
+EVALUATE_CASES = [
+    ("source={bare}", "scaling_factor is required: the model file stores none"),
+    ("source={conv} scaling_factor=0", "scaling_factor must be a number > 0, got 0"),
+    ("source={conv} scaling_factor=-3", "scaling_factor must be a number > 0"),
+    ("source={conv} scaling_factor=inf", "scaling_factor must be a number > 0"),
+    ("source={conv} scaling_factor=abc", "scaling_factor must be a number > 0"),
+    ("source={conv} spiking.dt_ms=0.3", "spiking.dt_ms must divide the 5-ms input step"),
+    ("source={conv} spiking.t_ref_ms=-2", "spiking.t_ref_ms must be in [0, inf]"),
+    ("source={conv} spiking.v_th_mv=inf", "spiking.v_th_mv must be a finite number"),
+    ("source={conv} eval_trials=0", "eval_trials must be in [1, inf]"),
+    ("source={junk}", "source: {junk} is not a spikernn model file"),
+]
+
+SWEEP_CASES = [
+    ("convert", "hparams_search=scaling_factor source={pt} hydra.sweeper.n_trials=0", "hydra.sweeper.n_trials must be"),
+    ("convert", "hparams_search=scaling_factor source={pt} hydra.sweeper.n_trials=-4", "hydra.sweeper.n_trials must"),
+    ("convert", "hparams_search=scaling_factor source={pt} hydra.sweeper.n_jobs=0", "hydra.sweeper.n_jobs must be"),
+    ("convert", "hparams_search=refractory source={pt} spiking.dt_ms=0.3", "spiking.dt_ms must divide"),
+    ("convert", "hparams_search=scaling_factor source=/no/such.pt", "is neither an existing file"),
+    ("run", "hparams_search=rate_model hydra.sweeper.n_trials=0", "hydra.sweeper.n_trials must be"),
+    ("run", "hparams_search=rate_model spiking.v_th_mv=inf", "spiking.v_th_mv must be a finite number"),
+    ("train", "hparams_search=rate_model model.gain=inf", "model.gain must be a finite number"),
+]
+
+# spikernn-train shares the builder of spikernn-run: a sample of its keys
+TRAIN_KEYS = ("model.n_units=0", "model.gain=inf", "trainer.n_trials=0", "trainer.resume_from={ckpt}", "seed=-1")
+CASES = (
+    [("run", o, m, False) for o, m in RUN_CASES]
+    + [("train", o, m, False) for o, m in RUN_CASES if o.startswith(TRAIN_KEYS)]
+    + [("convert", o, m, False) for o, m in CONVERT_CASES]
+    + [("evaluate", o, m, False) for o, m in EVALUATE_CASES]
+    + [(c, o, m, True) for c, o, m in SWEEP_CASES]
+)
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory) -> dict[str, str]:
+    root = tmp_path_factory.mktemp("inputs")
+    model = RateRNN(RateRNNConfig(n_units=20), seed=0)
+    paths = {
+        "pt": save_rate_model(root / "rate_model.pt", model, {"task": "go_nogo", "trained": True}),
+        "bare": save_rate_model(root / "bare.pt", model, {"task": "go_nogo"}),
+        "conv": save_rate_model(
+            root / "converted_model.pt", model, {"task": "go_nogo", "scaling_factor": 30.0, "spiking": SPIKING}
+        ),
+        "mat": export_mat(root / "rate_model.mat", model),
+        "file": root / "a_file.txt",
+        "dir": root / "a_folder",
+        "junk": root / "junk.pt",
+        "pickle": root / "code.pt",
+        "nanpt": root / "nan.pt",
+        "badmat": root / "bad.mat",
+        "ckpt": root / "last.ckpt",
+    }
+    paths["file"].write_text("not a folder")
+    paths["dir"].mkdir()
+    paths["junk"].write_bytes(os.urandom(300))
+    paths["pickle"].write_bytes(pickle.dumps({"x": Evil()}))
+    paths["badmat"].write_bytes(paths["mat"].read_bytes()[:700])
+    nan = RateRNN(RateRNNConfig(n_units=20), seed=0)
+    with torch.no_grad():
+        nan.w[0, 0] = float("nan")
+    save_rate_model(paths["nanpt"], nan, {"task": "go_nogo"})
+    torch.save(
+        {"global_step": 10, "state_dict": {f"model.{k}": v for k, v in model.state_dict().items()}}, paths["ckpt"]
+    )
+    return {k: str(v) for k, v in paths.items()}
+
+
+class Evil:
+    def __reduce__(self):
+        return (os.system, ("echo pwned",))
+
+
+@pytest.fixture(scope="module")
+def hydra_conf():
+    with initialize_config_dir(config_dir=config_dir(), version_base=None):
+        yield
+
+
+def _fill(text: str, files: dict[str, str]) -> str:
+    return text.format(**files)
+
+
+@pytest.mark.parametrize(("command", "overrides", "message", "multirun"), CASES, ids=lambda v: str(v)[:60])
+def test_bad_input_is_refused_naming_key_and_writing_nothing(
+    hydra_conf, files, tmp_path: Path, command: str, overrides: str, message: str, multirun: bool
+) -> None:
+    out = tmp_path / "out"
+    args = [f"paths.output_dir={out}", *_fill(overrides, files).split()]
+    cfg = compose(command, overrides=args, return_hydra_config=multirun)
+    with pytest.raises(ConfigError) as err:
+        validate(cfg, command, multirun=multirun)
+    assert _fill(message, files) in str(err.value)
+    assert not any(tmp_path.iterdir()), f"a refused input wrote {list(tmp_path.rglob('*'))}"
+
+
+def test_at_least_110_kinds() -> None:
+    assert len(CASES) >= 110
+
+
+def test_unreadable_source_says_permission_denied(hydra_conf, files, monkeypatch) -> None:
+    real = os.access
+    monkeypatch.setattr(os, "access", lambda p, mode, **k: False if str(p) == files["pt"] else real(p, mode, **k))
+    cfg = compose("convert", overrides=[f"source={files['pt']}"])
+    with pytest.raises(ConfigError, match=f"source: {files['pt']}: permission denied"):
+        validate(cfg, "convert")
+
+
+# a representative handful as real commands: exit 2, the message on stderr, nothing written
+COMMANDS = [
+    ("run", ["spiking.dt_ms=0.3"], "spiking.dt_ms must divide the 5-ms input step"),
+    ("train", ["model.n_unit=5"], "n_unit"),  # refused by Hydra itself
+    ("convert", ["-m", "hparams_search=scaling_factor", "source={pt}", "hydra.sweeper.n_trials=0"], "n_trials"),
+    ("evaluate", ["source={junk}"], "is not a spikernn model file"),
+]
+
+
+def test_bad_commands_exit_2_and_write_nothing(files, tmp_path: Path) -> None:
+    procs = []
+    for i, (command, args, _) in enumerate(COMMANDS):
+        out = tmp_path / f"out{i}"
+        env = {**os.environ, "SPIKERNN_OUTPUT_DIR": str(out)}
+        env.pop("MLFLOW_TRACKING_URI", None)
+        argv = [sys.executable, "-m", f"spikernn.apps.{command}", *(_fill(a, files) for a in args)]
+        procs.append((out, subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)))
+    for (out, proc), (command, args, message) in zip(procs, COMMANDS, strict=True):
+        _, stderr = proc.communicate(timeout=600)
+        assert proc.returncode == 2, (command, args, stderr[-2000:])
+        assert message in stderr and "Traceback" not in stderr, stderr[-2000:]
+        assert not out.exists(), f"{command} {args} wrote {list(out.rglob('*'))}"
