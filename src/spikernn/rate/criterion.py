@@ -1,7 +1,8 @@
-"""The paper's stopping rule (SPEC §1) as a Lightning callback."""
+"""The paper's stopping rule (SPEC §1) as a Lightning callback, per member of a population."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, field
 
 import pytorch_lightning as pl
@@ -32,7 +33,9 @@ class StoppingRule:
 
 @dataclass
 class TrainingRecord:
-    """What the criterion saw: one entry per evaluation."""
+    """What the criterion saw for one network: one entry per evaluation, and the outcome.
+
+    ``failure`` says why a network was dropped before the end (e.g. a NaN loss)."""
 
     trials_seen: list[int] = field(default_factory=list)
     eval_loss: list[float] = field(default_factory=list)
@@ -40,65 +43,106 @@ class TrainingRecord:
     train_loss: list[float] = field(default_factory=list)
     trained: bool = False
     trials_to_criterion: int | None = None
+    failure: str | None = None
 
 
 class PaperStoppingCriterion(pl.Callback):
-    """Evaluates on fresh trials every ``rule.eval_every_trials`` trials and stops training when
-    the paper's criterion is met; ``record`` keeps the history and the outcome."""
+    """Evaluates every active member of a ``RatePopulationModule`` on fresh trials every
+    ``rule.eval_every_trials`` trials. A member that meets the paper's criterion stops changing
+    while the others go on; training stops when no member is left. ``records`` keep each member's
+    history and outcome. Member k's evaluation trials and noise come from its own generator
+    (seed ``seeds[k]`` + 1), so its numbers do not depend on the other members."""
 
-    def __init__(self, task: Task, rule: StoppingRule, seed: int) -> None:
+    def __init__(self, task: Task, rule: StoppingRule, seeds: list[int]) -> None:
         self.task = task
         self.rule = rule
-        self.generator = torch.Generator().manual_seed(seed)
-        self.record = TrainingRecord()
+        self.generators = [torch.Generator().manual_seed(seed + 1) for seed in seeds]
+        self.records = [TrainingRecord() for _ in seeds]
         self._next_eval = rule.eval_every_trials
-        self._losses: list[float] = []
+        self._losses: list[list[float]] = [[] for _ in seeds]
+
+    @property
+    def record(self) -> TrainingRecord:
+        """The record of a population of one."""
+        return self.records[0]
 
     def on_train_batch_end(
         self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs, batch, batch_idx: int
     ) -> None:
-        self._losses.append(float(outputs["loss"]))
+        for k, loss in pl_module.step_losses.items():
+            self._losses[k].append(loss)
+        for k, reason in pl_module.new_failures():
+            self.records[k].failure = reason
         seen = pl_module.trials_seen
-        if seen < self._next_eval:
-            return
-        self._next_eval += self.rule.eval_every_trials
-        loss, accuracy = self.evaluate(pl_module.model)
-        rec = self.record
-        rec.trials_seen.append(seen)
-        rec.eval_loss.append(loss)
-        rec.eval_accuracy.append(accuracy)
-        rec.train_loss.append(sum(self._losses) / len(self._losses))
-        self._losses.clear()
-        pl_module.log_dict({"eval_loss": loss, "eval_accuracy": accuracy}, prog_bar=True, on_step=True)
-        if (
-            loss < self.rule.loss_threshold
-            and accuracy > self.rule.accuracy_threshold
-            and seen > self.task.min_training_trials
-        ):
-            rec.trained = True
-            rec.trials_to_criterion = seen
+        if seen >= self._next_eval:
+            self._next_eval += self.rule.eval_every_trials
+            self._evaluate_active(pl_module, seen)
+        if not any(pl_module.active):
             trainer.should_stop = True
 
+    def _evaluate_active(self, pl_module: pl.LightningModule, seen: int) -> None:
+        active = [k for k, on in enumerate(pl_module.active) if on]
+        results = evaluate_members(pl_module, self.task, self.rule.eval_trials, active, self.generators)
+        for k, (loss, accuracy) in zip(active, results, strict=True):
+            rec = self.records[k]
+            rec.trials_seen.append(seen)
+            rec.eval_loss.append(loss)
+            rec.eval_accuracy.append(accuracy)
+            rec.train_loss.append(sum(self._losses[k]) / len(self._losses[k]))
+            self._losses[k].clear()
+            if not math.isfinite(loss):
+                rec.failure = f"non-finite evaluation loss after {seen} trials"
+                pl_module.active[k] = False
+            elif (
+                loss < self.rule.loss_threshold
+                and accuracy > self.rule.accuracy_threshold
+                and seen > self.task.min_training_trials
+            ):
+                rec.trained = True
+                rec.trials_to_criterion = seen
+                pl_module.active[k] = False
+        if len(self.records) == 1 and active:
+            pl_module.log_dict(
+                {"eval_loss": self.records[0].eval_loss[-1], "eval_accuracy": self.records[0].eval_accuracy[-1]},
+                prog_bar=True,
+                on_step=True,
+            )
+
     def state_dict(self) -> dict:
-        """What a checkpoint needs to resume the rule exactly: history, eval generator, pending losses."""
+        """What a checkpoint needs to resume the rule exactly: histories, eval generators, pending losses."""
         return {
-            "record": asdict(self.record),
-            "generator": self.generator.get_state(),
+            "records": [asdict(r) for r in self.records],
+            "generators": [g.get_state() for g in self.generators],
             "next_eval": self._next_eval,
-            "losses": list(self._losses),
+            "losses": [list(losses) for losses in self._losses],
         }
 
     def load_state_dict(self, state_dict: dict) -> None:
-        self.record = TrainingRecord(**state_dict["record"])
-        self.generator.set_state(state_dict["generator"])
+        self.records = [TrainingRecord(**r) for r in state_dict["records"]]
+        for generator, state in zip(self.generators, state_dict["generators"], strict=True):
+            generator.set_state(state)
         self._next_eval = int(state_dict["next_eval"])
-        self._losses = list(state_dict["losses"])
+        self._losses = [list(losses) for losses in state_dict["losses"]]
 
-    @torch.no_grad()
-    def evaluate(self, model) -> tuple[float, float]:
-        """Mean loss and accuracy of ``model`` on fresh trials (noise on, as in training)."""
-        trials = self.task.make_trials(self.rule.eval_trials, self.generator)
-        out = model(trials.inputs, generator=self.generator)
-        loss = trial_loss(out.readout, trials.targets, model.config.loss).mean().item()
-        accuracy = self.task.accuracy(out.readout, trials.labels, self.task.step_ms, "rate")
-        return loss, accuracy
+
+@torch.no_grad()
+def evaluate_members(
+    pl_module: pl.LightningModule,
+    task: Task,
+    n_trials: int,
+    members: list[int],
+    generators: list[torch.Generator],
+    chunk: int = 8,
+) -> list[tuple[float, float]]:
+    """Mean loss and accuracy of each listed member on ``n_trials`` fresh trials of its own (noise on,
+    as in training); fused members are simulated ``chunk`` at a time to bound the noise memory."""
+    results = []
+    for start in range(0, len(members), chunk):
+        group = members[start : start + chunk]
+        trials = [task.make_trials(n_trials, generators[k]) for k in group]
+        readouts = pl_module.readouts(group, [t.inputs for t in trials], [generators[k] for k in group], grad=False)
+        for k, t, readout in zip(group, trials, readouts, strict=True):
+            model = pl_module.members[k]
+            loss = trial_loss(readout, t.targets, model.config.loss).mean().item()
+            results.append((loss, task.accuracy(readout, t.labels, task.step_ms, "rate")))
+    return results

@@ -1,60 +1,163 @@
-"""LightningModule that trains a RateRNN on fresh trials of a task (SPEC §1)."""
+"""LightningModule that trains a population of K independent rate RNNs on fresh trials (SPEC §1).
+
+A population of one is the paper's single network. Each member is trained exactly as if alone:
+its own initialisation seed, its own trial stream (seed + 2) and state-noise stream (seed), its
+own Adam state and learning rate (one parameter group each), its own stopping rule (a member that
+stops gets no gradient, so Adam leaves it untouched). The members' losses are summed, so each
+member's gradient is its own loss's gradient, bit for bit.
+
+Trials are drawn here rather than by a DataLoader because each member draws from its own
+generator and the set of members still training changes as they stop; the DataLoader only
+ticks (one tick = one optimizer step), Lightning runs the loop, checkpoints and callbacks.
+"""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 
 import pytorch_lightning as pl
 import torch
+from torch import nn
 from torch.utils.data import IterableDataset
 
+from spikernn.rate.fused import stacked_readout
 from spikernn.rate.model import RateRNN, trial_loss
-from spikernn.tasks import Task, Trials
+from spikernn.tasks import Task
 
 
-class FreshTrials(IterableDataset):
-    """An endless stream of batches of new trials, drawn from a seeded generator.
+class Ticks(IterableDataset):
+    """An endless stream of step numbers: the population draws its members' trials itself."""
 
-    ``skip_batches`` fast-forwards the stream (resumed training sees the trials it would have seen).
-    """
-
-    def __init__(self, task: Task, batch_size: int, seed: int, skip_batches: int = 0) -> None:
-        self.task = task
-        self.batch_size = batch_size
-        self.seed = seed
-        self.skip_batches = skip_batches
-
-    def __iter__(self) -> Iterator[Trials]:
-        generator = torch.Generator().manual_seed(self.seed)
-        for _ in range(self.skip_batches):
-            self.task.make_trials(self.batch_size, generator)
+    def __iter__(self) -> Iterator[int]:
+        step = 0
         while True:
-            yield self.task.make_trials(self.batch_size, generator)
+            yield step
+            step += 1
 
 
-class RateRNNModule(pl.LightningModule):
-    """Adam on the mean over the batch of the per-trial loss; counts trials seen."""
+class RatePopulationModule(pl.LightningModule):
+    """Adam on each member's mean per-trial loss over its batch; counts trials seen (per member).
 
-    def __init__(self, model: RateRNN, learning_rate: float = 0.01) -> None:
+    ``fused``: forward and backward through the numba kernel of ``rate/fused.py`` (CPU);
+    else each member's torch graph (any device)."""
+
+    def __init__(
+        self,
+        task: Task,
+        members: list[RateRNN],
+        seeds: list[int],
+        learning_rates: list[float],
+        batch_size: int,
+        fused: bool = True,
+    ) -> None:
         super().__init__()
-        self.model = model
-        self.learning_rate = learning_rate
+        self.task = task
+        self.members = nn.ModuleList(members)
+        self.seeds = list(seeds)
+        self.learning_rates = list(learning_rates)
+        self.batch_size = batch_size
+        self.fused = fused
+        self.trial_generators = [torch.Generator().manual_seed(s + 2) for s in seeds]
+        self.noise_generators = [torch.Generator().manual_seed(s) for s in seeds]
+        self.active = [True] * len(members)
+        self.failures: dict[int, str] = {}
+        self._reported: set[int] = set()
         self.trials_seen = 0
+        self.step_losses: dict[int, float] = {}
 
-    def training_step(self, batch: Trials, batch_idx: int) -> dict:
-        out = self.model(batch.inputs)
-        loss = trial_loss(out.readout, batch.targets, self.model.config.loss).mean()
-        self.trials_seen += len(batch)
-        self.log("train_loss", loss, prog_bar=True, batch_size=len(batch))
-        return {"loss": loss}
+    def readouts(
+        self,
+        members: list[int],
+        inputs: list[torch.Tensor],
+        generators: list[torch.Generator],
+        grad: bool = True,
+    ) -> list[torch.Tensor]:
+        """Readouts [B, T-1] of the listed members on their inputs, state noise from their generators
+        (drawn as ``RateRNN.forward`` draws it)."""
+        triples = list(zip([self.members[k] for k in members], inputs, generators, strict=True))
+        if not self.fused:
+            return [m(x.to(self.device), generator=g).readout for m, x, g in triples]
+        return self._fused(members, [self._noisy_drive(m, x, g) for m, x, g in triples], grad)
+
+    @staticmethod
+    def _noisy_drive(model: RateRNN, inputs: torch.Tensor, generator: torch.Generator) -> tuple[torch.Tensor, ...]:
+        drive = model.drive(inputs)
+        return (drive, *model.draw_noise(drive.shape[0], drive.shape[1], True, generator))
+
+    def _fused(self, members: list[int], noisy: list[tuple[torch.Tensor, ...]], grad: bool) -> list[torch.Tensor]:
+        models = [self.members[k] for k in members]
+        drive, xi, x0 = (torch.stack(parts) for parts in zip(*noisy, strict=True))
+        return list(stacked_readout(models, drive, xi, x0, grad=grad).unbind(0))
+
+    def training_step(self, batch: int, batch_idx: int) -> torch.Tensor | None:
+        active = [k for k, on in enumerate(self.active) if on]
+        self.step_losses = {}
+        if not active:
+            return None
+        trials = [self.task.make_trials(self.batch_size, self.trial_generators[k]) for k in active]
+        generators = [self.noise_generators[k] for k in active]
+        if self.fused:
+            noisy = [
+                self._noisy_drive(self.members[k], t.inputs, g)
+                for k, t, g in zip(active, trials, generators, strict=True)
+            ]
+            outs = self._fused(active, noisy, grad=True)
+        else:
+            outs = self.readouts(active, [t.inputs for t in trials], generators)
+        losses = self._losses(active, trials, outs)
+        self.trials_seen += self.batch_size
+        failed = [k for k, loss in losses.items() if not math.isfinite(float(loss))]
+        for k in failed:
+            self.active[k] = False
+            self.failures[k] = f"non-finite training loss at trial {self.trials_seen}"
+        if failed and self.fused:  # the failed members shared the fused op: run the others without them
+            keep = [i for i, k in enumerate(active) if k not in failed]
+            active = [active[i] for i in keep]
+            trials = [trials[i] for i in keep]
+            losses = (
+                self._losses(active, trials, self._fused(active, [noisy[i] for i in keep], grad=True)) if keep else {}
+            )
+        losses = {k: loss for k, loss in losses.items() if k not in failed}
+        if not losses:
+            return None
+        self.step_losses = {k: float(loss) for k, loss in losses.items()}
+        total = torch.stack(list(losses.values())).sum()
+        self.log("train_loss", total.detach() / len(losses), prog_bar=True, batch_size=self.batch_size)
+        return total
+
+    def _losses(self, members: list[int], trials: list, readouts: list[torch.Tensor]) -> dict[int, torch.Tensor]:
+        """Each member's mean per-trial loss over its batch."""
+        return {
+            k: trial_loss(out, t.targets.to(out.device), self.members[k].config.loss).mean()
+            for k, t, out in zip(members, trials, readouts, strict=True)
+        }
+
+    def new_failures(self) -> list[tuple[int, str]]:
+        """Members dropped since the last call, with the reason."""
+        new = [(k, why) for k, why in self.failures.items() if k not in self._reported]
+        self._reported.update(k for k, _ in new)
+        return new
 
     def on_save_checkpoint(self, checkpoint: dict) -> None:
-        checkpoint["trials_seen"] = self.trials_seen
-        checkpoint["torch_rng_state"] = torch.get_rng_state()  # the state noise of the next trials
+        checkpoint["population"] = {
+            "trials_seen": self.trials_seen,
+            "active": list(self.active),
+            "failures": dict(self.failures),
+            "trial_generators": [g.get_state() for g in self.trial_generators],
+            "noise_generators": [g.get_state() for g in self.noise_generators],
+        }
 
     def on_load_checkpoint(self, checkpoint: dict) -> None:
-        self.trials_seen = int(checkpoint["trials_seen"])
-        torch.set_rng_state(checkpoint["torch_rng_state"])
+        state = checkpoint["population"]
+        self.trials_seen = int(state["trials_seen"])
+        self.active = list(state["active"])
+        self.failures = {int(k): v for k, v in state["failures"].items()}
+        self._reported = set(self.failures)
+        for gens, key in ((self.trial_generators, "trial_generators"), (self.noise_generators, "noise_generators")):
+            for g, s in zip(gens, state[key], strict=True):
+                g.set_state(s)
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
-        return torch.optim.Adam(self.model.parameters(), lr=self.learning_rate)
+        pairs = zip(self.members, self.learning_rates, strict=True)
+        return torch.optim.Adam([{"params": list(m.parameters()), "lr": lr} for m, lr in pairs])

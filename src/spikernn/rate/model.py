@@ -73,6 +73,23 @@ class RateRNN(nn.Module):
             return torch.full_like(raw, taus[0])
         return torch.sigmoid(raw) * (taus[1] - taus[0]) + taus[0]
 
+    def drive(self, inputs: torch.Tensor) -> torch.Tensor:
+        """W_in u for the steps a trial's readout needs: [batch, T-1, N] from [batch, T+1, n_inputs]."""
+        return inputs[:, : inputs.shape[1] - 2].to(self.w_in.dtype) @ self.w_in.T
+
+    def draw_noise(
+        self, batch: int, n_steps: int, noise: bool = True, generator: torch.Generator | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """State noise ξ [batch, n_steps, N] (zeros without ``noise``) and initial state x_0 [batch, N],
+        drawn in this order from ``generator``."""
+        n, dtype = self.n_units, self.w.dtype
+        if noise:
+            xi = torch.randn(batch, n_steps, n, generator=generator, dtype=dtype) * self.config.noise_std
+        else:
+            xi = torch.zeros(batch, n_steps, n, dtype=dtype)
+        x0 = torch.randn(batch, n, generator=generator, dtype=dtype) * self.config.initial_state_std
+        return xi.to(self.w.device), x0.to(self.w.device)
+
     def forward(
         self,
         inputs: torch.Tensor,
@@ -81,20 +98,17 @@ class RateRNN(nn.Module):
         return_rates: bool = False,
     ) -> RateOutput:
         """Run a batch of trials; ``inputs`` is [batch, ≥T, n_inputs] on the 5-ms grid, T = columns − 1
-        when the task's extra final column is present (only columns 0 … T−2 are used)."""
-        batch, n_cols, _ = inputs.shape
-        n_out = n_cols - 2  # T - 1 outputs for T + 1 input columns
-        cfg = self.config
+        when the task's extra final column is present (only columns 0 … T−2 are used). The same
+        recurrence for a stack of networks, as one fused op: ``rate/fused.py``."""
+        drive = self.drive(inputs)
+        xi, x0 = self.draw_noise(drive.shape[0], drive.shape[1], noise, generator)
         w_eff = self.effective_weights()
-        alpha = cfg.dt_ms / self.taus_ms()
-        drive = inputs[:, :n_out].to(w_eff.dtype) @ self.w_in.T  # [B, T-1, N]
-        if noise:
-            xi = torch.randn(batch, n_out, self.n_units, generator=generator, device=drive.device) * cfg.noise_std
-        x = torch.randn(batch, self.n_units, generator=generator, device=drive.device) * cfg.initial_state_std
-        r = self.phi(x)
+        alpha = self.config.dt_ms / self.taus_ms()
+        r = self.phi(x0)
         rates = [r]
-        for t in range(n_out):
-            x = rate_step(x, r, drive[:, t], w_eff, alpha, xi[:, t] if noise else None)
+        x = x0
+        for t in range(drive.shape[1]):
+            x = rate_step(x, r, drive[:, t], w_eff, alpha, xi[:, t])
             r = self.phi(x)
             rates.append(r)
         r_all = torch.stack(rates, dim=1)
@@ -108,11 +122,10 @@ def rate_step(
     drive: torch.Tensor,
     w_eff: torch.Tensor,
     alpha: torch.Tensor,
-    noise: torch.Tensor | None,
+    noise: torch.Tensor,
 ) -> torch.Tensor:
     """One Euler step of the synaptic current: (1 − α) x + α (W_eff r + W_in u) + ξ, with α = Δt/τ."""
-    x = (1 - alpha) * x + alpha * (r @ w_eff.T + drive)
-    return x if noise is None else x + noise
+    return (1 - alpha) * x + alpha * (r @ w_eff.T + drive) + noise
 
 
 def trial_loss(readout: torch.Tensor, targets: torch.Tensor, kind: str = "l2") -> torch.Tensor:

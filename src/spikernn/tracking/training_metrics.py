@@ -18,7 +18,7 @@ class TrainingMetrics(pl.Callback):
         self._criterion: PaperStoppingCriterion | None = None
 
     def setup(self, trainer: pl.Trainer, pl_module, stage: str) -> None:
-        self._criterion = next(c for c in trainer.callbacks if isinstance(c, PaperStoppingCriterion))
+        self._criterion = next(c for c in trainer.callbacks if isinstance(c, PaperStoppingCriterion))  # member 0
 
     def on_train_batch_end(self, trainer: pl.Trainer, pl_module, outputs, batch, batch_idx: int) -> None:
         record = self._criterion.record

@@ -1,0 +1,158 @@
+"""Numba kernels of the rate RNN's recurrence for a population of K networks (SPEC §1).
+
+Each member's whole trial runs in one thread with its N × N weights in cache: the forward pass,
+and a hand-written backward pass (backpropagation through time) that accumulates the weight
+gradient as outer products step by step. Members are spread over the cores (``prange``); a
+member's arithmetic is the same whatever K is, so a member of a population gets the same bits as
+the same network trained alone. Why not batched matrix products with autograd: measured in
+``benchmarks/population_training.py``: per step the autograd graph costs ~100 µs of overhead and
+a K × N × N weight gradient, which makes the step memory-bound; this kernel is ~13× faster per
+network-trial at N = 250.
+
+Shapes: ``w`` [K, N, N] (post, pre), ``alpha`` = Δt/τ and ``decay`` = 1 − Δt/τ [K, N], ``act`` activation codes [K],
+``drive`` = W_in u [K, B, T, N], ``noise`` [K, B, T, N], ``x0`` [K, B, N], ``w_out`` [K, N],
+``b_out`` [K]. T is the number of readout samples (trial steps − 1).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit, prange
+
+SIGMOID, SOFTPLUS, CLIPPED_RELU = 0, 1, 2
+ACTIVATION_CODES = {"sigmoid": SIGMOID, "softplus": SOFTPLUS, "clipped_relu": CLIPPED_RELU}
+RATE_CLIP = 20.0  # upper clip of softplus and clipped ReLU (as in rate/activations.py)
+SOFTPLUS_LINEAR_ABOVE = 20.0  # torch's softplus threshold: log(1 + e^x) = x above it
+# reassociation lets the dot products vectorise; no FMA contraction, so the two forward kernels
+# round alike and training and evaluation see the same network
+FASTMATH = {"reassoc", "nsz", "arcp", "afn"}
+
+
+@njit(inline="always")
+def _phi(x, act):
+    if act == SIGMOID:
+        return 1.0 / (1.0 + math.exp(-x))
+    if act == SOFTPLUS:
+        y = x if x > SOFTPLUS_LINEAR_ABOVE else math.log1p(math.exp(x))
+        return min(max(y, 0.0), RATE_CLIP)
+    return min(max(x, 0.0), RATE_CLIP)
+
+
+@njit(inline="always")
+def _phi_slope(x, r, act):
+    """dφ/dx at x (r = φ(x)), with torch's conventions at the clips."""
+    if act == SIGMOID:
+        return r * (1.0 - r)
+    if act == SOFTPLUS:
+        if x > SOFTPLUS_LINEAR_ABOVE:
+            return 1.0 if x <= RATE_CLIP else 0.0
+        sp = math.log1p(math.exp(x))
+        return 1.0 / (1.0 + math.exp(-x)) if sp <= RATE_CLIP else 0.0
+    return 1.0 if (x > 0.0 and x <= RATE_CLIP) else 0.0
+
+
+@njit(parallel=True, fastmath=FASTMATH, cache=True)
+def forward_trajectory(w, alpha, decay, act, drive, noise, x0, w_out, b_out, xs, rs, pre, out):
+    """Forward pass that keeps what the backward pass needs: ``xs``, ``rs`` [K, B, T+1, N] (x_t, r_t
+    for t = 0 … T), ``pre`` [K, B, T, N] (W r_{t−1} + W_in u_{t−1}); readout into ``out`` [K, B, T]."""
+    n_members, n_batch, n_steps, n = drive.shape
+    for k in prange(n_members):
+        a = alpha[k]
+        d = decay[k]
+        for b in range(n_batch):
+            for i in range(n):
+                xs[k, b, 0, i] = x0[k, b, i]
+                rs[k, b, 0, i] = _phi(x0[k, b, i], act[k])
+            for t in range(n_steps):
+                r = rs[k, b, t]
+                for i in range(n):
+                    wi = w[k, i]
+                    acc = wi[0] * r[0]
+                    for j in range(1, n):
+                        acc += wi[j] * r[j]
+                    p = acc + drive[k, b, t, i]
+                    pre[k, b, t, i] = p
+                    xs[k, b, t + 1, i] = d[i] * xs[k, b, t, i] + a[i] * p + noise[k, b, t, i]
+                    rs[k, b, t + 1, i] = _phi(xs[k, b, t + 1, i], act[k])
+                o = w_out[k, 0] * rs[k, b, t + 1, 0]
+                for i in range(1, n):
+                    o += w_out[k, i] * rs[k, b, t + 1, i]
+                out[k, b, t] = o + b_out[k]
+
+
+@njit(parallel=True, fastmath=FASTMATH, cache=True)
+def forward_readout(w, alpha, decay, act, drive, noise, x0, w_out, b_out, out):
+    """Forward pass keeping only the readout (evaluation): memory O(N) per member, not O(B T N)."""
+    n_members, n_batch, n_steps, n = drive.shape
+    for k in prange(n_members):
+        a = alpha[k]
+        d = decay[k]
+        x = np.empty(n, dtype=x0.dtype)
+        r = np.empty(n, dtype=x0.dtype)
+        r_next = np.empty(n, dtype=x0.dtype)
+        for b in range(n_batch):
+            for i in range(n):
+                x[i] = x0[k, b, i]
+                r[i] = _phi(x[i], act[k])
+            for t in range(n_steps):
+                for i in range(n):
+                    wi = w[k, i]
+                    acc = wi[0] * r[0]
+                    for j in range(1, n):
+                        acc += wi[j] * r[j]
+                    p = acc + drive[k, b, t, i]
+                    x[i] = d[i] * x[i] + a[i] * p + noise[k, b, t, i]
+                    r_next[i] = _phi(x[i], act[k])
+                r[:] = r_next
+                o = w_out[k, 0] * r[0]
+                for i in range(1, n):
+                    o += w_out[k, i] * r[i]
+                out[k, b, t] = o + b_out[k]
+
+
+@njit(parallel=True, fastmath=FASTMATH, cache=True)
+def backward(w, alpha, decay, act, xs, rs, pre, w_out, grad_out, grad_w, grad_alpha, grad_w_out, grad_b_out):  # noqa: E501
+    """Backpropagation through time from ``grad_out`` [K, B, T] (dL/d readout); gradients are
+    accumulated into the zeroed ``grad_*`` arrays.
+
+    gr_t = w_out·go_t + Wᵀ(α ⊙ gx_{t+1});  gx_t = gr_t ⊙ φ'(x_t) + (1 − α) ⊙ gx_{t+1};
+    gW += (α ⊙ gx_t) r_{t−1}ᵀ;  gα += gx_t ⊙ (W r_{t−1} + W_in u_{t−1} − x_{t−1}).
+    """
+    n_members, n_batch, n_cols, n = xs.shape
+    n_steps = n_cols - 1
+    for k in prange(n_members):
+        a = alpha[k]
+        d = decay[k]
+        gx_next = np.zeros(n, dtype=xs.dtype)
+        scaled = np.zeros(n, dtype=xs.dtype)  # α ⊙ gx_{t+1}
+        gr = np.zeros(n, dtype=xs.dtype)
+        for b in range(n_batch):
+            gx_next[:] = 0
+            scaled[:] = 0
+            for t in range(n_steps, 0, -1):
+                go = grad_out[k, b, t - 1]
+                grad_b_out[k] += go
+                for j in range(n):
+                    gr[j] = w_out[k, j] * go
+                    grad_w_out[k, j] += go * rs[k, b, t, j]
+                if t < n_steps:
+                    for i in range(n):
+                        si = scaled[i]
+                        if si != 0:
+                            wi = w[k, i]
+                            for j in range(n):
+                                gr[j] += wi[j] * si
+                for i in range(n):
+                    gx = gr[i] * _phi_slope(xs[k, b, t, i], rs[k, b, t, i], act[k]) + d[i] * gx_next[i]
+                    grad_alpha[k, i] += gx * (pre[k, b, t - 1, i] - xs[k, b, t - 1, i])
+                    gx_next[i] = gx
+                    scaled[i] = a[i] * gx
+                r_prev = rs[k, b, t - 1]
+                for i in range(n):
+                    si = scaled[i]
+                    if si != 0:
+                        gwi = grad_w[k, i]
+                        for j in range(n):
+                            gwi[j] += si * r_prev[j]
