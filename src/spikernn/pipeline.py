@@ -17,16 +17,18 @@ from pathlib import Path
 
 import torch
 
+from spikernn.finetune import FinetuneConfig, finetune_stage
 from spikernn.io import export_mat, save_rate_model
 from spikernn.plots import plot_accuracy_by_factor, plot_raster, plot_readouts, plot_training
 from spikernn.rate import RateRNN, RateRNNConfig
 from spikernn.rate.criterion import TrainingRecord
 from spikernn.rate.model import trial_loss
-from spikernn.rate.training import TrainingConfig, train_rate_model
+from spikernn.rate.training import MemberResult, TrainingConfig, train_rate_model
+from spikernn.science import flag_failures, json_safe, warn
 from spikernn.spiking import SpikingParameters, SpikingRNN
 from spikernn.tasks import Task, condition_slug, get_task
 from spikernn.transfer import FactorSearch, default_grid, search_scaling_factor, to_spiking
-from spikernn.validation import check_int
+from spikernn.validation import ConfigError, check_int
 
 Progress = Callable[[str, int, int], None]  # (phase, done, total)
 
@@ -48,10 +50,16 @@ class RunConfig:
     spiking: SpikingParameters = field(default_factory=SpikingParameters)
     transfer: FactorSearch = field(default_factory=FactorSearch)
     training: TrainingConfig = field(default_factory=TrainingConfig)
+    finetune: FinetuneConfig = field(default_factory=FinetuneConfig)
     seed: int = 0
     eval_trials: int = 200
+    allow_untrained: bool = False  # convert a rate network that missed the training criterion
 
     def __post_init__(self) -> None:
+        if not isinstance(self.allow_untrained, bool):
+            raise ConfigError(f"allow_untrained must be true or false, got {self.allow_untrained!r}")
+        if isinstance(self.finetune, dict):  # the ``finetune`` group of spikernn-run
+            self.finetune = FinetuneConfig.from_dict(self.finetune)
         task = get_task(self.task)
         check_int("seed", self.seed, 0)
         check_int("eval_trials", self.eval_trials, 1)
@@ -70,15 +78,23 @@ def _generator(seed: int, offset: int) -> torch.Generator:
 @torch.no_grad()
 def rate_accuracy(model: RateRNN, task: Task, n_trials: int, generator: torch.Generator) -> tuple[float, float]:
     """Accuracy and mean loss of the rate network on fresh trials (noise on)."""
+    accuracy, loss, _ = _rate_evaluation(model, task, n_trials, generator)
+    return accuracy, loss
+
+
+def _rate_evaluation(model: RateRNN, task: Task, n_trials: int, generator: torch.Generator) -> tuple:
+    """Accuracy, mean loss and the number of trials with a NaN readout."""
     trials = task.make_trials(n_trials, generator)
     out = model(trials.inputs, generator=generator)
     loss = trial_loss(out.readout, trials.targets, model.config.loss).mean().item()
-    return task.accuracy(out.readout, trials.labels, task.step_ms, "rate"), loss
+    nan_trials = int(torch.isnan(out.readout).reshape(n_trials, -1).any(1).sum())
+    return task.accuracy(out.readout, trials.labels, task.step_ms, "rate"), loss, nan_trials
 
 
 def rate_model_summary(model: RateRNN, task: Task, seed: int, eval_trials: int) -> dict:
     """Size, E/I split, τ_d statistics and fresh-trial accuracy of a rate model."""
-    accuracy, loss = rate_accuracy(model, task, eval_trials, _generator(seed, _RATE_EVAL))
+    with torch.no_grad():
+        accuracy, loss, nan_trials = _rate_evaluation(model, task, eval_trials, _generator(seed, _RATE_EVAL))
     taus = model.taus_ms()
     return {
         "task": task.name,
@@ -87,6 +103,7 @@ def rate_model_summary(model: RateRNN, task: Task, seed: int, eval_trials: int) 
         "n_inh": int(model.inhibitory.sum()),
         "rate_accuracy": accuracy,
         "rate_loss": loss,
+        "rate_nan_readout_trials": nan_trials,
         "tau_d_ms_mean": taus.mean().item(),
         "tau_d_ms_sd": taus.std().item() if taus.numel() > 1 else 0.0,
     }
@@ -100,20 +117,25 @@ def train_stage(
     eval_trials: int,
     out_dir: Path,
     callbacks: list | None = None,
+    trained: MemberResult | None = None,
 ) -> tuple[RateRNN, dict]:
-    """Train a rate model (checkpoints in ``checkpoints/``); write ``rate_model.pt``, ``rate_model.mat``
-    and ``training.png``."""
-    start = time.perf_counter()
-    model, record = train_rate_model(
-        task,
-        model_config,
-        training,
-        seed=seed,
-        callbacks=callbacks,
-        checkpoint_dir=out_dir / "checkpoints",
-        default_root_dir=str(out_dir),
-    )
-    seconds = time.perf_counter() - start
+    """Train a rate model (checkpoints in ``checkpoints/``), or take the one a population trained
+    (``trained``, see ``train_population``); write ``rate_model.pt``, ``rate_model.mat`` and
+    ``training.png``."""
+    if trained is None:
+        start = time.perf_counter()
+        model, record = train_rate_model(
+            task,
+            model_config,
+            training,
+            seed=seed,
+            callbacks=callbacks,
+            checkpoint_dir=out_dir / "checkpoints",
+            default_root_dir=str(out_dir),
+        )
+        seconds, population = time.perf_counter() - start, 1
+    else:
+        model, record, seconds, population = trained.model, trained.record, trained.seconds, trained.population_size
     save_rate_model(out_dir / RATE_MODEL_FILE, model, {"task": task.name, "trained": record.trained})
     export_mat(out_dir / MAT_FILE, model)
     figures = []
@@ -127,6 +149,7 @@ def train_stage(
         "trained": record.trained,
         "trials_to_criterion": record.trials_to_criterion,
         "training_seconds": round(seconds, 2),
+        "population_size": population,
         "training_history": _history(record),
         "figures": [p.name for p in figures],
     }
@@ -163,6 +186,7 @@ def evaluate_spiking(
     }
     return {
         "lif_accuracy": correct.double().mean().item(),
+        "lif_nan_readout_trials": int(torch.isnan(result.readout).reshape(n_trials, -1).any(1).sum()),
         "lif_accuracy_by_condition": by_condition,
         "rate_exc_hz": rates[:, ~inh].mean().item(),
         "rate_inh_hz": rates[:, inh].mean().item() if inh.any() else None,
@@ -292,8 +316,11 @@ def convert_stage(
 
 
 def write_summary(out_dir: Path, summary: dict) -> None:
-    """Write ``summary.json`` into the run folder."""
-    (out_dir / SUMMARY_FILE).write_text(json.dumps(summary, indent=2))
+    """Flag the scientific failures the summary shows (``science.flag_failures``: a logged warning
+    each, codes in ``summary["warnings"]``), then write ``summary.json`` into the run folder with
+    NaN/Inf as null."""
+    flag_failures(summary)
+    (out_dir / SUMMARY_FILE).write_text(json.dumps(json_safe(summary), indent=2, allow_nan=False))
 
 
 def run_pipeline(
@@ -302,13 +329,43 @@ def run_pipeline(
     progress: Progress | None = None,
     callbacks: list | None = None,
     monitor: Callable[[int, list[float]], bool] | None = None,
+    trained: MemberResult | None = None,
 ) -> dict:
-    """Train, convert, search, evaluate; write models and figures into ``out_dir`` and return the
-    summary (the command around it times it and writes ``summary.json``)."""
+    """Train (or take the population-trained ``trained``), convert, search, evaluate; write models and
+    figures into ``out_dir`` and return the summary (the command around it times it and writes
+    ``summary.json``)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     task = get_task(cfg.task)
-    model, trained = train_stage(task, cfg.model, cfg.training, cfg.seed, cfg.eval_trials, out_dir, callbacks)
+    member = trained
+    model, trained = train_stage(task, cfg.model, cfg.training, cfg.seed, cfg.eval_trials, out_dir, callbacks, member)
+    if not trained["trained"] and not cfg.allow_untrained:
+        warn(
+            trained,
+            "untrained",
+            "the rate network did not meet the training criterion: it is not converted "
+            "(allow_untrained=true converts it anyway)",
+        )
+        return {**trained, "scaling_factor": None, "lif_accuracy": None}
     converted = convert_stage(
         model, task, cfg.spiking, cfg.transfer, cfg.seed, cfg.eval_trials, out_dir, progress, monitor
     )
-    return {**trained, **converted, "figures": [*trained["figures"], *converted["figures"]]}
+    summary = {**trained, **converted, "figures": [*trained["figures"], *converted["figures"]]}
+    if cfg.finetune.enabled and converted["lif_accuracy"] is not None:
+        tuned = finetune_stage(
+            model, task, cfg.spiking, converted["scaling_factor"], cfg.finetune, cfg.seed, cfg.eval_trials, out_dir,
+            progress=progress,
+        )  # fmt: skip
+        summary["finetune"] = tuned
+        summary |= {f"finetuned_{k}": tuned[k] for k in FINETUNE_SUMMARY_KEYS}
+    return summary
+
+
+# what spikernn-run's summary (and MLflow metrics) take over from the fine-tuning stage, as finetuned_<key>
+FINETUNE_SUMMARY_KEYS = (
+    "lif_accuracy",
+    "scaling_factor",
+    "rate_exc_hz",
+    "rate_inh_hz",
+    "finetune_seconds",
+    "peak_rss_mib",
+)

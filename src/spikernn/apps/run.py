@@ -5,13 +5,14 @@ from __future__ import annotations
 from omegaconf import DictConfig
 
 from spikernn.apps.config import build_run_config, command
+from spikernn.apps.population import training_source
 from spikernn.apps.runner import CommandContext, execute, objective_value, run_tags
 from spikernn.pipeline import RunConfig, run_pipeline
-from spikernn.tracking.training_metrics import TrainingMetrics
 
 
 def run_all(cfg: RunConfig, ctx: CommandContext) -> dict:
-    return run_pipeline(cfg, ctx.out_dir, ctx.progress, callbacks=[TrainingMetrics(ctx.run)], monitor=ctx.monitor)
+    member, callbacks = training_source(ctx.run)
+    return run_pipeline(cfg, ctx.out_dir, ctx.progress, callbacks=callbacks, monitor=ctx.monitor, trained=member)
 
 
 @command("run")

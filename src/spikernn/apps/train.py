@@ -5,17 +5,16 @@ from __future__ import annotations
 from omegaconf import DictConfig
 
 from spikernn.apps.config import build_run_config, command
+from spikernn.apps.population import training_source
 from spikernn.apps.runner import CommandContext, execute, objective_value, run_tags
 from spikernn.pipeline import RunConfig, train_stage
 from spikernn.tasks import get_task
-from spikernn.tracking.training_metrics import TrainingMetrics
 
 
 def train(cfg: RunConfig, ctx: CommandContext) -> dict:
+    member, callbacks = training_source(ctx.run)
     task = get_task(cfg.task)
-    _, summary = train_stage(
-        task, cfg.model, cfg.training, cfg.seed, cfg.eval_trials, ctx.out_dir, callbacks=[TrainingMetrics(ctx.run)]
-    )
+    _, summary = train_stage(task, cfg.model, cfg.training, cfg.seed, cfg.eval_trials, ctx.out_dir, callbacks, member)
     return summary
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import time
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -57,10 +58,13 @@ class TrainingConfig:
 
 @dataclass
 class MemberResult:
-    """One trained member of a population: its model and its training record."""
+    """One trained member of a population: its model, its training record, its share of the
+    population's wall time (s) and the population's size."""
 
     model: RateRNN
     record: TrainingRecord
+    seconds: float
+    population_size: int
 
 
 def member_bytes(model_config: RateRNNConfig, task: Task, batch_size: int) -> int:
@@ -125,15 +129,15 @@ def train_population(
         default_root_dir=default_root_dir,
     )
     loader = DataLoader(Ticks(), batch_size=None)
+    start = time.perf_counter()
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*does not have many workers.*")
         warnings.filterwarnings("ignore", message=".*IterableDataset.*")
         trainer.fit(module, train_dataloaders=loader, ckpt_path=training.resume_from)
-    results = []
-    for k, model in enumerate(models):
+    share = (time.perf_counter() - start) / len(models)
+    for model in models:
         model.eval()
-        results.append(MemberResult(model.cpu(), criterion.records[k]))
-    return results
+    return [MemberResult(m.cpu(), r, share, len(models)) for m, r in zip(models, criterion.records, strict=True)]
 
 
 def train_rate_model(
