@@ -315,8 +315,16 @@ def build_convert_config(raw: dict) -> ConvertConfig:
     spiking = _spiking(raw["spiking"])
     transfer = _build(FactorSearch, "transfer", raw["transfer"])
     _check_choices(dict(raw))
+    allow_untrained = raw.get("allow_untrained", False)
+    if not isinstance(allow_untrained, bool):
+        raise ConfigError(f"allow_untrained must be true or false, got {allow_untrained!r}")
     source = load_model_source(raw, (RATE_MODEL_FILE, CONVERTED_MODEL_FILE))
     check_dt(spiking, source.task)
+    if source.stored.get("trained") is False and not allow_untrained:
+        raise ConfigError(
+            f"source: the rate model in {source.source} did not meet the training criterion (trained: false); "
+            "converting it is refused (allow_untrained=true converts it anyway)"
+        )
     return ConvertConfig(source, spiking, transfer, seed, eval_trials)
 
 

@@ -18,6 +18,7 @@ from omegaconf import DictConfig
 from spikernn.apps.config import ConvertConfig, EvaluateConfig, build_tracking, plain
 from spikernn.apps.progress import PhaseProgress
 from spikernn.pipeline import RunConfig, rate_model_summary, write_summary
+from spikernn.science import warning_tags
 from spikernn.sweeps import TrialLink
 from spikernn.tasks import condition_slug
 from spikernn.tracking import TrackedRun
@@ -107,6 +108,8 @@ def log_summary(run: TrackedRun, summary: dict) -> None:
         metrics["trained"] = int(summary["trained"])
         run.set_tags({"trained": str(summary["trained"])})
     run.log_metrics(metrics)
+    if summary.get("warnings"):  # scientific failures flagged by write_summary (spikernn.science)
+        run.set_tags(warning_tags(summary))
     by_factor = summary.get("lif_accuracy_by_scaling_factor")
     if by_factor:
         factors = [float(s) for s in by_factor]
