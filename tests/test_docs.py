@@ -41,7 +41,7 @@ def test_site_builds_in_strict_mode_without_warnings(tmp_path: Path) -> None:
     assert proc.returncode == 0, log[-5000:]
     assert not re.search(r"^(WARNING|ERROR)", log, re.MULTILINE), log[-5000:]
     site = tmp_path / "site"
-    for page in ("method", "parameters", "differences", "operations", "examples", "api/rate", "api/spiking"):
+    for page in ("method", "parameters", "differences", "results", "operations", "examples", "api/rate", "api/spiking"):
         assert (site / page / "index.html").is_file(), page
     # the API reference is generated from the docstrings
     assert "search_scaling_factor" in (site / "api" / "transfer" / "index.html").read_text()
@@ -55,7 +55,7 @@ def test_no_reference_to_files_outside_the_repository() -> None:
     """A user's clone has only the repository: nothing may point into the folder beside it."""
     needle = re.compile(r"\.\./" + "shared|/work/" + "shared|" + "SPEC" + r"\.md")
     offenders = []
-    for folder in ("docs", "src", "conf", "experiments", "benchmarks"):
+    for folder in ("docs", "src", "conf", "experiments", "benchmarks", "tests"):
         for path in (ROOT / folder).rglob("*"):
             if path.suffix in {".md", ".py", ".yaml", ".yml", ".sh", ".txt"} and needle.search(path.read_text()):
                 offenders.append(str(path.relative_to(ROOT)))
