@@ -25,11 +25,14 @@ args = parser(__doc__).parse_args()
 # a trained network to sweep (any rate_model.pt, .mat file or MLflow run id would do)
 task = get_task("go_nogo")
 training = TrainingConfig(n_trials=100 if args.tiny else 6000, batch_size=8, progress_bar=False)
-model, _ = train_rate_model(task, RateRNNConfig(**({"n_units": 30} if args.tiny else {})), training, seed=2)
-source = save_rate_model(Path(output_dir()) / "examples" / "sweep_source.pt", model, {"task": task.name})
+model, record = train_rate_model(task, RateRNNConfig(**({"n_units": 30} if args.tiny else {})), training, seed=2)
+stored = {"task": task.name, "trained": record.trained}  # what spikernn-train stores with a model
+source = save_rate_model(Path(output_dir()) / "examples" / "sweep_source.pt", model, stored)
 
 # the sweep; --tiny replaces the paper's grid (conf/hparams_search/refractory.yaml) by three points
+# and allows converting its untrained network
 tiny = [
+    "allow_untrained=true",
     "spiking.t_ref_ms=choice(0.0,2.0,10.0)",
     "transfer.n_trials=4",
     "transfer.scaling_factors=[20,40]",
