@@ -1,0 +1,1 @@
+"""``hydra/launcher=population``: a multirun's compatible training jobs trained as one population."""

@@ -1,0 +1,241 @@
+"""``hydra/launcher=population``: train a multirun's compatible jobs together, then run each job.
+
+A user's sweep, e.g. ``spikernn-run -m experiment=gonogo_n250 'seed=range(0,100)'
+model.activation=sigmoid,softplus,clipped_relu hydra/launcher=population``, is validated job by job
+(a bad job stops the command with exit 2 before anything is trained), grouped into populations of
+jobs that can share a training loop (same task, N, batch, budget, learning rate, stopping rule;
+different seeds, activations, τ ranges, gains, noise are fine), and each population is trained by
+``spikernn.rate.training.train_population``. Every job then runs as it would alone (its own run
+folder, its own MLflow run with the same params, metrics and artifacts), skipping only the training
+it was handed; the jobs' runs are nested under one MLflow parent run per launch. Populations larger
+than ``max_members`` or than the memory budget are split.
+
+Why our own launcher rather than joblib's: joblib runs each job in its own worker, so the jobs
+cannot share a training loop; here they share one process and one kernel call per step.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from hydra.core.config_store import ConfigStore
+from hydra.core.hydra_config import HydraConfig
+from hydra.core.utils import JobReturn, configure_log, filter_overrides, run_job, setup_globals
+from hydra.plugins.launcher import Launcher
+from hydra.types import HydraContext, TaskFunction
+from omegaconf import DictConfig, open_dict
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class PopulationLauncherConf:
+    """``max_members``: networks per population at most; ``memory_gb``: what the populations may
+    hold (null = half the memory available when the launch starts)."""
+
+    _target_: str = "hydra_plugins.spikernn_population.launcher.PopulationLauncher"
+    max_members: int = 100
+    memory_gb: float | None = None
+
+
+ConfigStore.instance().store(
+    group="hydra/launcher", name="population", node=PopulationLauncherConf, provider="spikernn"
+)
+
+TRAINING_COMMANDS = ("run", "train")
+
+
+@dataclass
+class _Job:
+    num: int
+    overrides: Sequence[str]
+    config: DictConfig
+    settings: object | None = None  # spikernn.pipeline.RunConfig of a training command
+
+
+def available_bytes() -> int:
+    """Memory available now (Linux: MemAvailable), else the physical memory."""
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+
+
+class PopulationLauncher(Launcher):
+    def __init__(self, max_members: int = 100, memory_gb: float | None = None) -> None:
+        self.max_members = max_members
+        self.memory_gb = memory_gb
+        self.config: DictConfig | None = None
+        self.task_function: TaskFunction | None = None
+        self.hydra_context: HydraContext | None = None
+
+    def setup(self, *, hydra_context: HydraContext, task_function: TaskFunction, config: DictConfig) -> None:
+        self.config = config
+        self.task_function = task_function
+        self.hydra_context = hydra_context
+
+    def launch(self, job_overrides: Sequence[Sequence[str]], initial_job_idx: int) -> Sequence[JobReturn]:
+        from spikernn.apps.config import refuse
+        from spikernn.validation import ConfigError, check_int, check_range
+
+        setup_globals()
+        assert self.config is not None and self.hydra_context is not None
+        self._configure_log()
+        name = self.config.hydra.job.config_name
+        try:
+            check_int("hydra.launcher.max_members", self.max_members, 1)
+            if self.memory_gb is not None:
+                check_range("hydra.launcher.memory_gb", self.memory_gb, 0.0, lo_open=True)
+            jobs = [self._load(initial_job_idx + i, o, name) for i, o in enumerate(job_overrides)]
+        except ConfigError as err:
+            refuse(f"spikernn-{name}", err)
+        Path(str(self.config.hydra.sweep.dir)).mkdir(parents=True, exist_ok=True)
+        log.info(f"Population launcher: {len(jobs)} jobs")
+        returns: dict[int, JobReturn] = {}
+        parent = _ParentRun.open(jobs[0].config, len(jobs)) if jobs else None
+        try:
+            for group in self._populations(jobs):
+                self._train(group)
+                for job in group:
+                    returns[job.num] = self._run(job, parent)
+            for job in jobs:
+                if job.num not in returns:
+                    returns[job.num] = self._run(job, parent)
+        except BaseException as err:
+            if parent is not None:
+                parent.close("KILLED" if isinstance(err, KeyboardInterrupt | SystemExit) else "FAILED", returns)
+            raise
+        if parent is not None:
+            parent.close("FINISHED", returns)
+        return [returns[job.num] for job in jobs]
+
+    def _configure_log(self) -> None:
+        configure_log(
+            self.config.hydra.hydra_logging,
+            self.config.hydra.verbose,
+            execution_whitelist=getattr(self.hydra_context, "execution_whitelist", None),
+        )
+
+    def _load(self, num: int, overrides: Sequence[str], name: str) -> _Job:
+        """The job's config, and for a training command its validated settings."""
+        from spikernn.apps.config import _job_config, build_run_config
+
+        config = self.hydra_context.config_loader.load_sweep_config(self.config, list(overrides))
+        with open_dict(config):
+            config.hydra.job.id = f"{config.hydra.job.name}_{num}"
+            config.hydra.job.num = num
+        job = _Job(num, overrides, config)
+        if name in TRAINING_COMMANDS:
+            HydraConfig.instance().set_config(config)
+            job.settings = build_run_config(_job_config(config))
+        return job
+
+    def _populations(self, jobs: list[_Job]) -> list[list[_Job]]:
+        """Jobs that can share a training loop, in groups that fit ``max_members`` and memory."""
+        from spikernn.rate.training import member_bytes
+        from spikernn.tasks import get_task
+
+        shared: dict[tuple, list[_Job]] = defaultdict(list)
+        for job in jobs:
+            s = job.settings
+            if s is None or s.training.resume_from is not None:  # resumes its own checkpoint alone
+                continue
+            t = s.training
+            key = (s.task, s.model.n_units, t.batch_size, t.n_trials, t.learning_rate, repr(t.stopping), t.backend)
+            shared[key].append(job)
+        budget = self.memory_gb * 1e9 if self.memory_gb is not None else available_bytes() / 2
+        groups = []
+        for members in shared.values():
+            s = members[0].settings
+            per_member = member_bytes(s.model, get_task(s.task), s.training.batch_size)
+            size = max(1, min(self.max_members, int(budget // per_member)))
+            if size < len(members):
+                log.info(
+                    f"{len(members)} networks need {len(members) * per_member / 1e9:.2f} GB "
+                    f"({per_member / 1e6:.1f} MB each): split into populations of {size}"
+                )
+            groups += [members[i : i + size] for i in range(0, len(members), size)]
+        return groups
+
+    def _train(self, group: list[_Job]) -> None:
+        from spikernn.apps.population import hand_over
+        from spikernn.rate.training import train_population
+        from spikernn.tasks import get_task
+
+        first = group[0].settings
+        log.info(f"Training a population of {len(group)} networks (task {first.task}, N = {first.model.n_units})")
+        start = time.perf_counter()
+        members = train_population(
+            get_task(first.task), [(j.settings.model, j.settings.seed) for j in group], first.training
+        )
+        trained = sum(m.record.trained for m in members)
+        failed = [(j.num, m.record.failure) for j, m in zip(group, members, strict=True) if m.record.failure]
+        log.info(
+            f"Population of {len(group)}: {trained} met the criterion, {len(failed)} failed, "
+            f"{time.perf_counter() - start:.1f} s"
+        )
+        for num, why in failed:
+            log.warning(f"job #{num}: {why}")
+        for job, member in zip(group, members, strict=True):
+            hand_over(job.num, member)
+
+    def _run(self, job: _Job, parent: _ParentRun | None) -> JobReturn:
+        log.info(f"\t#{job.num} : {' '.join(filter_overrides(job.overrides))}")
+        if parent is not None and job.config.logger.get("parent_run_id") is None:
+            with open_dict(job.config):
+                job.config.logger.parent_run_id = parent.run_id
+        HydraConfig.instance().set_config(job.config)
+        ret = run_job(
+            hydra_context=self.hydra_context,
+            task_function=self.task_function,
+            config=job.config,
+            job_dir_key="hydra.sweep.dir",
+            job_subdir_key="hydra.sweep.subdir",
+        )
+        self._configure_log()
+        return ret
+
+
+@dataclass
+class _ParentRun:
+    """The MLflow run the launch's jobs are nested under; counts its jobs' outcomes when it ends."""
+
+    client: object
+    run_id: str
+
+    @classmethod
+    def open(cls, config: DictConfig, n_jobs: int) -> _ParentRun | None:
+        if "logger" not in config or config.logger.get("parent_run_id") is not None:
+            return None  # a sweep's parent run nests the jobs already
+        from mlflow.tracking import MlflowClient
+
+        from spikernn.tracking.store import ensure_experiment, open_tracking_store, retrying
+
+        output_dir = config.paths.output_dir
+        uri = open_tracking_store(config.logger.get("tracking_uri"), output_dir)
+        client = MlflowClient(uri)
+        experiment = ensure_experiment(client, config.logger.experiment_name, output_dir, uri)
+        sweep_dir = Path(str(config.hydra.sweep.dir)).name
+        tags = {"command": "population", "launcher": "population", "n_jobs": str(n_jobs)}
+        run = retrying(lambda: client.create_run(experiment, run_name=f"population {sweep_dir}", tags=tags))
+        return cls(client, run.info.run_id)
+
+    def close(self, status: str, returns: dict[int, JobReturn]) -> None:
+        from hydra.core.utils import JobStatus
+
+        from spikernn.tracking.store import retrying
+
+        done = sum(r.status == JobStatus.COMPLETED for r in returns.values())
+        metrics = {"jobs_completed": done, "jobs_failed": len(returns) - done}
+        for key, value in metrics.items():
+            retrying(lambda k=key, v=value: self.client.log_metric(self.run_id, k, v))
+        retrying(lambda: self.client.set_terminated(self.run_id, status=status))

@@ -1,0 +1,75 @@
+"""``hydra/launcher=population``: a multirun's jobs trained together end as the same runs as jobs
+trained alone (models, summaries, MLflow metrics), nested under one parent run."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import torch
+from mlflow.tracking import MlflowClient
+
+TRAIN = [
+    "model.n_units=20",
+    "trainer.n_trials=300",
+    "trainer.batch_size=20",
+    "trainer.progress_bar=false",
+    "eval_trials=8",
+]
+
+
+def _train(args: list[str], out: Path) -> subprocess.CompletedProcess:
+    env = {**os.environ, "SPIKERNN_OUTPUT_DIR": str(out)}
+    env.pop("MLFLOW_TRACKING_URI", None)
+    return subprocess.run(
+        [sys.executable, "-m", "spikernn.apps.train", *args], capture_output=True, text=True, env=env, timeout=600
+    )
+
+
+def test_population_jobs_equal_jobs_trained_alone(tmp_path: Path) -> None:
+    together = _train(["-m", *TRAIN, "seed=3,4", "model.gain=1.5,2.0", "hydra/launcher=population"], tmp_path / "pop")
+    assert together.returncode == 0, together.stderr[-3000:]
+    assert "Training a population of 4 networks" in together.stderr + together.stdout
+    alone = _train([*TRAIN, "seed=4", "model.gain=2.0"], tmp_path / "alone")
+    assert alone.returncode == 0, alone.stderr[-3000:]
+
+    runs = sorted((tmp_path / "pop" / "multiruns").rglob("summary.json"))
+    assert len(runs) == 4
+    (solo_summary_path,) = (tmp_path / "alone" / "runs").rglob("summary.json")
+    solo = json.loads(solo_summary_path.read_text())
+    member_dir = next(p.parent for p in runs if _is(p, 4, 2.0))
+    member = json.loads((member_dir / "summary.json").read_text())
+    for key in ("trained", "trials_to_criterion", "rate_accuracy", "rate_loss", "training_history", "tau_d_ms_mean"):
+        assert member[key] == solo[key], key
+    assert member["population_size"] == 4 and solo["population_size"] == 1
+    w_member = torch.load(member_dir / "rate_model.pt", weights_only=True)
+    w_solo = torch.load(solo_summary_path.parent / "rate_model.pt", weights_only=True)
+    for name, value in w_solo["state"].items():
+        assert torch.equal(value, w_member["state"][name]), name
+
+    client = MlflowClient(f"sqlite:///{tmp_path / 'pop' / 'mlflow.db'}")
+    runs = client.search_runs([client.get_experiment_by_name("spikernn").experiment_id])
+    parents = [r for r in runs if r.data.tags.get("command") == "population"]
+    assert len(parents) == 1 and parents[0].info.status == "FINISHED"
+    assert parents[0].data.metrics["jobs_completed"] == 4
+    children = [r for r in runs if r.data.tags.get("mlflow.parentRunId") == parents[0].info.run_id]
+    assert len(children) == 4 and all(r.info.status == "FINISHED" for r in children)
+    history = client.get_metric_history(member["mlflow_run_id"], "eval_loss")
+    assert [m.step for m in history] == solo["training_history"]["trials"]
+    assert [m.value for m in history] == solo["training_history"]["eval_loss"]
+
+
+def _is(summary_path: Path, seed: int, gain: float) -> bool:
+    config = (summary_path.parent / ".hydra" / "overrides.yaml").read_text()
+    return f"seed={seed}" in config and f"model.gain={gain}" in config
+
+
+def test_a_bad_job_stops_the_launch_before_training(tmp_path: Path) -> None:
+    proc = _train(["-m", *TRAIN, "seed=0,1", "model.p_inh=0.2,7", "hydra/launcher=population"], tmp_path)
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    assert "model.p_inh" in proc.stderr
+    assert "Training a population" not in proc.stderr + proc.stdout
+    assert not list(tmp_path.rglob("summary.json"))
