@@ -21,27 +21,38 @@ import torch
 from snntorch import surrogate
 from torch import nn
 
-from spikernn.spiking.parameters import SpikingParameters
+from spikernn.spiking.parameters import SPIKE_GRADS, SpikingParameters
 from spikernn.validation import check_choice, check_range
 
 MS_PER_S = 1000.0
 
-# spike_grad names → snnTorch surrogate factories, called with the slope (1/mV: the voltage is in mV)
+# spike_grad names → snnTorch surrogate factories, called with the slope (in snnTorch's units, below)
 SURROGATES: dict[str, Callable[[float], Callable[[torch.Tensor], torch.Tensor]]] = {
     "fast_sigmoid": lambda slope: surrogate.fast_sigmoid(slope=slope),
     "sigmoid": lambda slope: surrogate.sigmoid(slope=slope),
     "atan": lambda slope: surrogate.atan(alpha=slope),
     "straight_through": lambda slope: surrogate.straight_through_estimator(),
 }
+assert tuple(SURROGATES) == SPIKE_GRADS
 DEFAULT_SPIKE_GRAD = "fast_sigmoid"
-DEFAULT_SPIKE_GRAD_SLOPE = 0.5  # per mV: the surrogate is ~1/4 of its peak 1 mV from the threshold
+DEFAULT_SPIKE_GRAD_SLOPE = 25.0  # snnTorch's default
 
 
-def spike_gradient(name: str = DEFAULT_SPIKE_GRAD, slope: float = DEFAULT_SPIKE_GRAD_SLOPE):
-    """The snnTorch surrogate ``name`` (``snntorch.surrogate.<name>``) with ``slope`` per mV."""
+def spike_gradient(
+    name: str = DEFAULT_SPIKE_GRAD, slope: float = DEFAULT_SPIKE_GRAD_SLOPE, voltage_scale_mv: float = 1.0
+) -> Callable[[torch.Tensor], torch.Tensor]:
+    """``snntorch.surrogate.<name>`` with ``slope``, applied to (v − v_th)/``voltage_scale_mv``.
+
+    snnTorch's surrogates and their default slopes are made for a membrane whose threshold is 1
+    above its reset; dividing by ``voltage_scale_mv`` = v_th − v_reset (25 mV for the LIF) puts
+    our mV-valued voltage in those units, so the slope means what it means in snnTorch (and the
+    gradient per mV is 1/scale of it). The division keeps the sign, so the spikes are unchanged."""
     check_choice("spiking.spike_grad", name, tuple(SURROGATES))
     check_range("spiking.spike_grad_slope", slope, 0.0, lo_open=True)
-    return SURROGATES[name](slope)
+    base = SURROGATES[name](slope)
+    if voltage_scale_mv == 1.0:
+        return base
+    return lambda mem_shift: base(mem_shift / voltage_scale_mv)
 
 
 class MembraneState(NamedTuple):
@@ -147,8 +158,10 @@ class IntegrateAndFire(snntorch.Leaky):
     """LIF (or QIF) neuron with absolute refractory period and voltage noise: an snnTorch ``Leaky``.
 
     * Spikes come from snnTorch's :meth:`fire` (``spike_grad(v − v_th)``: a Heaviside step forward,
-      the surrogate's derivative backward), counted at v ≥ v_th as in the reference code (snnTorch's
-      step is v > v_th; the two differ only at equality, where one spike is added).
+      the surrogate's derivative backward; by default the ``spiking.spike_grad`` surrogate on the
+      voltage in units of v_th − v_reset, see :func:`spike_gradient`), counted at v ≥ v_th as in
+      the reference code (snnTorch's step is v > v_th; they differ only at equality, where one
+      spike is added).
     * Reset: to ``v_reset_mv`` and refractory for ``t_ref_ms`` (snnTorch's reset mechanism is
       "none"; the reset is detached, as snnTorch's is). ``beta`` = 1 − dt/τ_m is informative.
     * State, two ways. Explicit: ``forward(current, state, noise) -> (spk, state)`` with a
@@ -168,10 +181,7 @@ class IntegrateAndFire(snntorch.Leaky):
         init_hidden: bool = False,
     ) -> None:
         if spike_grad is None:
-            spike_grad = spike_gradient(
-                getattr(params, "spike_grad", DEFAULT_SPIKE_GRAD),
-                getattr(params, "spike_grad_slope", DEFAULT_SPIKE_GRAD_SLOPE),
-            )
+            spike_grad = spike_gradient(params.spike_grad, params.spike_grad_slope, params.v_th_mv - params.v_reset_mv)
         super().__init__(
             beta=1.0 - params.dt_ms / params.tau_m_ms,
             threshold=params.v_th_mv,
@@ -237,17 +247,17 @@ class IntegrateAndFire(snntorch.Leaky):
 
 
 def synapse_constants(
-    tau_d_ms: torch.Tensor, params: SpikingParameters
+    tau_d_ms: torch.Tensor, params: SpikingParameters, dtype: torch.dtype = torch.float32
 ) -> tuple[torch.Tensor, torch.Tensor, float, float]:
     """(decay_d = e^{−dt/τ_d}, gain, decay_r = e^{−dt/τ_r}, dt in s), computed in float64 and
-    rounded to float32 as the simulators use them; differentiable in ``tau_d_ms``."""
+    rounded to ``dtype`` (float32 in the simulators); differentiable in ``tau_d_ms``."""
     tau_d_s = tau_d_ms.double() / MS_PER_S
     dt_s = params.dt_ms / MS_PER_S
-    decay_d = torch.exp(-dt_s / tau_d_s).float()
+    decay_d = torch.exp(-dt_s / tau_d_s).to(dtype)
     if params.double_exponential:
         tau_r_s = params.tau_rise_ms / MS_PER_S
-        return decay_d, (1.0 / (tau_r_s * tau_d_s)).float(), math.exp(-dt_s / tau_r_s), dt_s
-    return decay_d, (1.0 / tau_d_s).float(), 0.0, dt_s
+        return decay_d, (1.0 / (tau_r_s * tau_d_s)).to(dtype), math.exp(-dt_s / tau_r_s), dt_s
+    return decay_d, (1.0 / tau_d_s).to(dtype), 0.0, dt_s
 
 
 class ExponentialSynapse(nn.Module):

@@ -7,6 +7,7 @@ from dataclasses import asdict, dataclass
 from spikernn.validation import ConfigError, check_choice, check_range
 
 NOISE_MODES = ("voltage", "current")
+SPIKE_GRADS = ("fast_sigmoid", "sigmoid", "atan", "straight_through")  # snntorch.surrogate.<name>
 
 
 @dataclass
@@ -26,6 +27,10 @@ class SpikingParameters:
       read as a fresh draw every integration step, as the rate model draws one every 5-ms step.
 
     Only the selected mode's amplitude is used.
+
+    ``spike_grad`` / ``spike_grad_slope``: the snnTorch surrogate gradient of the spike (used only
+    when gradients flow: fine-tuning), on the voltage in units of v_th − v_reset (see
+    :func:`spikernn.spiking.neurons.spike_gradient`); the simulated spikes do not depend on it.
     """
 
     neuron: str = "lif"
@@ -41,6 +46,8 @@ class SpikingParameters:
     noise_std_mv: float = 0.1
     noise_mode: str = "voltage"
     current_noise_std_mv: float = 0.1
+    spike_grad: str = "fast_sigmoid"
+    spike_grad_slope: float = 25.0
 
     def __post_init__(self) -> None:
         check_choice("spiking.neuron", self.neuron, ("lif", "qif"))
@@ -51,6 +58,8 @@ class SpikingParameters:
         check_range("spiking.noise_std_mv", self.noise_std_mv, 0.0)
         check_choice("spiking.noise_mode", self.noise_mode, NOISE_MODES)
         check_range("spiking.current_noise_std_mv", self.current_noise_std_mv, 0.0)
+        check_choice("spiking.spike_grad", self.spike_grad, SPIKE_GRADS)
+        check_range("spiking.spike_grad_slope", self.spike_grad_slope, 0.0, lo_open=True)
         for name in ("v_th_mv", "v_reset_mv", "i_bias_mv", "v_init_min_mv", "v_init_max_mv"):
             check_range(f"spiking.{name}", getattr(self, name))
         if self.v_reset_mv >= self.v_th_mv:

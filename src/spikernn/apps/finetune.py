@@ -1,0 +1,61 @@
+"""``spikernn-finetune``: surrogate-gradient fine-tuning of a converted model (path or MLflow run id)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import hydra
+from omegaconf import DictConfig
+
+from spikernn.apps.config import EvaluateConfig, build_evaluate_config, config_dir
+from spikernn.apps.runner import CommandContext, execute, objective_value, source_summary, source_tags
+from spikernn.finetune import FinetuneConfig, finetune_stage
+from spikernn.pipeline import CONVERTED_MODEL_FILE
+
+
+@dataclass
+class FinetuneCommandConfig(EvaluateConfig):
+    """The converted model, its spiking parameters and factor (as ``spikernn-evaluate``) + ``finetune``."""
+
+    finetune: FinetuneConfig | None = None
+
+
+def build_finetune_config(raw: dict) -> FinetuneCommandConfig:
+    settings = build_evaluate_config(raw)
+    finetune = FinetuneConfig.from_dict(dict(raw.get("finetune") or {}))
+    return FinetuneCommandConfig(**vars(settings), finetune=finetune)
+
+
+def finetune(cfg: FinetuneCommandConfig, ctx: CommandContext) -> dict:
+    """Writes the fine-tuned network as ``converted_model.pt``, so ``spikernn-evaluate`` and
+    ``spikernn-finetune`` take this run's id as their source."""
+    src = cfg.source
+    return {
+        **source_summary(cfg),
+        **finetune_stage(
+            src.model,
+            src.task,
+            cfg.spiking,
+            cfg.scaling_factor,
+            cfg.finetune,
+            cfg.seed,
+            cfg.eval_trials,
+            ctx.out_dir,
+            model_file=CONVERTED_MODEL_FILE,
+            progress=ctx.progress,
+        ),
+    }
+
+
+def effective(cfg: FinetuneCommandConfig) -> dict:
+    return {"spiking": cfg.spiking.to_dict(), "scaling_factor": cfg.scaling_factor}
+
+
+@hydra.main(config_path=config_dir(), config_name="finetune")
+def main(cfg: DictConfig) -> float | list[float]:
+    summary = execute(cfg, "spikernn-finetune", build_finetune_config, finetune, source_tags, effective)
+    return objective_value(summary, cfg.objective)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,371 @@
+"""Surrogate-gradient fine-tuning of a converted spiking network (issue 13).
+
+The one-to-one transfer leaves many networks short of the task (softplus and ReLU networks,
+small networks, sigmoid networks with short τ). Here the converted LIF network itself is trained
+by backpropagation through time with surrogate gradients (snnTorch's ``fire()``, see
+:mod:`spikernn.spiking.differentiable`), starting from the transferred weights and factor:
+
+* trainable: W (as the rate model's ``relu(W)·sign ⊙ mask``: Dale's signs and the connectivity
+  mask are kept), W_out, optionally τ_d (the rate model's σ-parametrised τ, inside its range)
+  and the scaling factor s (as log s); W_in, the neuron and the synapse's rise time stay fixed;
+* loss: the squared error of the spiking readout against the task's target on the 5-ms grid
+  (the rate model's target) plus ``rate_penalty`` × the mean of relu(rate − ``max_rate_hz``)²
+  over units, which keeps firing rates in a biological range;
+* memory: training runs at ``train_dt_ms`` (1 ms: 1 000 steps per Go-NoGo trial instead of
+  20 000; activations ~15 [B, N] tensors per step) and, with ``checkpoint_steps``, recomputes
+  chunks of the trial in the backward pass (:func:`torch.utils.checkpoint.checkpoint`);
+* judged by the standard simulator only: every ``validate_every`` batches the network is
+  simulated with the fused kernel at the evaluation dt (0.05 ms) on ``validation_trials`` fresh
+  trials (a generator of its own), the best state is kept, and training stops once it reaches
+  ``stop_accuracy``; before and after, :func:`spikernn.pipeline.evaluate_spiking` scores the
+  network on the run's ``eval_trials`` fresh trials (the same trials and noise seed both times).
+
+The result is saved as a converted model file (the rate model's format with the fine-tuned W,
+W_out, τ and the factor s), so ``spikernn-evaluate`` and ``spikernn-finetune`` read it back.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import resource
+import time
+import warnings
+from dataclasses import asdict, dataclass, fields, replace
+from pathlib import Path
+
+import pytorch_lightning as pl
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, IterableDataset
+
+from spikernn.io import save_rate_model
+from spikernn.rate import RateRNN
+from spikernn.spiking import SpikingParameters
+from spikernn.spiking.differentiable import simulate_surrogate
+from spikernn.spiking.neurons import IntegrateAndFire
+from spikernn.tasks import Task, Trials
+from spikernn.transfer import check_factor, to_spiking
+from spikernn.validation import ConfigError, check_int, check_range
+
+FINETUNED_MODEL_FILE = "finetuned_model.pt"
+# offsets of the fine-tuning generators from the run seed (pipeline uses 100 … 400)
+_TRAIN_TRIALS, _TRAIN_NOISE, _VALIDATION = 500, 600, 700
+
+
+@dataclass
+class FinetuneConfig:
+    """``finetune`` group: settings of the surrogate-gradient fine-tuning."""
+
+    enabled: bool = False  # spikernn-run only: fine-tune after the conversion
+    train_dt_ms: float = 1.0
+    n_batches: int = 150
+    batch_size: int = 16
+    learning_rate: float = 0.002
+    train_tau: bool = False
+    train_scaling_factor: bool = True
+    rate_penalty: float = 1e-4
+    max_rate_hz: float = 50.0
+    gradient_clip: float = 1.0
+    checkpoint_steps: int | None = None
+    noise: bool = True
+    validate_every: int = 10
+    validation_trials: int = 100
+    stop_accuracy: float = 0.99
+
+    def __post_init__(self) -> None:
+        check_range("finetune.train_dt_ms", self.train_dt_ms, 0.0, 5.0, lo_open=True)
+        check_int("finetune.n_batches", self.n_batches, 1)
+        check_int("finetune.batch_size", self.batch_size, 1)
+        check_range("finetune.learning_rate", self.learning_rate, 0.0, lo_open=True)
+        check_range("finetune.rate_penalty", self.rate_penalty, 0.0)
+        check_range("finetune.max_rate_hz", self.max_rate_hz, 0.0)
+        check_range("finetune.gradient_clip", self.gradient_clip, 0.0)
+        if self.checkpoint_steps is not None:
+            check_int("finetune.checkpoint_steps", self.checkpoint_steps, 1)
+        check_int("finetune.validate_every", self.validate_every, 1)
+        check_int("finetune.validation_trials", self.validation_trials, 1)
+        check_range("finetune.stop_accuracy", self.stop_accuracy, 0.0, 1.0)
+        for name in ("enabled", "train_tau", "train_scaling_factor", "noise"):
+            if not isinstance(getattr(self, name), bool):
+                raise ConfigError(f"finetune.{name} must be true or false, got {getattr(self, name)!r}")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict) -> FinetuneConfig:
+        """From the ``finetune`` config group; an unknown key is refused by name."""
+        names = {f.name for f in fields(cls)}
+        unknown = sorted(set(values) - names)
+        if unknown:
+            raise ConfigError(
+                f"unknown key(s) {', '.join('finetune.' + k for k in unknown)}; allowed: {', '.join(sorted(names))}"
+            )
+        return cls(**values)
+
+
+class TrialStream(IterableDataset):
+    """An endless stream of batches of fresh trials from a seeded generator."""
+
+    def __init__(self, task: Task, batch_size: int, seed: int) -> None:
+        self.task, self.batch_size, self.seed = task, batch_size, seed
+
+    def __iter__(self):
+        generator = torch.Generator().manual_seed(self.seed)
+        while True:
+            yield self.task.make_trials(self.batch_size, generator)
+
+
+def training_parameters(spiking: SpikingParameters, train_dt_ms: float, input_step_ms: float) -> SpikingParameters:
+    """The spiking parameters at the training step: same neuron and synapse, dt = ``train_dt_ms``,
+    and per-step noise scaled by √(dt_train/dt) so that its diffusion per ms is unchanged."""
+    ratio = input_step_ms / train_dt_ms
+    if abs(ratio - round(ratio)) > 1e-6:
+        raise ConfigError(f"finetune.train_dt_ms must divide the stimulus step ({input_step_ms} ms), got {train_dt_ms}")
+    scale = math.sqrt(train_dt_ms / spiking.dt_ms)
+    return replace(
+        spiking,
+        dt_ms=train_dt_ms,
+        noise_std_mv=spiking.noise_std_mv * scale if spiking.noise_mode == "voltage" else spiking.noise_std_mv,
+        current_noise_std_mv=spiking.current_noise_std_mv * scale
+        if spiking.noise_mode == "current"
+        else spiking.current_noise_std_mv,
+    )
+
+
+class TrainableSpikingRNN(nn.Module):
+    """The converted network with its trainable weights: a copy of the rate model (W, W_out, τ
+    parametrised as there) and log s; ``forward`` simulates it with surrogate gradients at the
+    training step."""
+
+    def __init__(
+        self,
+        model: RateRNN,
+        scaling_factor: float,
+        params: SpikingParameters,
+        input_step_ms: float,
+        train_tau: bool = False,
+        train_scaling_factor: bool = True,
+        checkpoint_steps: int | None = None,
+    ) -> None:
+        super().__init__()
+        self.rate = copy.deepcopy(model).float()
+        for name, tensor in self.rate.named_parameters():
+            tensor.requires_grad_(name in ("w", "w_out") or (name == "tau_raw" and train_tau))
+        log_s = torch.tensor(math.log(scaling_factor))
+        self.log_s = nn.Parameter(log_s) if train_scaling_factor else nn.Buffer(log_s)
+        self.params = params
+        self.neuron = IntegrateAndFire(params)
+        self.steps_per_column = round(input_step_ms / params.dt_ms)
+        self.checkpoint_steps = checkpoint_steps
+
+    @property
+    def scaling_factor(self) -> float:
+        return float(self.log_s.detach().exp())
+
+    def forward(self, inputs: torch.Tensor, generator: torch.Generator | None = None, noise: bool = True):
+        return simulate_surrogate(
+            self.neuron,
+            self.rate.effective_weights(),
+            self.rate.w_in,
+            self.rate.w_out,
+            self.rate.taus_ms(),
+            torch.exp(-self.log_s),
+            inputs,
+            self.steps_per_column,
+            generator=generator,
+            noise=noise,
+            sample_every=self.steps_per_column,
+            checkpoint_steps=self.checkpoint_steps,
+            exact=False,
+        )
+
+    def export(self) -> tuple[RateRNN, float]:
+        """The fine-tuned weights as a rate-model copy (converted-model file format) and s."""
+        model = copy.deepcopy(self.rate).eval()
+        for tensor in model.parameters():
+            tensor.requires_grad_(False)
+        return model, self.scaling_factor
+
+
+def readout_loss(readout: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """Mean squared error of readout samples at (m + 1)·5 ms against ``targets[:, m + 1]``."""
+    n = min(readout.shape[1], targets.shape[1] - 1)
+    return (readout[:, :n] - targets[:, 1 : n + 1]).square().mean()
+
+
+class SpikingFinetuneModule(pl.LightningModule):
+    """BPTT on fresh trials; validation with the fused kernel at the evaluation dt (best kept)."""
+
+    def __init__(
+        self, net: TrainableSpikingRNN, task: Task, cfg: FinetuneConfig, eval_params: SpikingParameters, seed: int
+    ) -> None:
+        super().__init__()
+        self.net = net
+        self.task = task
+        self.cfg = cfg
+        self.eval_params = eval_params
+        self.noise_generator = torch.Generator().manual_seed(seed + _TRAIN_NOISE)
+        self.validation_seed = seed + _VALIDATION
+        self.history: dict[str, list] = {"batch": [], "loss": [], "task_loss": [], "rate_hz": [], "scaling_factor": []}
+        self.validation: dict[str, list] = {"batch": [], "accuracy": []}
+        self.best: tuple[float, int, dict] | None = None
+
+    def training_step(self, batch: Trials, batch_idx: int) -> torch.Tensor:
+        out = self.net(batch.inputs, self.noise_generator, noise=self.cfg.noise)
+        task_loss = readout_loss(out.readout, batch.targets)
+        rates = out.firing_rates_hz()
+        penalty = torch.relu(rates - self.cfg.max_rate_hz).square().mean()
+        loss = task_loss + self.cfg.rate_penalty * penalty
+        self.history["batch"].append(batch_idx + 1)
+        self.history["loss"].append(loss.item())
+        self.history["task_loss"].append(task_loss.item())
+        self.history["rate_hz"].append(rates.mean().item())
+        self.history["scaling_factor"].append(self.net.scaling_factor)
+        return loss
+
+    def validate(self, batches_done: int) -> float:
+        """Fused-kernel accuracy at the evaluation dt on fresh validation trials; keeps the best."""
+        model, factor = self.net.export()
+        network = to_spiking(model, self.eval_params, input_step_ms=self.task.step_ms)
+        generator = torch.Generator().manual_seed(self.validation_seed)
+        trials = self.task.make_trials(self.cfg.validation_trials, generator)
+        result = network.simulate(trials.inputs, factor, generator=generator)
+        accuracy = self.task.accuracy(result.readout, trials.labels, self.eval_params.dt_ms, "spiking")
+        self.validation["batch"].append(batches_done)
+        self.validation["accuracy"].append(accuracy)
+        if self.best is None or accuracy > self.best[0]:
+            self.best = (accuracy, batches_done, copy.deepcopy(self.net.state_dict()))
+        return accuracy
+
+    def on_train_start(self) -> None:
+        self.validate(0)
+
+    def on_train_batch_end(self, outputs, batch, batch_idx: int) -> None:
+        done = batch_idx + 1
+        if done % self.cfg.validate_every == 0 or done == self.trainer.max_steps:
+            if self.validate(done) >= self.cfg.stop_accuracy:
+                self.trainer.should_stop = True
+
+    def configure_optimizers(self) -> torch.optim.Optimizer:
+        return torch.optim.Adam([p for p in self.net.parameters() if p.requires_grad], lr=self.cfg.learning_rate)
+
+
+def finetune_network(
+    model: RateRNN,
+    task: Task,
+    spiking: SpikingParameters,
+    factor: float,
+    cfg: FinetuneConfig,
+    seed: int,
+    callbacks: list | None = None,
+) -> tuple[RateRNN, float, dict]:
+    """Fine-tune the converted ``model`` at ``factor``; returns the best fine-tuned model (by the
+    fused-kernel validation accuracy), its factor and the training record."""
+    check_factor("scaling_factor", factor)
+    pl.seed_everything(seed, workers=True, verbose=False)
+    params = training_parameters(spiking, cfg.train_dt_ms, task.step_ms)
+    net = TrainableSpikingRNN(
+        model, factor, params, task.step_ms, cfg.train_tau, cfg.train_scaling_factor, cfg.checkpoint_steps
+    )
+    module = SpikingFinetuneModule(net, task, cfg, spiking, seed)
+    loader = DataLoader(
+        TrialStream(task, cfg.batch_size, seed + _TRAIN_TRIALS),
+        batch_size=None,
+        generator=torch.Generator().manual_seed(seed),
+    )
+    trainer = pl.Trainer(
+        max_steps=cfg.n_batches,
+        accelerator="cpu",
+        devices=1,
+        logger=False,
+        callbacks=callbacks or [],
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        gradient_clip_val=cfg.gradient_clip or None,
+        deterministic=False,  # index_add_ in the recurrent input has no deterministic CPU kernel flag
+        num_sanity_val_steps=0,
+    )
+    start = time.perf_counter()
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*does not have many workers.*")
+        warnings.filterwarnings("ignore", message=".*IterableDataset.*")
+        trainer.fit(module, train_dataloaders=loader)
+    seconds = time.perf_counter() - start
+    best_accuracy, best_batch, state = module.best
+    net.load_state_dict(state)
+    finetuned, new_factor = net.export()
+    record = {
+        "train_dt_ms": cfg.train_dt_ms,
+        "batches": len(module.history["batch"]),
+        "best_batch": best_batch,
+        "validation_accuracy": best_accuracy,
+        "training_seconds": round(seconds, 2),
+        "history": module.history,
+        "validation": module.validation,
+    }
+    return finetuned, new_factor, record
+
+
+def peak_rss_mib() -> float:
+    """Peak resident memory of this process so far (MiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def finetune_stage(
+    model: RateRNN,
+    task: Task,
+    spiking: SpikingParameters,
+    factor: float,
+    cfg: FinetuneConfig,
+    seed: int,
+    eval_trials: int,
+    out_dir: Path,
+    model_file: str = FINETUNED_MODEL_FILE,
+    progress=None,
+    callbacks: list | None = None,
+) -> dict:
+    """Score the converted network, fine-tune it, score it again on the same fresh trials (fused
+    kernel, ``spiking.dt_ms``, the task's scoring); write ``model_file`` and return the summary."""
+    from spikernn.pipeline import _EVALUATION, _generator, _phase, evaluate_spiking
+
+    start = time.perf_counter()
+    before = evaluate_spiking(
+        to_spiking(model, spiking, input_step_ms=task.step_ms),
+        task,
+        factor,
+        eval_trials,
+        _generator(seed, _EVALUATION),
+        _phase(progress, "evaluation before fine-tuning"),
+    )
+    finetuned, new_factor, record = finetune_network(model, task, spiking, factor, cfg, seed, callbacks)
+    after = evaluate_spiking(
+        to_spiking(finetuned, spiking, input_step_ms=task.step_ms),
+        task,
+        new_factor,
+        eval_trials,
+        _generator(seed, _EVALUATION),
+        _phase(progress, "evaluation after fine-tuning"),
+    )
+    extra = {"task": task.name, "scaling_factor": new_factor, "spiking": spiking.to_dict(), "finetuned": True}
+    save_rate_model(out_dir / model_file, finetuned, extra)
+    return {
+        "finetune": cfg.to_dict(),
+        "spiking": spiking.to_dict(),
+        "eval_trials": eval_trials,
+        "scaling_factor_before": factor,
+        "scaling_factor": new_factor,
+        "lambda": 1.0 / new_factor,
+        "lif_accuracy_before": before["lif_accuracy"],
+        "rate_exc_hz_before": before["rate_exc_hz"],
+        "rate_inh_hz_before": before["rate_inh_hz"],
+        **after,
+        "tau_d_ms_mean_after": finetuned.taus_ms().mean().item(),
+        "finetune_seconds": round(time.perf_counter() - start, 2),
+        "finetune_training_seconds": record.pop("training_seconds"),
+        "peak_rss_mib": round(peak_rss_mib(), 1),
+        "finetune_record": record,
+        "model_file": model_file,
+    }

@@ -1,0 +1,148 @@
+"""snnTorch neurons with surrogate gradients, the differentiable network, and fine-tuning (issue 13)."""
+
+from __future__ import annotations
+
+import snntorch
+import snntorch.utils
+import torch
+from torch import nn
+
+from spikernn.finetune import FinetuneConfig, finetune_stage, training_parameters
+from spikernn.rate import RateRNN, RateRNNConfig
+from spikernn.spiking import IntegrateAndFire, SpikingParameters
+from spikernn.spiking.differentiable import RecurrentInput, simulate_surrogate
+from spikernn.tasks import get_task
+from spikernn.transfer import search_scaling_factor, to_spiking
+
+
+def driven_network(n_units: int, params: SpikingParameters, seed: int = 3):
+    model = RateRNN(RateRNNConfig(n_units=n_units), seed=seed)
+    with torch.no_grad():
+        model.w.mul_(4)
+    return to_spiking(model, params)
+
+
+def surrogate_run(net, inputs, inv_s, **kwargs):
+    return simulate_surrogate(
+        net.neuron, net.w_eff, net.w_in, net.w_out, net.tau_d_ms, inv_s, inputs, net.steps_per_column, **kwargs
+    )
+
+
+def test_neuron_is_an_snntorch_leaky_that_fires_through_its_surrogate() -> None:
+    neuron = IntegrateAndFire(SpikingParameters(spike_grad="fast_sigmoid", spike_grad_slope=25.0))
+    assert isinstance(neuron, snntorch.Leaky) and neuron in snntorch.SpikingNeuron.instances
+    v = torch.tensor([-45.0, -40.0, -39.0], requires_grad=True)
+    spk = neuron.fire(v)
+    assert spk.tolist() == [0.0, 1.0, 1.0]  # v ≥ v_th spikes, the reference's rule
+    spk.sum().backward()
+    # fast sigmoid on (v − v_th)/25 mV with slope 25: d/dv = (1/25)/(1 + |v − v_th|)²
+    assert torch.allclose(v.grad, torch.tensor([1 / 25 / 36, 1 / 25, 1 / 25 / 4]))
+
+
+def test_hidden_state_follows_snntorch_conventions() -> None:
+    params = SpikingParameters(noise_std_mv=0.0)
+    hidden = IntegrateAndFire(params, init_hidden=True)
+    explicit = IntegrateAndFire(params)
+    net = nn.Sequential(hidden)
+    hidden.generator = torch.Generator().manual_seed(4)
+    state = explicit.init_state((3, 5), torch.Generator().manual_seed(4))
+    current = torch.full((3, 5), 30.0)
+    for _ in range(200):
+        spk = hidden(current)
+        spk_explicit, state = explicit(current, state)
+        assert torch.equal(spk, spk_explicit)
+    assert torch.equal(hidden.mem, state.v) and torch.equal(hidden.refractory, state.refractory)
+    snntorch.utils.reset(net)  # snnTorch's reset: zeros mem; the next step draws the initial state
+    hidden.generator = torch.Generator().manual_seed(4)
+    spk_explicit, first = explicit(current, explicit.init_state((3, 5), torch.Generator().manual_seed(4)))
+    assert torch.equal(hidden(current), spk_explicit)
+    assert torch.equal(hidden.mem, first.v) and torch.equal(hidden.refractory, first.refractory)
+    hidden.reset_mem()
+    assert hidden.mem.numel() == 0
+
+
+def test_surrogate_network_equals_the_plain_module_without_noise() -> None:
+    net = driven_network(40, SpikingParameters(noise_std_mv=0.0))
+    task = get_task("go_nogo")
+    inputs = task.make_trials(4, torch.Generator().manual_seed(0)).inputs[:, 46:57]  # 50 ms around the onset
+    plain = net.simulate(inputs, 2.0, generator=torch.Generator().manual_seed(1), noise=False, backend="fused")
+    torch_path = net.simulate(inputs, 2.0, generator=torch.Generator().manual_seed(1), noise=False, backend="torch")
+    assert torch.equal(plain.readout, torch_path.readout)
+    w = net.w_eff.clone().requires_grad_()
+    for chunk in (None, 300):
+        out = simulate_surrogate(
+            net.neuron, w, net.w_in, net.w_out, net.tau_d_ms, torch.tensor(0.5), inputs, net.steps_per_column,
+            generator=torch.Generator().manual_seed(1), noise=False, checkpoint_steps=chunk,
+        )  # fmt: skip
+        assert plain.spike_counts.sum() > 200
+        assert torch.equal(out.readout, plain.readout) and torch.equal(out.spike_counts, plain.spike_counts.float())
+        out.readout.sum().backward()
+        assert w.grad is not None and torch.isfinite(w.grad).all() and w.grad.abs().sum() > 0
+        w.grad = None
+
+
+def test_recurrent_input_gradients_match_the_dense_product() -> None:
+    g = torch.Generator().manual_seed(0)
+    spikes = (torch.rand(3, 6, generator=g) > 0.5).double() * (1 + torch.rand(3, 6, generator=g, dtype=torch.float64))
+    w = torch.randn(6, 6, generator=g, dtype=torch.float64)
+    spikes.requires_grad_()
+    w.requires_grad_()
+    assert torch.autograd.gradcheck(RecurrentInput.apply, (spikes, w))
+    assert torch.allclose(RecurrentInput.apply(spikes, w), spikes @ w.T)
+
+
+def test_gradient_of_a_tiny_network_is_exact_on_a_smooth_surrogate_path() -> None:
+    """float64, a smooth spike function (sigmoid) as spike_grad: autograd through the network (synapses,
+    recurrence, τ_d, 1/s, readout) must match finite differences."""
+    params = SpikingParameters(dt_ms=1.0, noise_std_mv=0.0, t_ref_ms=0.0, v_init_min_mv=-50.0, v_init_max_mv=-45.0)
+    neuron = IntegrateAndFire(params, spike_grad=lambda x: torch.sigmoid(x / 5.0))
+    g = torch.Generator().manual_seed(2)
+    n = 5
+    w = (torch.randn(n, n, generator=g, dtype=torch.float64) * 2).requires_grad_()
+    w_out = torch.randn(n, generator=g, dtype=torch.float64).requires_grad_()
+    tau = (20 + 10 * torch.rand(n, generator=g, dtype=torch.float64)).requires_grad_()
+    inv_s = torch.tensor(0.5, dtype=torch.float64, requires_grad=True)
+    inputs = torch.ones(2, 3, 1, dtype=torch.float64)
+    w_in = torch.randn(n, 1, generator=g, dtype=torch.float64) * 5
+
+    def readout(w, w_out, tau, inv_s):
+        out = simulate_surrogate(
+            neuron, w, w_in, w_out, tau, inv_s, inputs, 5, generator=torch.Generator().manual_seed(0),
+            noise=False, exact=False,
+        )  # fmt: skip
+        return out.readout, out.spike_counts
+
+    assert readout(w, w_out, tau, inv_s)[1].sum() > 5  # the units are near threshold: the spike path matters
+    assert torch.autograd.gradcheck(readout, (w, w_out, tau, inv_s), atol=1e-6, rtol=1e-4)
+
+
+def test_training_parameters_keep_the_noise_per_ms() -> None:
+    p = training_parameters(SpikingParameters(noise_std_mv=0.1), 1.0, 5.0)
+    assert p.dt_ms == 1.0 and abs(p.noise_std_mv - 0.1 * 20**0.5) < 1e-12
+
+
+def test_finetuning_rescues_a_badly_scaled_go_nogo_network(tmp_path) -> None:
+    """A small network trained as a rate RNN, converted at a factor 3× too large (readout too
+    weak: the Go trials fail), is fine-tuned; the fused kernel at dt 0.05 ms on fresh trials judges."""
+    from spikernn.rate.criterion import StoppingRule
+    from spikernn.rate.training import TrainingConfig, train_rate_model
+
+    task = get_task("go_nogo")
+    torch.set_num_threads(1)
+    model, record = train_rate_model(
+        task,
+        RateRNNConfig(n_units=50),
+        TrainingConfig(n_trials=2400, batch_size=8, learning_rate=0.03, progress_bar=False,
+                       stopping=StoppingRule(eval_every_trials=400)),
+        seed=0,
+    )  # fmt: skip
+    spiking = SpikingParameters()
+    search = search_scaling_factor(
+        to_spiking(model, spiking), task, [15.0, 25.0, 35.0], 40, torch.Generator().manual_seed(0)
+    )
+    bad = 3 * search.best_factor
+    cfg = FinetuneConfig(n_batches=40, batch_size=16, learning_rate=0.01, validate_every=10, validation_trials=60)
+    summary = finetune_stage(model, task, spiking, bad, cfg, 0, 100, tmp_path)
+    assert summary["lif_accuracy_before"] <= 0.75
+    assert summary["lif_accuracy"] >= summary["lif_accuracy_before"] + 0.15
+    assert (tmp_path / "finetuned_model.pt").is_file()
