@@ -24,6 +24,7 @@ EXAMPLE_PAGES = {
     "import-reference": "import_reference_mat.py",
     "refractory-sweep": "refractory_sweep.py",
     "paper-figure": "paper_fig2b.py",
+    "../population": "population_training.py",
 }
 
 
@@ -113,3 +114,10 @@ def test_example_paper_figure(output_dir: Path, monkeypatch, capsys) -> None:
     out = run_example("paper_fig2b.py", output_dir, monkeypatch, capsys)
     assert (output_dir / "examples" / "fig2b.png").stat().st_size > 0
     assert "| 1/25 | correct |" in out
+
+
+def test_example_population_training(output_dir: Path, monkeypatch, capsys) -> None:
+    out = run_example("population_training.py", output_dir, monkeypatch, capsys)
+    for phi in ("sigmoid", "softplus", "clipped_relu"):
+        assert f"| {phi} | 0 | " in out
+    assert "population of 3:" in out
