@@ -25,6 +25,7 @@ EXAMPLE_PAGES = {
     "refractory-sweep": "refractory_sweep.py",
     "paper-figure": "paper_fig2b.py",
     "../population": "population_training.py",
+    "../fine_tuning": "fine_tuning.py",
 }
 
 
@@ -121,3 +122,9 @@ def test_example_population_training(output_dir: Path, monkeypatch, capsys) -> N
     for phi in ("sigmoid", "softplus", "clipped_relu"):
         assert f"| {phi} | 0 | " in out
     assert "population of 3:" in out
+
+
+def test_example_fine_tuning(output_dir: Path, monkeypatch, capsys) -> None:
+    out = run_example("fine_tuning.py", output_dir, monkeypatch, capsys)
+    assert "converted:   s = " in out and "fine-tuned:  s = " in out
+    assert "'finetuned_model.pt'" in out

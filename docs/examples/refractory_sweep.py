@@ -40,9 +40,10 @@ tiny = [
 ]
 spikernn("convert", "hparams_search=refractory", f"source={source}", *(tiny if args.tiny else []), multirun=True)
 
-# 1. Optuna: the study (name from the config: "refractory <source>"), one trial per grid point
+# 1. Optuna: the study, one trial per grid point; its name starts with "refractory <source>"
 storage = f"sqlite:///{Path(output_dir()).resolve() / 'optuna.db'}"
-study = optuna.load_study(study_name=f"refractory {source}", storage=storage)
+(name,) = [n for n in optuna.get_all_study_names(storage) if n.startswith(f"refractory {source}")]
+study = optuna.load_study(study_name=name, storage=storage)
 frame = study.trials_dataframe(attrs=("number", "params", "value", "state"))
 print(frame.sort_values("params_spiking.t_ref_ms").to_string(index=False))
 print(f"best: t_ref = {study.best_params['spiking.t_ref_ms']} ms, LIF accuracy {study.best_value:.2f}")
@@ -52,7 +53,7 @@ print(f"browse it: optuna-dashboard {storage}")
 client = mlflow_client()
 experiment = client.get_experiment_by_name("spikernn")
 (parent,) = client.search_runs(
-    [experiment.experiment_id], filter_string=f"tags.command = 'sweep' and tags.optuna_study = 'refractory {source}'"
+    [experiment.experiment_id], filter_string=f"tags.command = 'sweep' and tags.optuna_study = '{name}'"
 )
 best = {k: v for k, v in parent.data.tags.items() if k.startswith("best.")}
 print(f"parent run {parent.info.run_id}: {best}, best_value {parent.data.metrics['best_value']:.2f}")
