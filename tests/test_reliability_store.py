@@ -71,15 +71,17 @@ def test_four_first_commands_at_once_make_one_good_store(tmp_path: Path) -> None
 
 
 def _kill_first_commands(tmp_path: Path, kills: int) -> None:
-    """SIGKILL a first command at a random moment between its start and the end of the store's
-    creation (about 2 s after imports), each time on a new output folder; then a later command
-    must work on that folder."""
+    """SIGKILL a first command at a random moment of the store's creation (0-2 s after its first
+    file appears; it takes about 2 s on an idle machine), each time on a new output folder; then a
+    later command must work on that folder."""
     rng = random.Random(15)
     for i in range(kills):
         out = tmp_path / f"o{i}"
         proc = subprocess.Popen([sys.executable, "-c", OPEN_RUN, str(out), "f"], env=env(),
                                 stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)  # fmt: skip
         assert proc.stdout.readline().strip() == "ready"
+        while not list(out.glob("*mlflow.db*")) and proc.poll() is None:
+            time.sleep(0.02)
         time.sleep(rng.uniform(0.0, 2.0))
         proc.send_signal(signal.SIGKILL)
         proc.wait()
@@ -87,7 +89,7 @@ def _kill_first_commands(tmp_path: Path, kills: int) -> None:
 
 
 def test_first_command_killed_at_random_moments_leaves_a_usable_store(tmp_path: Path) -> None:
-    _kill_first_commands(tmp_path, 3)
+    _kill_first_commands(tmp_path, 4)
 
 
 @pytest.mark.slow

@@ -65,8 +65,11 @@ def sweep_command(model: Path, n_trials: int, *extra: str) -> list[str]:
     ]
 
 
-def study_of(out: Path) -> optuna.Study:
-    return optuna.load_study(study_name=STUDY, storage=f"sqlite:///{out / 'optuna.db'}")
+def study_of(out: Path, prefix: str = STUDY) -> optuna.Study:
+    """The study of the sweep named ``prefix`` (its name ends with a hash of the sweep's settings)."""
+    storage = f"sqlite:///{out / 'optuna.db'}"
+    (name,) = [s.study_name for s in optuna.get_all_study_summaries(storage) if s.study_name.startswith(f"{prefix} [")]
+    return optuna.load_study(study_name=name, storage=storage)
 
 
 def mlflow_runs(out: Path, filter_string: str) -> list:
@@ -84,7 +87,7 @@ def test_factor_sweep_nests_trial_runs_under_one_parent(tmp_path: Path, tiny_mod
     finished = [t for t in study.trials if t.state in (TrialState.COMPLETE, TrialState.PRUNED)]
     assert len(study.trials) == len(finished) == 6
     (parent,) = mlflow_runs(tmp_path, "tags.command = 'sweep'")
-    assert parent.info.status == "FINISHED" and parent.data.tags["optuna_study"] == STUDY
+    assert parent.info.status == "FINISHED" and parent.data.tags["optuna_study"] == study.study_name
     children = mlflow_runs(tmp_path, f"tags.`mlflow.parentRunId` = '{parent.info.run_id}'")
     assert sorted(int(c.data.tags["optuna_trial"]) for c in children) == list(range(6))
     by_trial = {int(c.data.tags["optuna_trial"]): c for c in children}
@@ -128,7 +131,7 @@ def _trials(out: Path) -> list[optuna.trial.FrozenTrial]:
         return []
     try:
         return study_of(out).trials
-    except (KeyError, SQLAlchemyError):  # not created yet, or the sweep is creating the schema right now
+    except (KeyError, ValueError, SQLAlchemyError):  # no study yet, or the sweep is creating it right now
         return []
 
 
@@ -159,6 +162,12 @@ def test_killed_sweep_resumes_without_losing_or_duplicating_trials(tmp_path: Pat
     assert len(failed) <= 1
     (parent,) = mlflow_runs(tmp_path, "tags.command = 'sweep'")  # the resumed sweep reuses its parent run
     assert parent.info.status == "FINISHED"
+    assert not mlflow_runs(tmp_path, "attributes.status = 'RUNNING'")  # the killed trial's run is closed
+    for child in mlflow_runs(tmp_path, "attributes.status = 'KILLED'"):
+        assert child.data.tags["optuna_state"] == "FAIL"
+    counts = {state: sum(t.state == state for t in study.trials) for state in TrialState}
+    assert parent.data.metrics["trials_complete"] == counts[TrialState.COMPLETE]
+    assert parent.data.metrics["trials_fail"] == counts[TrialState.FAIL]
 
 
 def test_two_workers_share_one_study(tmp_path: Path, tiny_model: Path) -> None:
@@ -186,21 +195,139 @@ def test_two_workers_share_one_study(tmp_path: Path, tiny_model: Path) -> None:
     assert sorted(int(c.data.tags["optuna_trial"]) for c in children) == [t.number for t in study.trials]
 
 
-def test_trials_of_a_dead_sweep_are_failed_and_queued_again(tmp_path: Path) -> None:
-    from hydra_plugins.spikernn_sweeper.sweeper import counted_trials, recover_stale_trials
+X = optuna.distributions.FloatDistribution(0, 1)
 
-    study = optuna.create_study(storage=f"sqlite:///{tmp_path / 'o.db'}", direction="maximize")
+
+def test_trials_of_a_dead_sweep_are_failed_and_queued_again(tmp_path: Path) -> None:
+    from hydra_plugins.spikernn_sweeper.sweeper import counted_trials, make_storage, recover_stale_trials
+
+    study = optuna.create_study(
+        storage=make_storage(f"sqlite:///{tmp_path / 'o.db'}", 60, None, 3), direction="maximize"
+    )
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
-    orphan = study.ask({"x": optuna.distributions.FloatDistribution(0, 1)})
+    orphan = study.ask({"x": X})
     orphan.set_user_attr("worker", f"{os.uname().nodename}:{int(dead.stdout)}")
-    alive = study.ask({"x": optuna.distributions.FloatDistribution(0, 1)})
+    alive = study.ask({"x": X})
     alive.set_user_attr("worker", f"{os.uname().nodename}:{os.getpid()}")
-    assert recover_stale_trials(study) == [orphan.number]
+    finished = study.ask({"x": X})  # its job ended and recorded its value, the sweep died before telling
+    finished.set_user_attr("worker", f"{os.uname().nodename}:{int(dead.stdout)}")
+    finished.set_user_attr("result", [0.75])
+    assert recover_stale_trials(study) == [orphan.number, finished.number]
     states = {t.number: t.state for t in study.trials}
-    assert states == {orphan.number: TrialState.FAIL, alive.number: TrialState.RUNNING, 2: TrialState.WAITING}
-    assert counted_trials(study) == 1  # the live worker's trial counts against the budget; the failed one not
-    retry = study.ask({"x": optuna.distributions.FloatDistribution(0, 1)})
-    assert retry.params["x"] == orphan.params["x"] and retry.user_attrs["retry_of"] == orphan.number
+    assert states == {0: TrialState.FAIL, 1: TrialState.RUNNING, 2: TrialState.COMPLETE, 3: TrialState.WAITING}
+    assert study.trials[2].value == 0.75
+    assert counted_trials(study) == 2  # the live worker's trial and the finished one; the failed one not
+    retry = study.ask({"x": X})
+    assert retry.params["x"] == orphan.params["x"]
+    assert optuna.storages.RetryFailedTrialCallback.retried_trial_number(study.trials[retry.number]) == 0
+
+
+def test_trial_of_a_sweep_on_another_machine_is_recovered_by_its_heartbeat(tmp_path: Path) -> None:
+    from hydra_plugins.spikernn_sweeper.sweeper import make_storage, recover_stale_trials
+
+    storage = make_storage(f"sqlite:///{tmp_path / 'o.db'}", 1, 2, 3)
+    study = optuna.create_study(storage=storage, direction="maximize")
+    lost, beating = study.ask({"x": X}), study.ask({"x": X})
+    for trial in (lost, beating):
+        trial.set_user_attr("worker", "another-host:1")  # not checkable here: only the heartbeat tells
+        storage.record_heartbeat(trial._trial_id)
+    time.sleep(3.2)
+    storage.record_heartbeat(beating._trial_id)
+    assert recover_stale_trials(study) == [lost.number]
+    assert [t.state for t in study.trials] == [TrialState.FAIL, TrialState.RUNNING, TrialState.WAITING]
+    assert study.trials[2].params == lost.params
+
+
+def test_seeded_sampler_does_not_replay_its_points_when_resumed(tmp_path: Path) -> None:
+    """A resumed (or second) sweep process builds its sampler from the same seed: trial n draws
+    from (seed, n), so it continues the sequence instead of repeating its start."""
+    from hydra_plugins.spikernn_sweeper.sweeper import seed_per_trial
+
+    def points(storage: str, name: str, n: int) -> list[float]:
+        sampler = optuna.samplers.TPESampler(seed=0, n_startup_trials=10)
+        seed_per_trial(sampler, 0)
+        study = optuna.create_study(study_name=name, storage=storage, sampler=sampler, load_if_exists=True)
+        drawn = []
+        for _ in range(n):
+            trial = study.ask({"x": X})
+            study.tell(trial, trial.params["x"])
+            drawn.append(trial.params["x"])
+        return drawn
+
+    storage = f"sqlite:///{tmp_path / 'o.db'}"
+    first, resumed = points(storage, "s", 3), points(storage, "s", 3)
+    assert len(set(first + resumed)) == 6
+    assert points(storage, "again", 6) == first + resumed  # reproducible from the seed
+
+
+@pytest.mark.parametrize(
+    "value", ["bob's model.pt", "a b", 'say "hi"', "back\\", "x\\'y", 'it\'s "both"', 30.5, 7, True, None]
+)
+def test_sweeper_writes_values_hydra_reads_back(value) -> None:
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    from hydra_plugins.spikernn_sweeper.sweeper import hydra_value
+
+    assert OverridesParser.create().parse_override(f"key={hydra_value(value)}").value() == value
+
+
+def test_study_identity_is_the_settings_not_their_order() -> None:
+    from hydra_plugins.spikernn_sweeper.sweeper import study_identity
+
+    name, settings = study_identity("s", ["source=m.pt", "spiking.t_ref_ms=2"])
+    assert name.startswith("s [") and settings == ["source=m.pt", "spiking.t_ref_ms=2"]
+    assert study_identity("s", ["spiking.t_ref_ms=2", "source=m.pt", "logger.run_name=x"])[0] == name
+    assert study_identity("s", ["source=m.pt", "spiking.t_ref_ms=10"])[0] != name
+
+
+def test_other_settings_start_another_study_and_quoted_paths_work(tmp_path: Path, tiny_model: Path) -> None:
+    """The same sweep with another spiking.t_ref_ms must not reuse the first one's study; the
+    model's path holds a quote and a space, which the sweeper passes on to its jobs intact."""
+    model = tmp_path / "bob's model.pt"
+    model.write_bytes(tiny_model.read_bytes())
+    for t_ref in (2, 10):
+        command = [*sweep_command(Path("x"), 1, f"spiking.t_ref_ms={t_ref}")]
+        command[command.index("source=x")] = f'source="{model}"'
+        proc = subprocess.run(command, capture_output=True, text=True, env=environment(tmp_path), timeout=600)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+    studies = optuna.get_all_study_summaries(f"sqlite:///{tmp_path / 'optuna.db'}")
+    assert len(studies) == 2 and all(s.n_trials == 1 for s in studies)
+    runs = mlflow_runs(tmp_path, "tags.command = 'spikernn-convert'")
+    assert sorted(float(r.data.params["spiking.t_ref_ms"]) for r in runs) == [2.0, 10.0]
+    assert {r.data.tags["source"] for r in runs} == {str(model)}
+
+
+def test_nan_objectives_fail_and_too_many_failures_stop_the_sweep(tmp_path: Path, tiny_model: Path) -> None:
+    """The tiny model is untrained: objective trials_to_criterion is null (NaN) in every trial."""
+    command = sweep_command(tiny_model, 10, "objective=trials_to_criterion", "hydra.sweeper.max_failures=2")
+    proc = subprocess.run(command, capture_output=True, text=True, env=environment(tmp_path), timeout=600)
+    assert proc.returncode != 0
+    assert "sweep stopped: 2 trial(s) failed (hydra.sweeper.max_failures=2" in proc.stderr
+    assert "is not 1 finite number(s)" in proc.stderr
+    study = study_of(tmp_path)
+    assert [t.state for t in study.trials] == [TrialState.FAIL] * 2
+    (parent,) = mlflow_runs(tmp_path, "tags.command = 'sweep'")
+    assert parent.info.status == "FAILED" and parent.data.metrics["trials_fail"] == 2
+    children = mlflow_runs(tmp_path, "tags.command = 'spikernn-convert'")
+    assert [c.data.tags["optuna_state"] for c in children] == ["FAIL"] * 2
+
+
+def test_sigterm_ends_a_sweep_killed_with_its_runs_closed(tmp_path: Path, tiny_model: Path) -> None:
+    command = sweep_command(tiny_model, 6, "transfer.n_trials=40", "transfer.report_every_trials=10")
+    sweep = subprocess.Popen(command, env=environment(tmp_path), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _wait_for(lambda: len(_finished(tmp_path)) >= 1)
+    time.sleep(1.0)
+    sweep.send_signal(signal.SIGTERM)
+    _, err = sweep.communicate(timeout=300)
+    assert sweep.returncode == 143, err.decode()[-3000:]
+    (parent,) = mlflow_runs(tmp_path, "tags.command = 'sweep'")
+    assert parent.info.status == "KILLED"
+    assert not mlflow_runs(tmp_path, "attributes.status = 'RUNNING'")
+    study = study_of(tmp_path)
+    assert not [t for t in study.trials if t.state == TrialState.RUNNING]
+    for trial in study.trials:  # a trial cut off is FAIL and queued again
+        if trial.state == TrialState.FAIL:
+            assert any(t.state == TrialState.WAITING and t.params == trial.params for t in study.trials)
 
 
 def test_grid_sweep_covers_its_grid_and_finishes(tmp_path: Path, tiny_model: Path) -> None:
@@ -218,3 +345,34 @@ def test_grid_sweep_covers_its_grid_and_finishes(tmp_path: Path, tiny_model: Pat
     study = optuna.load_study(study_name=summary.study_name, storage=f"sqlite:///{tmp_path / 'optuna.db'}")
     assert sorted(t.params["spiking.t_ref_ms"] for t in study.trials) == [0.0, 2.0, 10.0]
     assert all(t.state == TrialState.COMPLETE for t in study.trials)
+
+
+@pytest.mark.slow
+def test_random_sigkills_of_a_sweep_lose_and_duplicate_nothing(tmp_path: Path, tiny_model: Path) -> None:
+    """15 SIGKILLs of a sweep at random moments, then a resume: every finished trial kept as it was,
+    no point run twice, no MLflow run left RUNNING, the parent's counts equal Optuna's."""
+    import random
+
+    rng = random.Random(15)
+    command = sweep_command(tiny_model, 12, "transfer.n_trials=20", "transfer.report_every_trials=10")
+    kept: dict[int, tuple] = {}
+    for _ in range(15):
+        sweep = subprocess.Popen(command, env=environment(tmp_path), stdout=subprocess.DEVNULL,
+                                 stderr=subprocess.DEVNULL, start_new_session=True)  # fmt: skip
+        time.sleep(rng.uniform(2.0, 20.0))
+        os.killpg(sweep.pid, signal.SIGKILL)
+        sweep.wait()
+        now = _finished(tmp_path)
+        assert {n: now[n] for n in kept} == kept
+        kept = now
+    proc = subprocess.run(command, capture_output=True, text=True, env=environment(tmp_path), timeout=1200)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    after = _finished(tmp_path)
+    assert {n: after[n] for n in kept} == kept and len(after) == 12
+    points = [params["transfer.scaling_factors"] for params, _, _ in after.values()]
+    assert len(set(points)) == len(points)
+    assert not mlflow_runs(tmp_path, "attributes.status = 'RUNNING'")
+    study = study_of(tmp_path)
+    (parent,) = mlflow_runs(tmp_path, "tags.command = 'sweep'")
+    for state in (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL):
+        assert parent.data.metrics[f"trials_{state.name.lower()}"] == sum(t.state == state for t in study.trials)

@@ -1,31 +1,48 @@
 """``hydra/sweeper=spikernn_optuna``: Hydra's Optuna sweeper with what long sweeps need.
 
 - **Resumable**: re-running the same command loads the study and runs only what is missing to
-  reach ``n_trials`` finished (complete or pruned) trials; a trial left RUNNING by a sweep on this
-  machine that died is marked FAIL and its parameters are queued again.
+  reach ``n_trials`` finished (complete or pruned) trials. The study's name carries a hash of the
+  command's non-swept overrides, so the same command with other settings starts its own study.
+- **Recovering**: the sweeper records an Optuna heartbeat for its running trials (RDB storages,
+  every ``heartbeat_interval`` s); a trial whose heartbeat stopped for ``grace_period`` s (its
+  sweep died, on any machine) is marked FAIL and its parameters are queued again (Optuna's
+  ``RetryHeartbeatStaleTrialCallback``, ``max_retry`` times). A trial of a dead sweep process on
+  this host is recovered at once. A job that finished before its sweep died keeps its result.
+- **Failing loudly**: a job that fails or returns a NaN/inf objective is a FAIL trial; after
+  ``max_failures`` of them (per sweep command) the sweep stops with a message naming the first.
 - **Shared**: any number of sweep processes (or machines, with a database URL as ``storage``)
   work on one study; each counts the others' finished and running trials against the budget.
+  A seeded sampler draws trial ``n`` from seed (``seed``, ``n``), so a resumed or second worker
+  never replays another's points.
 - **Pruned**: each job learns its trial (``optuna.*`` overrides) and may report intermediate
   values and ask Optuna's pruner (see ``spikernn.sweeps``); a job that stopped early is told PRUNED.
 - **Tracked**: one MLflow parent run per study; every job's run is nested under it, and the best
-  trial's parameters and value are put on the parent.
+  trial's parameters and value are put on the parent. Runs of killed trials and of an interrupted
+  sweep are closed KILLED (at the latest when the study is resumed); SIGTERM or Ctrl-C end the
+  sweep with exit code 128 + signal.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import hashlib
 import logging
 import math
 import os
+import re
 import socket
+import sqlite3
+import threading
 import time
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import optuna
 from hydra.core.config_store import ConfigStore
+from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.core.utils import JobReturn, JobStatus
 from hydra.types import HydraContext, TaskFunction
 from hydra_plugins.hydra_optuna_sweeper._impl import OptunaSweeperImpl, create_params_from_overrides
@@ -39,11 +56,22 @@ log = logging.getLogger(__name__)
 
 WORKER = f"{socket.gethostname()}:{os.getpid()}"
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
+RDB_SCHEMES = ("sqlite:", "postgresql", "mysql", "oracle", "mssql")
+# overrides that do not change what a trial computes: not part of the study's identity
+NOT_SETTINGS = ("logger.", "paths.", "trainer.progress_bar", "hydra.", "+optuna.")
 
 
 @dataclass
 class SpikernnOptunaSweeperConf(OptunaSweeperConf):
     _target_: str = "hydra_plugins.spikernn_sweeper.sweeper.SpikernnOptunaSweeper"
+    n_jobs: int = 1
+    # Hydra's per-batch rule (stop when more than this fraction of a batch failed); 1.0 = off,
+    # max_failures counts instead
+    max_failure_rate: float = 1.0
+    max_failures: int = 3  # failed trials (error, NaN objective) after which the sweep stops
+    heartbeat_interval: int = 60  # s between heartbeats of running trials (RDB storages)
+    grace_period: int | None = None  # s without heartbeat before a trial is stale (None: 2 × interval)
+    max_retry: int = 3  # times a stale trial's parameters are queued again
 
 
 ConfigStore.instance().store(
@@ -51,8 +79,147 @@ ConfigStore.instance().store(
 )
 
 
+class SweepFailed(RuntimeError):
+    """Too many trials of a sweep failed."""
+
+
+def hydra_value(value: Any) -> str:
+    """``value`` as an override value that Hydra's parser reads back unchanged (quotes, spaces,
+    backslashes and ``${`` in strings included)."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    text = re.sub(r"(\\*)'", lambda m: m.group(1) * 2 + "\\'", str(value))  # \' is a quote; \\' a backslash
+    text = re.sub(r"(\\+)$", lambda m: m.group(1) * 2, text).replace("${", "\\${")
+    return f"'{text}'"
+
+
+def fixed_lines(lines: list[str], fixed_params: dict[str, Any]) -> list[str]:
+    """The non-swept overrides among ``lines`` as the user wrote them (Hydra parsed them once, so
+    they parse again; re-writing their values could break quoting); the last one per key wins."""
+    last: dict[str, str] = {}
+    deletions = []
+    for override in OverridesParser.create().parse_overrides(lines):
+        if override.is_delete():
+            deletions.append(override.input_line)
+        elif override.get_key_element() in fixed_params:
+            last[override.get_key_element()] = override.input_line
+    return [*last.values(), *deletions]
+
+
+def study_identity(name: str | None, lines: list[str]) -> tuple[str | None, list[str]]:
+    """The study's name, ``<name> [<hash of the non-swept overrides>]``, and those overrides; the
+    same command with other settings (``spiking.t_ref_ms=10``) gets its own study."""
+    settings = sorted(line for line in lines if not line.lstrip("~+").startswith(NOT_SETTINGS))
+    if name is None:
+        return None, settings
+    digest = hashlib.sha256("\n".join(settings).encode()).hexdigest()[:8]
+    return f"{name} [{digest}]", settings
+
+
+def seed_per_trial(sampler: Any, seed: int | None) -> None:
+    """Make a seeded sampler draw trial ``n`` from seed (``seed``, ``n``): reproducible, and a
+    resumed or second worker does not replay the points the first one drew from the same seed."""
+    if seed is None or isinstance(sampler, optuna.samplers.GridSampler):
+        return  # unseeded: draws from the OS; grid: takes the next point not yet run
+    owners = (sampler, getattr(sampler, "_random_sampler", None))
+    rngs = [owner._rng for owner in owners if hasattr(getattr(owner, "_rng", None), "rng")]
+    if not rngs:
+        sampler.reseed_rng()  # a sampler of unknown make: at least not the other workers' sequence
+        return
+    before_trial = sampler.before_trial
+
+    def reseeded(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
+        for i, rng in enumerate(rngs):
+            rng.rng.seed(np.random.SeedSequence([seed, trial.number, i]).generate_state(1)[0])
+        before_trial(study, trial)
+
+    sampler.before_trial = reseeded
+
+
+def _sqlite_file(url: str | None) -> Path | None:
+    return Path(url.removeprefix("sqlite:///")) if url and url.startswith("sqlite:///") else None
+
+
+def _optuna_store_complete(db: Path) -> bool | None:
+    """True: an Optuna store; False: missing, or half-made without studies; None: anything else."""
+    if not db.exists():
+        return False
+    try:
+        with contextlib.closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=30)) as conn:
+            tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+            if {"studies", "trials", "version_info"} <= tables and conn.execute(
+                "SELECT count(*) FROM version_info"
+            ).fetchone()[0]:
+                return True
+            has_studies = "studies" in tables and conn.execute("SELECT count(*) FROM studies").fetchone()[0] > 0
+    except sqlite3.DatabaseError:
+        return False if db.stat().st_size == 0 else None
+    return None if has_studies else False
+
+
+def _create_optuna_store(tmp: Path) -> None:
+    optuna.storages.RDBStorage(f"sqlite:///{tmp}").engine.dispose()
+
+
+def make_storage(url: str | None, heartbeat_interval: int, grace_period: int | None, max_retry: int) -> Any:
+    """Optuna's storage for ``url``: an RDB storage with heartbeats and the retry of stale trials;
+    a new SQLite file is made under a lock, safe against interruption and concurrent sweeps."""
+    if not url or not str(url).startswith(RDB_SCHEMES):
+        return url
+    from spikernn.tracking.store import ensure_sqlite_store
+
+    db = _sqlite_file(url)
+    if db is not None:
+        db.parent.mkdir(parents=True, exist_ok=True)
+        ensure_sqlite_store(db, _create_optuna_store, _optuna_store_complete)
+    return optuna.storages.RDBStorage(
+        url,
+        heartbeat_interval=heartbeat_interval,
+        grace_period=grace_period,
+        heartbeat_stale_trial_callback=optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=max_retry),
+    )
+
+
+def _heartbeat_storage(study: optuna.Study) -> Any:
+    """The study's storage if it records heartbeats (an RDB storage with an interval), else None."""
+    storage = study._storage
+    interval = getattr(storage, "get_heartbeat_interval", None)
+    return storage if interval is not None and interval() is not None else None
+
+
+@contextlib.contextmanager
+def heartbeats(study: optuna.Study, trials: list[optuna.Trial]) -> Any:
+    """Record the trials' heartbeat every ``heartbeat_interval`` s while their jobs run."""
+    storage = _heartbeat_storage(study)
+    if storage is None:
+        yield
+        return
+    stop = threading.Event()
+
+    def beat() -> None:
+        while not stop.wait(storage.get_heartbeat_interval()):
+            for trial in trials:
+                try:
+                    storage.record_heartbeat(trial._trial_id)
+                except Exception as err:  # a busy database: the next beat will do
+                    log.warning(f"heartbeat of trial {trial.number} not recorded: {err}")
+
+    thread = threading.Thread(target=beat, name="optuna-heartbeat", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
+
+
 def _alive_here(worker: str | None) -> bool:
-    """Whether the sweep process ``host:pid`` still runs (a worker on another host counts as alive)."""
+    """Whether the sweep process ``host:pid`` still runs (a worker on another host counts as alive:
+    the heartbeat decides for those)."""
     if not worker or ":" not in worker:
         return True
     host, pid = worker.rsplit(":", 1)
@@ -62,29 +229,55 @@ def _alive_here(worker: str | None) -> bool:
         os.kill(int(pid), 0)
     except ProcessLookupError:
         return False
-    except PermissionError:
+    except (PermissionError, ValueError):
         return True
     return True
 
 
+def _finite(values: Any) -> list[float] | None:
+    try:
+        floats = [float(v) for v in (values if isinstance(values, list | tuple) else [values])]
+    except (TypeError, ValueError):
+        return None
+    return floats if floats and all(math.isfinite(v) for v in floats) else None
+
+
+def settle(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> str:
+    """End a trial whose sweep is gone: with the result its job recorded if it finished, else FAIL
+    with its parameters queued again (Optuna's retry callback, or a plain enqueue)."""
+    attrs = trial.user_attrs
+    values = _finite(attrs.get("result"))
+    if attrs.get("pruned"):
+        tell(study, trial.number, state=TrialState.PRUNED)
+        return "PRUNED"
+    if values is not None and len(values) == len(study.directions):
+        tell(study, trial.number, values=values)
+        return "COMPLETE"
+    tell(study, trial.number, state=TrialState.FAIL)
+    storage = _heartbeat_storage(study)
+    callback = storage.get_heartbeat_stale_trial_callback() if storage is not None else None
+    if callback is not None:
+        callback(study, trial)
+    else:
+        study.enqueue_trial(trial.params, user_attrs={"retry_of": trial.number})
+    return "FAIL"
+
+
 def recover_stale_trials(study: optuna.Study) -> list[int]:
-    """Mark FAIL the RUNNING trials of dead sweep processes on this host; queue their parameters again."""
+    """Settle the RUNNING trials whose sweep died: at once for this host's dead processes, and on
+    any machine once their heartbeat is older than the grace period (Optuna: FAIL and retried)."""
     recovered = []
     for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
-        if _alive_here(trial.user_attrs.get("worker")):
-            continue
-        tell(study, trial.number, state=TrialState.FAIL)
-        study.enqueue_trial(trial.params, user_attrs={"retry_of": trial.number})
-        recovered.append(trial.number)
-    return recovered
-
-
-def _ask(study: optuna.Study) -> optuna.Trial:
-    """A new trial, signed at once with this process (a RUNNING trial without a signature cannot be
-    told from another machine's, so it is never recovered)."""
-    trial = study.ask()
-    trial.set_user_attr("worker", WORKER)
-    return trial
+        if not _alive_here(trial.user_attrs.get("worker")):
+            try:
+                settle(study, trial)
+            except optuna.exceptions.UpdateFinishedTrialError:
+                continue  # another worker settled it first
+            recovered.append(trial.number)
+    running = {t.number for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))}
+    optuna.storages.fail_stale_trials(study)
+    still = {t.number for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))}
+    return [*recovered, *sorted(running - still)]
 
 
 def counted_trials(study: optuna.Study) -> int:
@@ -92,7 +285,7 @@ def counted_trials(study: optuna.Study) -> int:
     return len(study.get_trials(deepcopy=False, states=(*FINISHED, TrialState.RUNNING)))
 
 
-def tell(study: optuna.Study, trial: optuna.Trial, **outcome: Any) -> None:
+def tell(study: optuna.Study, trial: optuna.Trial | int, **outcome: Any) -> None:
     """``study.tell``; the grid sampler asks the study to stop once its grid is covered, which
     raises outside an objective function (the trial is stored by then)."""
     try:
@@ -102,9 +295,8 @@ def tell(study: optuna.Study, trial: optuna.Trial, **outcome: Any) -> None:
             raise
 
 
-def _create_or_load(name: str | None, storage: str | None, sampler: Any, directions: list[str]) -> optuna.Study:
-    """The study, created if missing; workers starting together on a new SQLite file may race to
-    create its schema, so that is retried."""
+def _create_or_load(name: str | None, storage: Any, sampler: Any, directions: list[str]) -> optuna.Study:
+    """The study, created if missing; concurrent workers may race on the database, so that is retried."""
     for attempt in range(5):
         try:
             return optuna.create_study(
@@ -117,16 +309,16 @@ def _create_or_load(name: str | None, storage: str | None, sampler: Any, directi
     raise AssertionError("unreachable")
 
 
-def _sqlite_folder(storage: str | None) -> None:
-    if storage and storage.startswith("sqlite:///"):
-        Path(storage.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-
-
 class ResumableStudySweep:
     """The sweep loop; the parsing of the search space and the launcher are Hydra's Optuna sweeper's."""
 
-    def __init__(self, impl: OptunaSweeperImpl) -> None:
+    def __init__(
+        self, impl: OptunaSweeperImpl, max_failures: int, heartbeat_interval: int, grace_period: int | None,
+        max_retry: int,
+    ) -> None:  # fmt: skip
         self.impl = impl
+        self.max_failures = max_failures
+        self.heartbeat = (heartbeat_interval, grace_period, max_retry)
 
     def setup(self, *, hydra_context: HydraContext, task_function: TaskFunction, config: DictConfig) -> None:
         self.impl.setup(hydra_context=hydra_context, task_function=task_function, config=config)
@@ -141,78 +333,133 @@ class ResumableStudySweep:
 
     def sweep(self, arguments: list[str]) -> None:
         from spikernn.sweeps.parent_run import SweepParentRun  # the package, imported once Hydra runs
+        from spikernn.tracking.signals import Interrupted, deferred, interrupt_signal, interruptible
 
         impl = self.impl
         impl._process_searchspace_config()
-        distributions, fixed_params, fixed_overrides = create_params_from_overrides(
-            [*impl._parse_sweeper_params_config(), *arguments]
-        )
+        lines = [*impl._parse_sweeper_params_config(), *arguments]
+        distributions, fixed_params, _ = create_params_from_overrides(lines)
         for name in fixed_params:
             distributions.pop(name, None)
+        fixed = fixed_lines(lines, fixed_params)
+        name, settings = study_identity(impl.study_name, fixed)
         directions = impl._get_directions()
-        _sqlite_folder(impl.storage)
+        storage = make_storage(impl.storage, *self.heartbeat)
         sampler, budget = self._sampler(distributions)
-        study = _create_or_load(impl.study_name, impl.storage, sampler, directions)
-        recovered = recover_stale_trials(study)
-        done = len(study.get_trials(deepcopy=False, states=FINISHED))
-        log.info(f"Study {study.study_name} ({impl.storage}): {done} finished trials, budget {budget}")
-        if recovered:
-            log.info(f"Trials {recovered} of an interrupted sweep were marked FAIL and queued again")
-        parent = SweepParentRun.open(impl.config, study, distributions, budget)
-        failures: list[BaseException] = []
-        while (remaining := budget - counted_trials(study)) > 0:
-            trials = [_ask(study) for _ in range(min(remaining, impl.n_jobs))]
-            overrides = impl._configure_trials(trials, distributions, fixed_params, fixed_overrides)
-            overrides = [
-                (*o, *self._link_overrides(impl.storage, study, t, parent.run_id))
-                for o, t in zip(overrides, trials, strict=True)
-            ]
-            returns = impl.launcher.launch(overrides, initial_job_idx=impl.job_idx)
-            impl.job_idx += len(returns)
-            for trial, ret in zip(trials, returns, strict=True):
-                error = self._tell(study, trial, ret, len(directions), parent)
-                if error is not None:
-                    failures.append(error)
-            if failures and len(failures) / len(returns) > impl.max_failure_rate:
-                parent.finish(study, directions, failed=True)
-                raise RuntimeError(f"{len(failures)} failed trial(s); first: {failures[0]!r}") from failures[0]
-            failures.clear()
-        parent.finish(study, directions, failed=False)
+        study = _create_or_load(name, storage, sampler, directions)
+        seed_per_trial(study.sampler, OmegaConf.select(impl.config, "hydra.sweeper.sampler.seed", default=None))
+        if "settings" not in study.user_attrs:
+            study.set_user_attr("settings", settings)
+        with interruptible():
+            recovered = recover_stale_trials(study)
+            done = len(study.get_trials(deepcopy=False, states=FINISHED))
+            log.info(f"Study {study.study_name} ({impl.storage}): {done} finished trials, budget {budget}")
+            if recovered:
+                log.info(f"Trials {recovered} of an interrupted sweep were settled (FAIL ones are queued again)")
+            parent = SweepParentRun.open(impl.config, study, distributions, budget)
+            parent.close_children(study)
+            in_flight: list[optuna.Trial] = []
+            failures: list[BaseException] = []
+            try:
+                while (remaining := budget - counted_trials(study)) > 0:
+                    recover_stale_trials(study)
+                    in_flight = [self._ask(study) for _ in range(min(remaining, impl.n_jobs))]
+                    overrides = self._overrides(study, in_flight, distributions, fixed_params, fixed, parent.run_id)
+                    with heartbeats(study, in_flight):
+                        returns = impl.launcher.launch(overrides, initial_job_idx=impl.job_idx)
+                    impl.job_idx += len(returns)
+                    batch = [
+                        self._tell(study, t, r, len(directions), parent)
+                        for t, r in zip(in_flight, returns, strict=True)
+                    ]
+                    in_flight = []
+                    batch = [error for error in batch if error is not None]
+                    failures += batch
+                    rate = len(batch) / len(returns)
+                    if len(failures) >= self.max_failures or (batch and rate > impl.max_failure_rate):
+                        raise SweepFailed(
+                            f"sweep stopped: {len(failures)} trial(s) failed (hydra.sweeper.max_failures="
+                            f"{self.max_failures}, max_failure_rate={impl.max_failure_rate}); first: {failures[0]}"
+                        ) from failures[0]
+            except BaseException as err:
+                with deferred():
+                    signum = interrupt_signal(err)
+                    for trial in in_flight:  # cut off: FAIL and queued again, or kept if its job finished
+                        frozen = study._storage.get_trial(trial._trial_id)
+                        with contextlib.suppress(optuna.exceptions.UpdateFinishedTrialError):
+                            parent.mark_child(frozen.user_attrs.get("mlflow_run_id"), settle(study, frozen))
+                    parent.close_children(study)
+                    parent.finish(study, directions, "KILLED" if signum is not None else "FAILED")
+                if isinstance(err, Interrupted):
+                    log.error(f"Sweep {err}; its MLflow run ended KILLED; re-run the command to resume")
+                    raise SystemExit(err.exit_code) from None
+                raise
+        parent.finish(study, directions, "FINISHED")
         self._save_results(study, directions)
 
     @staticmethod
-    def _link_overrides(
-        storage: str | None, study: optuna.Study, trial: optuna.Trial, parent_run_id: str
-    ) -> Sequence[str]:
-        """What a job needs to report to its trial (not possible with in-memory storage) and to
-        nest its MLflow run."""
-        link = (
-            ()
-            if storage is None
-            else (
-                f"+optuna.storage='{storage}'",
-                f"+optuna.study_name='{study.study_name}'",
-                f"+optuna.trial_number={trial.number}",
+    def _ask(study: optuna.Study) -> optuna.Trial:
+        """A new trial, at once with a heartbeat and signed with this process; what a retried
+        trial copied from the failed one (its MLflow run, result) is cleared."""
+        trial = study.ask()
+        storage = _heartbeat_storage(study)
+        if storage is not None:
+            storage.record_heartbeat(trial._trial_id)
+        trial.set_user_attr("worker", WORKER)
+        for copied in ("mlflow_run_id", "pruned", "result"):
+            if copied in trial.user_attrs:
+                trial.set_user_attr(copied, None)
+        return trial
+
+    def _overrides(
+        self, study: optuna.Study, trials: list[optuna.Trial], distributions: dict, fixed_params: dict,
+        fixed: list[str], parent_run_id: str,
+    ) -> list[tuple[str, ...]]:  # fmt: skip
+        """Each job's overrides: its sampled values (quoted for Hydra), the non-swept overrides as
+        given, and its link to the trial and to the parent run."""
+        self.impl._configure_trials(trials, distributions, fixed_params, [])  # samples; checks overlaps
+        storage = self.impl.storage
+        return [
+            (
+                *(f"{name}={hydra_value(value)}" for name, value in trial.params.items()),
+                *fixed,
+                *(
+                    ()
+                    if storage is None
+                    else (
+                        f"+optuna.storage={hydra_value(storage)}",
+                        f"+optuna.study_name={hydra_value(study.study_name)}",
+                        f"+optuna.trial_number={trial.number}",
+                    )
+                ),
+                f"logger.parent_run_id={parent_run_id}",
             )
-        )
-        return (*link, f"logger.parent_run_id={parent_run_id}")
+            for trial in trials
+        ]
 
     @staticmethod
     def _tell(
         study: optuna.Study, trial: optuna.Trial, ret: JobReturn, n_objectives: int, parent
     ) -> BaseException | None:
-        """Tell Optuna how a job ended; returns the job's error if it failed."""
+        """Tell Optuna how a job ended; returns the error if it failed (an exception, or an
+        objective that is not a finite number)."""
         attrs = study._storage.get_trial(trial._trial_id).user_attrs
         if ret.status != JobStatus.COMPLETED:
             tell(study, trial, state=TrialState.FAIL)
             parent.mark_child(attrs.get("mlflow_run_id"), "FAIL")
-            return ret._return_value if isinstance(ret._return_value, BaseException) else RuntimeError("job failed")
+            error = ret._return_value
+            return error if isinstance(error, BaseException) else RuntimeError(f"trial {trial.number}: job failed")
         if attrs.get("pruned"):
             tell(study, trial, state=TrialState.PRUNED)
             parent.mark_child(attrs.get("mlflow_run_id"), "PRUNED")
             return None
-        value = ret.return_value
-        values = [float(v) for v in value] if n_objectives > 1 else [float(value)]
+        values = _finite(ret.return_value)
+        if values is None or len(values) != n_objectives:
+            tell(study, trial, state=TrialState.FAIL)
+            parent.mark_child(attrs.get("mlflow_run_id"), "FAIL")
+            return ValueError(
+                f"trial {trial.number}: objective {ret.return_value!r} is not {n_objectives} finite number(s)"
+            )
         tell(study, trial, values=values)
         parent.mark_child(attrs.get("mlflow_run_id"), "COMPLETE")
         return None
@@ -237,8 +484,17 @@ class ResumableStudySweep:
 
 
 class SpikernnOptunaSweeper(OptunaSweeper):
-    """Hydra's ``OptunaSweeper`` (same options) running :class:`ResumableStudySweep`."""
+    """Hydra's ``OptunaSweeper`` (same options, and ``max_failures`` and the heartbeat's) running
+    :class:`ResumableStudySweep`."""
 
-    def __init__(self, **options: Any) -> None:
+    def __init__(
+        self, max_failures: int = 3, heartbeat_interval: int = 60, grace_period: int | None = None,
+        max_retry: int = 3, **options: Any,
+    ) -> None:  # fmt: skip
         super().__init__(**options)
-        self.sweeper = ResumableStudySweep(self.sweeper)
+        if max_failures < 1 or heartbeat_interval < 1 or max_retry < 0:
+            raise ValueError(
+                "hydra.sweeper.max_failures and hydra.sweeper.heartbeat_interval must be ≥ 1, "
+                f"hydra.sweeper.max_retry ≥ 0; got {max_failures}, {heartbeat_interval}, {max_retry}"
+            )
+        self.sweeper = ResumableStudySweep(self.sweeper, max_failures, heartbeat_interval, grace_period, max_retry)

@@ -161,6 +161,8 @@ def execute(
             summary["mlflow_run_id"] = run.run_id
             write_summary(out_dir, summary)
             log_summary(run, summary)
+            if trial is not None and raw.get("objective"):
+                trial.record_result(objective_value(summary, raw["objective"]))
     except Interrupted as stop:  # SIGTERM / Ctrl-C: the run is closed KILLED, what was written is kept
         print(f"{command}: {stop}; MLflow run ended KILLED; what was written is in {out_dir}", file=sys.stderr)
         sys.exit(stop.exit_code)

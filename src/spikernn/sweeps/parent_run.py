@@ -1,4 +1,5 @@
-"""The MLflow parent run of a sweep: one per Optuna study, reused when the sweep is resumed."""
+"""The MLflow parent run of a sweep: one per Optuna study, reused when the sweep is resumed; it
+closes the runs of its trials that were killed (at the latest when the study is resumed)."""
 
 from __future__ import annotations
 
@@ -12,8 +13,8 @@ from mlflow.utils.time import get_current_time_millis
 from omegaconf import DictConfig, OmegaConf
 from optuna.trial import TrialState
 
-from spikernn.tracking.run import log_params
-from spikernn.tracking.store import ensure_experiment, resolve_tracking_uri, retrying
+from spikernn.tracking.run import close_run, log_params
+from spikernn.tracking.store import ensure_experiment, open_tracking_store, retrying
 
 PARENT_ATTR = "mlflow_parent_run_id"
 
@@ -31,19 +32,20 @@ def _exists(client: MlflowClient, run_id: str) -> bool:
 class SweepParentRun:
     client: MlflowClient
     run_id: str
+    experiment_id: str
 
     @classmethod
     def open(cls, config: DictConfig, study: optuna.Study, distributions: dict, n_trials: int) -> SweepParentRun:
         """The study's parent run if this store has it (resumed sweep), else a new one."""
         logger = OmegaConf.to_container(config.logger, resolve=True)
         output_dir = config.paths.output_dir
-        uri = resolve_tracking_uri(logger.get("tracking_uri"), output_dir)
+        uri = open_tracking_store(logger.get("tracking_uri"), output_dir)
         client = MlflowClient(uri)
         experiment_id = ensure_experiment(client, logger["experiment_name"], output_dir, uri)
         known = study.user_attrs.get(PARENT_ATTR)
         if known and _exists(client, known):
             retrying(lambda: client.update_run(known, status="RUNNING"))
-            return cls(client, known)
+            return cls(client, known, experiment_id)
         tags = {
             "command": "sweep",
             "optuna_study": study.study_name,
@@ -59,14 +61,36 @@ class SweepParentRun:
         }
         log_params(client, run.info.run_id, params)
         study.set_user_attr(PARENT_ATTR, run.info.run_id)
-        return cls(client, run.info.run_id)
+        return cls(client, run.info.run_id, experiment_id)
 
     def mark_child(self, child_run_id: str | None, state: str) -> None:
         """Tag a trial's run with how Optuna counted it (COMPLETE, PRUNED, FAIL)."""
         if child_run_id:
             retrying(lambda: self.client.set_tag(child_run_id, "optuna_state", state))
 
-    def finish(self, study: optuna.Study, directions: list[str], failed: bool) -> None:
+    def close_children(self, study: optuna.Study) -> list[str]:
+        """Close KILLED the RUNNING runs of this sweep whose trial Optuna no longer counts as running
+        (its job or sweep was killed); each gets its trial's state as ``optuna_state``."""
+        running = retrying(
+            lambda: self.client.search_runs(
+                [self.experiment_id],
+                f"tags.`mlflow.parentRunId` = '{self.run_id}' and attributes.status = 'RUNNING'",
+                max_results=1000,
+            )
+        )
+        states = {t.number: t.state for t in study.get_trials(deepcopy=False)}
+        closed = []
+        for run in running:
+            number = run.data.tags.get("optuna_trial", "")
+            state = states.get(int(number)) if number.isdigit() else None
+            if state == TrialState.RUNNING:
+                continue
+            tags = {"optuna_state": state.name if state else "FAIL", "interrupted": "its sweep or job was killed"}
+            close_run(self.client, run.info.run_id, "KILLED", tags)
+            closed.append(run.info.run_id)
+        return closed
+
+    def finish(self, study: optuna.Study, directions: list[str], status: str) -> None:
         """Counts of trials by state, the best trial's params (tags ``best.*``) and value, final status."""
         counts = {state.name.lower(): 0 for state in (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)}
         for trial in study.get_trials(deepcopy=False):
@@ -83,4 +107,4 @@ class SweepParentRun:
             tags = {"pareto_trials": str([t.number for t in study.best_trials])}
         items = [RunTag(k, v) for k, v in tags.items()]
         retrying(lambda: self.client.log_batch(self.run_id, metrics=metrics, tags=items))
-        retrying(lambda: self.client.set_terminated(self.run_id, "FAILED" if failed else "FINISHED"))
+        retrying(lambda: self.client.set_terminated(self.run_id, status))

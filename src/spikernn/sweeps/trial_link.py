@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import optuna
@@ -48,6 +49,12 @@ class TrialLink:
     def attach_run(self, run_id: str) -> None:
         """Record the job's MLflow run on the trial, so that the sweeper can tag it with the outcome."""
         self.trial.set_user_attr("mlflow_run_id", run_id)
+
+    def record_result(self, values: float | list[float]) -> None:
+        """Record the job's objective value(s) on the trial (non-finite ones as None), so that a sweep
+        killed between the job's end and telling Optuna keeps the result instead of re-running it."""
+        items = values if isinstance(values, list) else [values]
+        self.trial.set_user_attr("result", [v if math.isfinite(v) else None for v in items])
 
     def keep_going(self, step: int, value: float) -> bool:
         """Report ``value`` at ``step``; False (and the trial flagged ``pruned``) if the pruner says stop."""

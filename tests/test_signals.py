@@ -1,0 +1,75 @@
+"""SIGTERM (SLURM's preemption) and Ctrl-C during training: the MLflow run ends KILLED, the process
+exits 128 + signal, the checkpoint is kept and training resumes from it (issue 15, part 4)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+from mlflow.tracking import MlflowClient
+
+# never meets the criterion (accuracy > 1), so it trains until interrupted; a checkpoint every 5 steps
+ENDLESS = ["model.n_units=20", "trainer.n_trials=2000000", "trainer.batch_size=20", "trainer.progress_bar=false",
+           "trainer.stopping.eval_every_trials=100", "trainer.stopping.eval_trials=4",
+           "trainer.stopping.accuracy_threshold=1.0", "eval_trials=4"]  # fmt: skip
+
+
+def environment(out: Path) -> dict:
+    env = {**os.environ, "SPIKERNN_OUTPUT_DIR": str(out)}
+    env.pop("MLFLOW_TRACKING_URI", None)
+    return env
+
+
+def runs(out: Path) -> list:
+    client = MlflowClient(f"sqlite:///{out / 'mlflow.db'}")
+    experiment = client.get_experiment_by_name("spikernn")
+    return client.search_runs([experiment.experiment_id], order_by=["attributes.start_time"])
+
+
+def _interrupt_training(out: Path, signum: int) -> tuple[subprocess.CompletedProcess, Path]:
+    proc = subprocess.Popen([sys.executable, "-m", "spikernn.apps.train", *ENDLESS], env=environment(out),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+    deadline = time.monotonic() + 300
+    while not list(out.glob("runs/train/*/checkpoints/last.ckpt")):
+        assert proc.poll() is None, proc.stderr.read()[-3000:]
+        assert time.monotonic() < deadline, "no checkpoint written"
+        time.sleep(0.2)
+    time.sleep(0.5)
+    proc.send_signal(signum)
+    stdout, stderr = proc.communicate(timeout=300)
+    (checkpoint,) = out.glob("runs/train/*/checkpoints/last.ckpt")
+    return subprocess.CompletedProcess(proc.args, proc.returncode, stdout, stderr), checkpoint
+
+
+@pytest.mark.parametrize(("signum", "code"), [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
+def test_interrupted_training_ends_killed_and_keeps_its_checkpoint(tmp_path: Path, signum: int, code: int) -> None:
+    proc, checkpoint = _interrupt_training(tmp_path, signum)
+    assert proc.returncode == code, proc.stderr[-3000:]
+    assert "MLflow run ended KILLED" in proc.stderr and "Traceback" not in proc.stderr
+    (run,) = runs(tmp_path)
+    assert run.info.status == "KILLED"
+    assert run.data.tags["interrupted"] == signal.Signals(signum).name
+    assert "error" not in run.data.tags
+    assert torch.load(checkpoint, map_location="cpu", weights_only=True)["global_step"] > 0
+    client = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    logged = {a.path for a in client.list_artifacts(run.info.run_id, "checkpoints")}
+    assert "checkpoints/last.ckpt" in logged
+
+
+def test_training_resumes_after_sigterm(tmp_path: Path) -> None:
+    _, checkpoint = _interrupt_training(tmp_path, signal.SIGTERM)
+    steps = torch.load(checkpoint, map_location="cpu", weights_only=True)["global_step"]
+    budget = (steps + 10) * 20  # ten more batches of 20 trials
+    args = [*ENDLESS, f"trainer.n_trials={budget}", f"trainer.resume_from={checkpoint}"]
+    proc = subprocess.run([sys.executable, "-m", "spikernn.apps.train", *args], env=environment(tmp_path),
+                          capture_output=True, text=True, timeout=600)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    killed, resumed = runs(tmp_path)
+    assert (killed.info.status, resumed.info.status) == ("KILLED", "FINISHED")
+    assert (Path(resumed.data.tags["run_folder"]) / "rate_model.pt").is_file()
