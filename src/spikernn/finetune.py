@@ -235,6 +235,8 @@ class SpikingFinetuneModule(pl.LightningModule):
         accuracy = self.task.accuracy(result.readout, trials.labels, self.eval_params.dt_ms, "spiking")
         self.validation["batch"].append(batches_done)
         self.validation["accuracy"].append(accuracy)
+        loss = f", loss {self.history['loss'][-1]:.4f}" if self.history["loss"] else ""
+        print(f"fine-tuning: batch {batches_done}: validation accuracy {accuracy:.3f}, s {factor:.3f}{loss}")
         if self.best is None or accuracy > self.best[0]:
             self.best = (accuracy, batches_done, copy.deepcopy(self.net.state_dict()))
         return accuracy

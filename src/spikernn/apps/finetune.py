@@ -30,7 +30,7 @@ def finetune(cfg: FinetuneCommandConfig, ctx: CommandContext) -> dict:
     """Writes the fine-tuned network as ``converted_model.pt``, so ``spikernn-evaluate`` and
     ``spikernn-finetune`` take this run's id as their source."""
     src = cfg.source
-    return {
+    summary = {
         **source_summary(cfg),
         **finetune_stage(
             src.model,
@@ -45,6 +45,10 @@ def finetune(cfg: FinetuneCommandConfig, ctx: CommandContext) -> dict:
             progress=ctx.progress,
         ),
     }
+    record = summary["finetune_record"]
+    ctx.run.log_series("finetune_loss", record["history"]["batch"], record["history"]["loss"])
+    ctx.run.log_series("finetune_validation_accuracy", record["validation"]["batch"], record["validation"]["accuracy"])
+    return summary
 
 
 def effective(cfg: FinetuneCommandConfig) -> dict:
