@@ -2,7 +2,7 @@
 
 A population of one is the paper's single network. Each member is trained exactly as if alone:
 its own initialisation seed, its own trial stream (seed + 2) and state-noise stream (seed), its
-own Adam state and learning rate (one parameter group each), its own stopping rule (a member that
+own Adam state (Adam keeps it per tensor), its own stopping rule (a member that
 stops gets no gradient, so Adam leaves it untouched). The members' losses are summed, so each
 member's gradient is its own loss's gradient, bit for bit.
 
@@ -47,7 +47,7 @@ class RatePopulationModule(pl.LightningModule):
         task: Task,
         members: list[RateRNN],
         seeds: list[int],
-        learning_rates: list[float],
+        learning_rate: float,
         batch_size: int,
         fused: bool = True,
     ) -> None:
@@ -55,7 +55,7 @@ class RatePopulationModule(pl.LightningModule):
         self.task = task
         self.members = nn.ModuleList(members)
         self.seeds = list(seeds)
-        self.learning_rates = list(learning_rates)
+        self.learning_rate = learning_rate
         self.batch_size = batch_size
         self.fused = fused
         self.trial_generators = [torch.Generator().manual_seed(s + 2) for s in seeds]
@@ -159,5 +159,6 @@ class RatePopulationModule(pl.LightningModule):
                 g.set_state(s)
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
-        pairs = zip(self.members, self.learning_rates, strict=True)
-        return torch.optim.Adam([{"params": list(m.parameters()), "lr": lr} for m, lr in pairs])
+        # one group, foreach: one C++ loop over the tensors of every member that has a gradient this
+        # step (Adam's state is per tensor, so each member keeps its own), not ~10 Python calls per tensor
+        return torch.optim.Adam(self.members.parameters(), lr=self.learning_rate, foreach=True)

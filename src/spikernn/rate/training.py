@@ -100,7 +100,7 @@ def train_population(
         task,
         models,
         seeds,
-        [training.learning_rate] * len(models),
+        training.learning_rate,
         training.batch_size,
         fused=training.backend == "fused",
     )
