@@ -73,3 +73,32 @@ def test_training_resumes_after_sigterm(tmp_path: Path) -> None:
     killed, resumed = runs(tmp_path)
     assert (killed.info.status, resumed.info.status) == ("KILLED", "FINISHED")
     assert (Path(resumed.data.tags["run_folder"]) / "rate_model.pt").is_file()
+
+
+LOST_IN_DEL = """
+import time
+from spikernn.tracking.signals import Interrupted, acknowledge, interruptible
+class Slow:
+    def __del__(self):
+        time.sleep(1.0)  # the signal lands here: Python prints "Exception ignored" and goes on
+with interruptible():
+    try:
+        slow = Slow()
+        print("ready", flush=True)
+        del slow
+        time.sleep(30)
+        print("not interrupted")
+    except Interrupted as stop:
+        acknowledge()
+        print("interrupted", stop.name)
+"""
+
+
+def test_an_interruption_lost_in_a_destructor_is_raised_again() -> None:
+    proc = subprocess.Popen([sys.executable, "-c", LOST_IN_DEL], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)  # fmt: skip
+    assert proc.stdout.readline().strip() == "ready"
+    time.sleep(0.3)
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=60)
+    assert "Exception ignored" in err and out.strip() == "interrupted SIGTERM" and proc.returncode == 0

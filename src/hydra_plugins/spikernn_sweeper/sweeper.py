@@ -35,6 +35,7 @@ import socket
 import sqlite3
 import threading
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -49,10 +50,14 @@ from hydra_plugins.hydra_optuna_sweeper._impl import OptunaSweeperImpl, create_p
 from hydra_plugins.hydra_optuna_sweeper.config import OptunaSweeperConf
 from hydra_plugins.hydra_optuna_sweeper.optuna_sweeper import OptunaSweeper
 from omegaconf import DictConfig, OmegaConf
+from optuna.exceptions import ExperimentalWarning
 from optuna.trial import TrialState
 from sqlalchemy.exc import SQLAlchemyError
 
 log = logging.getLogger(__name__)
+# the sweeper records heartbeats itself (ask/tell, not Study.optimize) and calls fail_stale_trials
+warnings.filterwarnings("ignore", message="Heartbeat of storage is supposed to be used with Study.optimize")
+warnings.filterwarnings("ignore", message=".*fail_stale_trials is experimental", category=ExperimentalWarning)
 
 WORKER = f"{socket.gethostname()}:{os.getpid()}"
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
@@ -333,7 +338,7 @@ class ResumableStudySweep:
 
     def sweep(self, arguments: list[str]) -> None:
         from spikernn.sweeps.parent_run import SweepParentRun  # the package, imported once Hydra runs
-        from spikernn.tracking.signals import Interrupted, deferred, interrupt_signal, interruptible
+        from spikernn.tracking.signals import Interrupted, acknowledge, deferred, interrupt_signal, interruptible
 
         impl = self.impl
         impl._process_searchspace_config()
@@ -384,6 +389,8 @@ class ResumableStudySweep:
             except BaseException as err:
                 with deferred():
                     signum = interrupt_signal(err)
+                    if signum is not None:
+                        acknowledge()
                     for trial in in_flight:  # cut off: FAIL and queued again, or kept if its job finished
                         frozen = study._storage.get_trial(trial._trial_id)
                         with contextlib.suppress(optuna.exceptions.UpdateFinishedTrialError):

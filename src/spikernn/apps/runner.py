@@ -22,7 +22,7 @@ from spikernn.science import warning_tags
 from spikernn.sweeps import TrialLink
 from spikernn.tasks import condition_slug
 from spikernn.tracking import TrackedRun
-from spikernn.tracking.signals import Interrupted, interruptible
+from spikernn.tracking.signals import Interrupted, acknowledge, interruptible
 from spikernn.validation import ConfigError
 
 S = TypeVar("S")
@@ -164,6 +164,7 @@ def execute(
             if trial is not None and raw.get("objective"):
                 trial.record_result(objective_value(summary, raw["objective"]))
     except Interrupted as stop:  # SIGTERM / Ctrl-C: the run is closed KILLED, what was written is kept
+        acknowledge()
         print(f"{command}: {stop}; MLflow run ended KILLED; what was written is in {out_dir}", file=sys.stderr)
         sys.exit(stop.exit_code)
     print(json.dumps({k: summary[k] for k in SUMMARY_KEYS if k in summary}, indent=2))

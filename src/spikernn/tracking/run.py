@@ -25,7 +25,7 @@ from mlflow.tracking import MlflowClient
 from mlflow.utils.mlflow_tags import MLFLOW_GIT_COMMIT, MLFLOW_PARENT_RUN_ID, MLFLOW_RUN_NAME
 
 import spikernn
-from spikernn.tracking.signals import deferred, interrupt_signal
+from spikernn.tracking.signals import acknowledge, deferred, interrupt_signal
 from spikernn.tracking.store import ensure_experiment, open_tracking_store, retrying
 from spikernn.validation import ConfigError
 
@@ -186,6 +186,7 @@ class TrackedRun:
             status = "FINISHED"
             signum = interrupt_signal(error)
             if signum is not None:
+                acknowledge()
                 status = "KILLED"
                 self.set_tags({"interrupted": signal.Signals(signum).name})
             elif error is not None and not (isinstance(error, SystemExit) and error.code in (0, None)):

@@ -4,13 +4,19 @@ Inside :func:`interruptible`, both raise :class:`Interrupted` wherever the progr
 ``KeyboardInterrupt`` (Lightning turns that into ``sys.exit(1)``) nor an ``Exception`` (nothing
 swallows it), so it unwinds to the command, whose MLflow run ends KILLED, and the process exits
 with ``128 + signal`` (143 for SIGTERM, 130 for Ctrl-C), as a shell reports a killed process.
+
+An exception raised by a signal handler is lost if it lands in a garbage-collection callback or a
+``__del__`` ("Exception ignored in …"); so the signal is sent again every second until whoever
+handles the interruption calls :func:`acknowledge`.
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
 import signal
 import threading
+import time
 from collections.abc import Iterator
 
 SIGNALS = (signal.SIGTERM, signal.SIGINT)
@@ -45,7 +51,26 @@ def interrupt_signal(error: BaseException | None) -> int | None:
     return None
 
 
+_pending: dict[str, int] = {}  # "signum" while an interruption has been raised but not handled
+REDELIVER_S = 1.0
+
+
+def acknowledge() -> None:
+    """The interruption is being handled: stop sending the signal again."""
+    _pending.clear()
+
+
+def _redeliver(signum: int) -> None:
+    while _pending.get("signum") == signum:
+        time.sleep(REDELIVER_S)
+        if _pending.get("signum") == signum:
+            os.kill(os.getpid(), signum)
+
+
 def _raise(signum: int, _frame: object) -> None:
+    if "signum" not in _pending:
+        _pending["signum"] = signum
+        threading.Thread(target=_redeliver, args=(signum,), name="redeliver-signal", daemon=True).start()
     raise Interrupted(signum)
 
 
