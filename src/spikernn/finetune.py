@@ -9,9 +9,10 @@ by backpropagation through time with surrogate gradients (snnTorch's ``fire()``,
   mask are kept), W_out, optionally τ_d (the rate model's σ-parametrised τ, inside its range)
   and the scaling factor s (as log s); W_in, the neuron and the synapse's rise time stay fixed;
 * loss: the squared error of the spiking readout against the task's target on the 5-ms grid
-  (the rate model's target) plus ``rate_penalty`` × the mean of relu(rate − ``max_rate_hz``)²
-  over units, which keeps firing rates in a biological range;
-* memory: training runs at ``train_dt_ms`` (1 ms: 1 000 steps per Go-NoGo trial instead of
+  (the rate model's target), plus ``window_loss`` × the scoring rule as a squared hinge in the
+  task's scoring window (:func:`window_loss`: what the accuracy counts), plus ``rate_penalty``
+  × the mean of relu(rate − ``max_rate_hz``)² over units, which keeps firing rates biological;
+* memory: training runs at ``train_dt_ms`` (0.5 ms: 2 000 steps per Go-NoGo trial instead of
   20 000; activations ~15 [B, N] tensors per step) and, with ``checkpoint_steps``, recomputes
   chunks of the trial in the backward pass (:func:`torch.utils.checkpoint.checkpoint`);
 * judged by the standard simulator only: every ``validate_every`` batches the network is
@@ -58,12 +59,13 @@ class FinetuneConfig:
     """``finetune`` group: settings of the surrogate-gradient fine-tuning."""
 
     enabled: bool = False  # spikernn-run only: fine-tune after the conversion
-    train_dt_ms: float = 1.0
+    train_dt_ms: float = 0.5
     n_batches: int = 150
     batch_size: int = 16
-    learning_rate: float = 0.002
+    learning_rate: float = 0.003
     train_tau: bool = False
     train_scaling_factor: bool = True
+    window_loss: float = 1.0
     rate_penalty: float = 1e-4
     max_rate_hz: float = 50.0
     gradient_clip: float = 1.0
@@ -78,6 +80,7 @@ class FinetuneConfig:
         check_int("finetune.n_batches", self.n_batches, 1)
         check_int("finetune.batch_size", self.batch_size, 1)
         check_range("finetune.learning_rate", self.learning_rate, 0.0, lo_open=True)
+        check_range("finetune.window_loss", self.window_loss, 0.0)
         check_range("finetune.rate_penalty", self.rate_penalty, 0.0)
         check_range("finetune.max_rate_hz", self.max_rate_hz, 0.0)
         check_range("finetune.gradient_clip", self.gradient_clip, 0.0)
@@ -195,6 +198,22 @@ def readout_loss(readout: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
     return (readout[:, :n] - targets[:, 1 : n + 1]).square().mean()
 
 
+def window_loss(readout: torch.Tensor, targets: torch.Tensor, task: Task, margin: float = 0.1) -> torch.Tensor:
+    """The scoring rule as a squared hinge on the readout samples in the task's spiking window:
+    a trial whose target there is +1 (−1) must reach threshold + margin (−threshold − margin),
+    a trial whose target is 0 must stay under quiet_threshold − margin."""
+    window = task.scoring_window("spiking")
+    first = max(0, round(window.from_ms / task.step_ms) - 1)  # sample m lies at (m + 1)·step
+    n = min(readout.shape[1], targets.shape[1] - 1)
+    part, goal = readout[:, first:n], targets[:, first + 1 : n + 1]
+    positive, negative = goal.amax(1) > 0.5, goal.amin(1) < -0.5
+    quiet = ~(positive | negative)
+    loss = torch.where(positive, torch.relu(window.threshold + margin - part.amax(1)).square(), 0.0)
+    loss = loss + torch.where(negative, torch.relu(part.amin(1) + window.threshold + margin).square(), 0.0)
+    level = part.abs() if window.quiet_uses_abs else part
+    return (loss + torch.where(quiet, torch.relu(level.amax(1) - window.quiet_threshold + margin).square(), 0.0)).mean()
+
+
 class SpikingFinetuneModule(pl.LightningModule):
     """BPTT on fresh trials; validation with the fused kernel at the evaluation dt (best kept)."""
 
@@ -215,6 +234,8 @@ class SpikingFinetuneModule(pl.LightningModule):
     def training_step(self, batch: Trials, batch_idx: int) -> torch.Tensor:
         out = self.net(batch.inputs, self.noise_generator, noise=self.cfg.noise)
         task_loss = readout_loss(out.readout, batch.targets)
+        if self.cfg.window_loss:
+            task_loss = task_loss + self.cfg.window_loss * window_loss(out.readout, batch.targets, self.task)
         rates = out.firing_rates_hz()
         penalty = torch.relu(rates - self.cfg.max_rate_hz).square().mean()
         loss = task_loss + self.cfg.rate_penalty * penalty
