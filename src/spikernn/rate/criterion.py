@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import math
 from dataclasses import asdict, dataclass, field
 
@@ -11,6 +12,8 @@ import torch
 from spikernn.rate.model import trial_loss
 from spikernn.tasks import Task
 from spikernn.validation import check_int, check_range
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -101,6 +104,13 @@ class PaperStoppingCriterion(pl.Callback):
                 rec.trained = True
                 rec.trials_to_criterion = seen
                 pl_module.active[k] = False
+        if len(self.records) > 1:
+            met = sum(r.trained for r in self.records)
+            failed = sum(r.failure is not None for r in self.records)
+            log.info(
+                f"{seen} trials: {met} of {len(self.records)} networks met the criterion, "
+                f"{sum(pl_module.active)} training, {failed} failed"
+            )
         if len(self.records) == 1 and active:
             pl_module.log_dict(
                 {"eval_loss": self.records[0].eval_loss[-1], "eval_accuracy": self.records[0].eval_accuracy[-1]},

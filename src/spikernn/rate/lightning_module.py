@@ -107,7 +107,7 @@ class RatePopulationModule(pl.LightningModule):
             outs = self.readouts(active, [t.inputs for t in trials], generators)
         losses = self._losses(active, trials, outs)
         self.trials_seen += self.batch_size
-        failed = [k for k, loss in losses.items() if not math.isfinite(float(loss))]
+        failed = [k for k, loss in losses.items() if not math.isfinite(loss.detach().item())]
         for k in failed:
             self.active[k] = False
             self.failures[k] = f"non-finite training loss at trial {self.trials_seen}"
@@ -121,7 +121,7 @@ class RatePopulationModule(pl.LightningModule):
         losses = {k: loss for k, loss in losses.items() if k not in failed}
         if not losses:
             return None
-        self.step_losses = {k: float(loss) for k, loss in losses.items()}
+        self.step_losses = {k: loss.detach().item() for k, loss in losses.items()}
         total = torch.stack(list(losses.values())).sum()
         self.log("train_loss", total.detach() / len(losses), prog_bar=True, batch_size=self.batch_size)
         return total
