@@ -13,7 +13,7 @@ from mlflow.utils.time import get_current_time_millis
 from omegaconf import DictConfig, OmegaConf
 from optuna.trial import TrialState
 
-from spikernn.tracking.run import close_run, log_params
+from spikernn.tracking.run import close_run, log_params, process_tags
 from spikernn.tracking.store import ensure_experiment, open_tracking_store, retrying
 
 PARENT_ATTR = "mlflow_parent_run_id"
@@ -45,8 +45,11 @@ class SweepParentRun:
         known = study.user_attrs.get(PARENT_ATTR)
         if known and _exists(client, known):
             retrying(lambda: client.update_run(known, status="RUNNING"))
+            items = [RunTag(k, v) for k, v in process_tags().items()]  # this sweep process holds it now
+            retrying(lambda: client.log_batch(known, tags=items))
             return cls(client, known, experiment_id)
         tags = {
+            **process_tags(),  # left RUNNING by a killed sweep that is never resumed: closed like any run
             "command": "sweep",
             "optuna_study": study.study_name,
             "task": str(OmegaConf.select(config, "task.name", default="")),
