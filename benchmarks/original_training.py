@@ -222,7 +222,7 @@ def converted_fields(summary: dict | None) -> dict:
 def collect(out: Path, original: Path, label: str, ours: list[str]) -> tuple[list[dict], list[dict]]:
     converted = conversions(out, label)
     originals = []
-    for mat in sorted(original.glob("net*/models/*/*/*.mat")):
+    for mat in sorted(original.glob("*/models/*/*/*.mat")):
         originals.append(
             {
                 "mat": str(mat),
