@@ -124,6 +124,7 @@ def run_example(name: str, out: Path, monkeypatch: pytest.MonkeyPatch, capsys: p
     return capsys.readouterr().out
 
 
+@pytest.mark.slow  # launches commands (~40-60 s); make test-slow
 def test_example_train_convert_inspect(output_dir: Path, monkeypatch, capsys) -> None:
     out = run_example("train_convert_inspect.py", output_dir, monkeypatch, capsys)
     assert "LIF accuracy by s: {20: " in out and "stored with the model: s = " in out
@@ -131,6 +132,7 @@ def test_example_train_convert_inspect(output_dir: Path, monkeypatch, capsys) ->
     assert (output_dir / "runs" / "train").is_dir() and (output_dir / "mlflow.db").is_file()
 
 
+@pytest.mark.slow  # launches commands (~40-60 s); make test-slow
 def test_example_import_reference_mat(output_dir: Path, monkeypatch, capsys) -> None:
     out = run_example("import_reference_mat.py", output_dir, monkeypatch, capsys)
     assert (output_dir / "examples" / "reference_go_nogo.mat").is_file()
@@ -138,6 +140,7 @@ def test_example_import_reference_mat(output_dir: Path, monkeypatch, capsys) -> 
     assert "imported: N = 30" in out and "best s = " in out
 
 
+@pytest.mark.slow  # launches commands (~40-60 s); make test-slow
 def test_example_refractory_sweep(output_dir: Path, monkeypatch, capsys) -> None:
     out = run_example("refractory_sweep.py", output_dir, monkeypatch, capsys)
     assert (output_dir / "optuna.db").is_file()
@@ -159,6 +162,7 @@ def test_example_population_training(output_dir: Path, monkeypatch, capsys) -> N
     assert "population of 3:" in out
 
 
+@pytest.mark.slow  # launches commands (~40-60 s); make test-slow
 def test_example_fine_tuning(output_dir: Path, monkeypatch, capsys) -> None:
     out = run_example("fine_tuning.py", output_dir, monkeypatch, capsys)
     assert "converted:   s = " in out and "fine-tuned:  s = " in out

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import snntorch
 import snntorch.utils
 import torch
@@ -121,6 +122,7 @@ def test_training_parameters_keep_the_noise_per_ms() -> None:
     assert p.dt_ms == 1.0 and abs(p.noise_std_mv - 0.1 * 20**0.5) < 1e-12
 
 
+@pytest.mark.slow  # trains, converts and fine-tunes (minutes on 2 cores); make test-slow
 def test_finetuning_raises_the_fused_kernel_accuracy_of_a_badly_scaled_go_nogo_network(tmp_path) -> None:
     """A small Go-NoGo rate network, trained quickly, converted with its readout weights scaled by
     0.4 at s = 35 (it misses 95 %), is fine-tuned for 10 batches; the fused kernel at dt 0.05 ms
