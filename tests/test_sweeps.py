@@ -281,6 +281,7 @@ def test_study_identity_is_the_settings_not_their_order() -> None:
     assert study_identity("s", ["source=m.pt", "spiking.t_ref_ms=10"])[0] != name
 
 
+@pytest.mark.slow  # several sweep commands (minutes on 2 cores); make test-slow
 def test_other_settings_start_another_study_and_quoted_paths_work(tmp_path: Path, tiny_model: Path) -> None:
     """The same sweep with another spiking.t_ref_ms must not reuse the first one's study; the
     model's path holds a quote and a space, which the sweeper passes on to its jobs intact."""
@@ -298,6 +299,7 @@ def test_other_settings_start_another_study_and_quoted_paths_work(tmp_path: Path
     assert {r.data.tags["source"] for r in runs} == {str(model)}
 
 
+@pytest.mark.slow  # several sweep commands (minutes on 2 cores); make test-slow
 def test_nan_objectives_fail_and_too_many_failures_stop_the_sweep(tmp_path: Path, tiny_model: Path) -> None:
     """The tiny model is untrained: objective trials_to_criterion is null (NaN) in every trial."""
     command = sweep_command(tiny_model, 10, "objective=trials_to_criterion", "hydra.sweeper.max_failures=2")
