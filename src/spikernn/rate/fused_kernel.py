@@ -41,6 +41,15 @@ def _phi(x, act):
 
 
 @njit(inline="always")
+def _dot(u, v):
+    """u · v, summed from the first element on (the same order in every kernel)."""
+    acc = u[0] * v[0]
+    for j in range(1, u.shape[0]):
+        acc += u[j] * v[j]
+    return acc
+
+
+@njit(inline="always")
 def _phi_slope(x, r, act):
     """dφ/dx at x (r = φ(x)), with torch's conventions at the clips."""
     if act == SIGMOID:
@@ -68,18 +77,11 @@ def forward_trajectory(w, alpha, decay, act, drive, noise, x0, w_out, b_out, xs,
             for t in range(n_steps):
                 r = rs[k, b, t]
                 for i in range(n):
-                    wi = w[k, i]
-                    acc = wi[0] * r[0]
-                    for j in range(1, n):
-                        acc += wi[j] * r[j]
-                    p = acc + drive[k, b, t, i]
+                    p = _dot(w[k, i], r) + drive[k, b, t, i]
                     pre[k, b, t, i] = p
                     xs[k, b, t + 1, i] = d[i] * xs[k, b, t, i] + a[i] * p + noise[k, b, t, i]
                     rs[k, b, t + 1, i] = _phi(xs[k, b, t + 1, i], act[k])
-                o = w_out[k, 0] * rs[k, b, t + 1, 0]
-                for i in range(1, n):
-                    o += w_out[k, i] * rs[k, b, t + 1, i]
-                out[k, b, t] = o + b_out[k]
+                out[k, b, t] = _dot(w_out[k], rs[k, b, t + 1]) + b_out[k]
 
 
 @njit(parallel=True, fastmath=FASTMATH, cache=True)
@@ -98,18 +100,11 @@ def forward_readout(w, alpha, decay, act, drive, noise, x0, w_out, b_out, out):
                 r[i] = _phi(x[i], act[k])
             for t in range(n_steps):
                 for i in range(n):
-                    wi = w[k, i]
-                    acc = wi[0] * r[0]
-                    for j in range(1, n):
-                        acc += wi[j] * r[j]
-                    p = acc + drive[k, b, t, i]
+                    p = _dot(w[k, i], r) + drive[k, b, t, i]
                     x[i] = d[i] * x[i] + a[i] * p + noise[k, b, t, i]
                     r_next[i] = _phi(x[i], act[k])
                 r[:] = r_next
-                o = w_out[k, 0] * r[0]
-                for i in range(1, n):
-                    o += w_out[k, i] * r[i]
-                out[k, b, t] = o + b_out[k]
+                out[k, b, t] = _dot(w_out[k], r) + b_out[k]
 
 
 @njit(parallel=True, fastmath=FASTMATH, cache=True)
