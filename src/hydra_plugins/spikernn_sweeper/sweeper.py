@@ -228,15 +228,9 @@ def _alive_here(worker: str | None) -> bool:
     if not worker or ":" not in worker:
         return True
     host, pid = worker.rsplit(":", 1)
-    if host != socket.gethostname():
-        return True
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return False
-    except (PermissionError, ValueError):
-        return True
-    return True
+    from spikernn.tracking.run import process_alive  # not at plugin discovery: it imports MLflow
+
+    return host != socket.gethostname() or process_alive(pid)
 
 
 def _finite(values: Any) -> list[float] | None:

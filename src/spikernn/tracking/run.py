@@ -103,7 +103,8 @@ def process_tags() -> dict[str, str]:
     return {"host": socket.gethostname(), "pid": str(os.getpid()), "pid_start": process_start(os.getpid())}
 
 
-def _process_alive(pid: str, started: str) -> bool:
+def process_alive(pid: str, started: str = "") -> bool:
+    """Whether process ``pid`` of this host still runs (and, given ``started``, is the same process)."""
     try:
         os.kill(int(pid), 0)
     except ProcessLookupError:
@@ -124,7 +125,7 @@ def close_orphaned_runs(client: MlflowClient, experiment_id: str) -> list[str]:
     closed = [
         run.info.run_id
         for run in running
-        if "pid" in run.data.tags and not _process_alive(run.data.tags["pid"], run.data.tags.get("pid_start", ""))
+        if "pid" in run.data.tags and not process_alive(run.data.tags["pid"], run.data.tags.get("pid_start", ""))
     ]
     for run_id in closed:
         close_run(client, run_id, "KILLED", {"interrupted": f"the process on {host} ended without closing the run"})
