@@ -73,3 +73,10 @@ def test_a_bad_job_stops_the_launch_before_training(tmp_path: Path) -> None:
     assert "model.p_inh" in proc.stderr
     assert "Training a population" not in proc.stderr + proc.stdout
     assert not list(tmp_path.rglob("summary.json"))
+
+
+def test_a_bad_launcher_setting_writes_nothing(tmp_path: Path) -> None:
+    proc = _train(["-m", *TRAIN, "seed=0,1", "hydra/launcher=population", "hydra.launcher.max_members=0"], tmp_path)
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    assert "hydra.launcher.max_members must be in [1, inf], got 0" in proc.stderr
+    assert not list(tmp_path.iterdir())

@@ -82,19 +82,29 @@ class PopulationLauncher(Launcher):
         self.config = config
         self.task_function = task_function
         self.hydra_context = hydra_context
+        self._check_settings(config.hydra.job.config_name)
+
+    def _check_settings(self, name: str) -> None:
+        """The launcher's own keys, at setup: before the sweeper writes anything."""
+        from spikernn.apps.config import refuse
+        from spikernn.validation import ConfigError, check_int, check_range
+
+        try:
+            check_int("hydra.launcher.max_members", self.max_members, 1)
+            if self.memory_gb is not None:
+                check_range("hydra.launcher.memory_gb", self.memory_gb, 0.0, lo_open=True)
+        except ConfigError as err:
+            refuse(f"spikernn-{name}", err)
 
     def launch(self, job_overrides: Sequence[Sequence[str]], initial_job_idx: int) -> Sequence[JobReturn]:
         from spikernn.apps.config import refuse
-        from spikernn.validation import ConfigError, check_int, check_range
+        from spikernn.validation import ConfigError
 
         setup_globals()
         assert self.config is not None and self.hydra_context is not None
         self._configure_log()
         name = self.config.hydra.job.config_name
         try:
-            check_int("hydra.launcher.max_members", self.max_members, 1)
-            if self.memory_gb is not None:
-                check_range("hydra.launcher.memory_gb", self.memory_gb, 0.0, lo_open=True)
             jobs = [self._load(initial_job_idx + i, o, name) for i, o in enumerate(job_overrides)]
         except ConfigError as err:
             refuse(f"spikernn-{name}", err)
