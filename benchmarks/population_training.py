@@ -31,7 +31,7 @@ import warnings
 import torch
 
 from spikernn.rate import RateRNNConfig
-from spikernn.rate.training import TrainingConfig, member_bytes, train_population
+from spikernn.rate.training import TrainerConfig, member_bytes, train_population
 from spikernn.tasks import get_task
 
 
@@ -75,8 +75,8 @@ def main() -> None:
         n_units=args.n_units, n_inputs=task.n_inputs, taus_ms=args.tau_ms, activation=args.activation
     )
 
-    def training(backend: str) -> TrainingConfig:
-        return TrainingConfig(
+    def training(backend: str) -> TrainerConfig:
+        return TrainerConfig(
             n_trials=args.budget, batch_size=args.batch, learning_rate=args.lr, backend=backend, progress_bar=False
         )
 

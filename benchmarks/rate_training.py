@@ -22,7 +22,7 @@ import warnings
 import torch
 
 from spikernn.rate import RateRNNConfig
-from spikernn.rate.training import TrainingConfig, train_rate_model
+from spikernn.rate.training import TrainerConfig, train_rate_model
 from spikernn.tasks import get_task
 
 DEFAULT_RUNS = ["go_nogo:1:0.01:6000", "go_nogo:8:0.01:6000", "mante:1:0.01:6000", "mante:8:0.03:20000"]
@@ -52,7 +52,7 @@ def main() -> None:
         name, batch, lr, budget = spec.split(":")
         batch, lr, budget = int(batch), float(lr), int(budget)
         config = MODELS[name]
-        training = TrainingConfig(n_trials=budget, batch_size=batch, learning_rate=lr, progress_bar=False)
+        training = TrainerConfig(n_trials=budget, batch_size=batch, learning_rate=lr, progress_bar=False)
         start = time.perf_counter()
         _, record = train_rate_model(get_task(name), config, training, seed=args.seed)
         wall = time.perf_counter() - start

@@ -32,7 +32,7 @@ import torch
 
 from spikernn.io import load_rate_model, save_rate_model
 from spikernn.rate import RateRNN, RateRNNConfig
-from spikernn.rate.training import TrainingConfig, train_rate_model
+from spikernn.rate.training import TrainerConfig, train_rate_model
 from spikernn.spiking import SpikingRNN
 from spikernn.spiking.fused import simulate_fused
 from spikernn.spiking.network import input_columns
@@ -85,7 +85,7 @@ def load_or_train(task_name: str, model_path: str | None, seed: int) -> tuple[Ra
         return model, f"cached {cached} ({extra})"
     start = time.perf_counter()
     model, record = train_rate_model(
-        get_task("go_nogo"), RateRNNConfig(n_units=200), TrainingConfig(progress_bar=False), seed=seed
+        get_task("go_nogo"), RateRNNConfig(n_units=200), TrainerConfig(progress_bar=False), seed=seed
     )
     took = time.perf_counter() - start
     extra = {"task": "go_nogo", "trained": record.trained, "trials_to_criterion": record.trials_to_criterion}

@@ -7,7 +7,7 @@ import torch
 
 from spikernn.pipeline import evaluate_spiking
 from spikernn.rate import RateRNNConfig
-from spikernn.rate.training import TrainingConfig, train_rate_model
+from spikernn.rate.training import TrainerConfig, train_rate_model
 from spikernn.tasks import get_task
 from spikernn.transfer import SIGMOID_GRID, search_scaling_factor, to_spiking
 
@@ -17,7 +17,7 @@ def test_small_go_nogo_network_trains_converts_and_solves_the_task() -> None:
     model, record = train_rate_model(
         task,
         RateRNNConfig(n_units=200),
-        TrainingConfig(n_trials=3000, progress_bar=False),
+        TrainerConfig(n_trials=3000, progress_bar=False),
         seed=0,
     )
     assert record.trained and record.trials_to_criterion > task.min_training_trials

@@ -128,14 +128,14 @@ def test_finetuning_raises_the_fused_kernel_accuracy_of_a_badly_scaled_go_nogo_n
     0.4 at s = 35 (it misses 95 %), is fine-tuned for 10 batches; the fused kernel at dt 0.05 ms
     on the same 100 fresh trials with the task's scoring judges, before and after."""
     from spikernn.rate.criterion import StoppingRule
-    from spikernn.rate.training import TrainingConfig, train_rate_model
+    from spikernn.rate.training import TrainerConfig, train_rate_model
 
     task = get_task("go_nogo")
     torch.set_num_threads(1)
     model, _ = train_rate_model(
         task,
         RateRNNConfig(n_units=50),
-        TrainingConfig(n_trials=2400, batch_size=8, learning_rate=0.03, progress_bar=False,
+        TrainerConfig(n_trials=2400, batch_size=8, learning_rate=0.03, progress_bar=False,
                        stopping=StoppingRule(eval_every_trials=400)),
         seed=0,
     )  # fmt: skip

@@ -8,7 +8,7 @@ import torch
 
 from spikernn.rate import RateRNN, RateRNNConfig, trial_loss
 from spikernn.rate.fused import stacked_readout
-from spikernn.rate.training import TrainingConfig, train_population, train_rate_model
+from spikernn.rate.training import TrainerConfig, train_population, train_rate_model
 from spikernn.tasks import get_task
 
 
@@ -60,7 +60,7 @@ def test_members_of_a_population_equal_networks_trained_alone(batch_size: int) -
     each trained alone (weights, τ, readout, criterion history, trials to criterion); a member
     that meets the criterion stops changing while the others go on."""
     task = get_task("go_nogo")
-    training = TrainingConfig(n_trials=1800, batch_size=batch_size, learning_rate=0.03, progress_bar=False)
+    training = TrainerConfig(n_trials=1800, batch_size=batch_size, learning_rate=0.03, progress_bar=False)
     members = [
         (RateRNNConfig(n_units=30, taus_ms=[20.0, 50.0]), 11),
         (RateRNNConfig(n_units=30, taus_ms=[20.0, 50.0], activation="softplus"), 12),
@@ -79,7 +79,7 @@ def test_members_of_a_population_equal_networks_trained_alone(batch_size: int) -
 
 def test_a_member_that_fails_does_not_stop_the_others(monkeypatch) -> None:
     task = get_task("go_nogo")
-    training = TrainingConfig(n_trials=200, batch_size=2, progress_bar=False)
+    training = TrainerConfig(n_trials=200, batch_size=2, progress_bar=False)
     broken = RateRNNConfig(n_units=20, noise_std=0.25)  # fault injected below: its state noise turns NaN
     draw_noise = RateRNN.draw_noise
 
@@ -104,5 +104,5 @@ def test_population_needs_one_network_size() -> None:
         train_population(
             get_task("go_nogo"),
             [(RateRNNConfig(n_units=20), 0), (RateRNNConfig(n_units=30), 1)],
-            TrainingConfig(n_trials=10, progress_bar=False),
+            TrainerConfig(n_trials=10, progress_bar=False),
         )

@@ -17,17 +17,17 @@ from pathlib import Path
 import pytest
 from mlflow.tracking import MlflowClient
 
-from spikernn.tracking import TrackedRun, TrackingConfig
+from spikernn.tracking import LoggerConfig, TrackedRun
 from spikernn.tracking.store import open_tracking_store
 
 # a first command as far as the store goes: open it (made on first use) and one tracked run
 OPEN_RUN = """
 import sys
 from pathlib import Path
-from spikernn.tracking import TrackedRun, TrackingConfig
+from spikernn.tracking import TrackedRun, LoggerConfig
 out = Path(sys.argv[1])
 print("ready", flush=True)
-with TrackedRun(TrackingConfig(), out, out / sys.argv[2], "test", {"a": 1}, {}) as run:
+with TrackedRun(LoggerConfig(), out, out / sys.argv[2], "test", {"a": 1}, {}) as run:
     print(run.run_id, flush=True)
     if len(sys.argv) > 3:
         import os, signal
@@ -49,7 +49,7 @@ def mlflow_runs(out: Path) -> list:
 
 def one_command_works(out: Path) -> None:
     """What a later command does with the store: open it, track a run, read it back."""
-    with TrackedRun(TrackingConfig(), out, out / "later", "test", {"b": 2}, {}) as run:
+    with TrackedRun(LoggerConfig(), out, out / "later", "test", {"b": 2}, {}) as run:
         run.log_metrics({"x": 1.0})
     finished = MlflowClient(run.tracking_uri).get_run(run.run_id)
     assert finished.info.status == "FINISHED" and finished.data.metrics["x"] == 1.0

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from mlflow.tracking import MlflowClient
 
-from spikernn.tracking import TrackedRun, TrackingConfig, flatten
+from spikernn.tracking import LoggerConfig, TrackedRun, flatten
 
 TINY_MODEL = [
     "model.n_units=20",
@@ -110,7 +110,7 @@ def test_crash_ends_run_with_status_and_keeps_what_was_written(tmp_path: Path, e
     run_dir = tmp_path / "run"
     run_dir.mkdir()
     with pytest.raises(type(error)):
-        with TrackedRun(TrackingConfig(), tmp_path, run_dir, "test", {"a": {"b": 1}}, {"task": "go_nogo"}) as run:
+        with TrackedRun(LoggerConfig(), tmp_path, run_dir, "test", {"a": {"b": 1}}, {"task": "go_nogo"}) as run:
             run.log_metrics({"eval_accuracy": 0.5}, step=100)
             (run_dir / "rate_model.pt").write_bytes(b"model")
             raise error

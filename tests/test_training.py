@@ -7,7 +7,7 @@ import torch
 
 from spikernn.rate import RateRNNConfig
 from spikernn.rate.criterion import StoppingRule
-from spikernn.rate.training import TrainingConfig, train_rate_model
+from spikernn.rate.training import TrainerConfig, train_rate_model
 from spikernn.tasks import get_task
 from spikernn.validation import ConfigError
 
@@ -16,9 +16,9 @@ def test_dale_mask_and_fixed_input_survive_training() -> None:
     task = get_task("xor")
     config = RateRNNConfig(n_units=30, n_inputs=2, som_n=2, p_inh=0.3)
     model, record = train_rate_model(
-        task, config, TrainingConfig(n_trials=200, batch_size=10, progress_bar=False), seed=4
+        task, config, TrainerConfig(n_trials=200, batch_size=10, progress_bar=False), seed=4
     )
-    untrained, _ = train_rate_model(task, config, TrainingConfig(n_trials=1, progress_bar=False), seed=4)
+    untrained, _ = train_rate_model(task, config, TrainerConfig(n_trials=1, progress_bar=False), seed=4)
     assert not torch.equal(model.w, model.w0)  # it did learn
     w = model.effective_weights().detach()
     inh = model.inhibitory
@@ -34,7 +34,7 @@ def test_training_is_reproducible_on_cpu() -> None:
     task = get_task("go_nogo")
     runs = [
         train_rate_model(
-            task, RateRNNConfig(n_units=20), TrainingConfig(n_trials=100, batch_size=5, progress_bar=False), seed=7
+            task, RateRNNConfig(n_units=20), TrainerConfig(n_trials=100, batch_size=5, progress_bar=False), seed=7
         )
         for _ in range(2)
     ]
@@ -49,7 +49,7 @@ def test_go_nogo_cannot_stop_before_1500_trials() -> None:
     _, record = train_rate_model(
         task,
         RateRNNConfig(n_units=10),
-        TrainingConfig(n_trials=1700, batch_size=50, progress_bar=False, stopping=lenient),
+        TrainerConfig(n_trials=1700, batch_size=50, progress_bar=False, stopping=lenient),
     )
     assert record.trained and record.trials_to_criterion == 1600
     assert record.trials_seen == list(range(100, 1700, 100))
@@ -65,7 +65,7 @@ def test_go_nogo_cannot_stop_before_1500_trials() -> None:
 )
 def test_bad_training_config_names_the_field(kwargs: dict, message: str) -> None:
     with pytest.raises(ConfigError, match=message):
-        TrainingConfig(**kwargs)
+        TrainerConfig(**kwargs)
 
 
 def test_interrupted_training_resumes_exactly(tmp_path) -> None:
@@ -73,12 +73,12 @@ def test_interrupted_training_resumes_exactly(tmp_path) -> None:
     checkpoint to 400: same weights, same criterion history (trial stream, noise, Adam state)."""
     task, config = get_task("go_nogo"), RateRNNConfig(n_units=20)
     whole, whole_record = train_rate_model(
-        task, config, TrainingConfig(n_trials=400, batch_size=20, progress_bar=False), seed=5
+        task, config, TrainerConfig(n_trials=400, batch_size=20, progress_bar=False), seed=5
     )
     train_rate_model(
         task,
         config,
-        TrainingConfig(n_trials=200, batch_size=20, progress_bar=False),
+        TrainerConfig(n_trials=200, batch_size=20, progress_bar=False),
         seed=5,
         checkpoint_dir=tmp_path,
     )
@@ -87,7 +87,7 @@ def test_interrupted_training_resumes_exactly(tmp_path) -> None:
     resumed, resumed_record = train_rate_model(
         task,
         config,
-        TrainingConfig(n_trials=400, batch_size=20, progress_bar=False, resume_from=str(checkpoint)),
+        TrainerConfig(n_trials=400, batch_size=20, progress_bar=False, resume_from=str(checkpoint)),
         seed=5,
     )
     assert resumed_record.trials_seen == [100, 200, 300, 400]
@@ -98,4 +98,4 @@ def test_interrupted_training_resumes_exactly(tmp_path) -> None:
 
 def test_resume_from_a_missing_checkpoint_is_refused(tmp_path) -> None:
     with pytest.raises(ConfigError, match="trainer.resume_from: no checkpoint file"):
-        TrainingConfig(resume_from=str(tmp_path / "nope.ckpt"))
+        TrainerConfig(resume_from=str(tmp_path / "nope.ckpt"))

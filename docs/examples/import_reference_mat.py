@@ -17,7 +17,7 @@ from example_tools import output_dir, parser, spikernn
 
 from spikernn.io import export_mat, import_mat
 from spikernn.rate import RateRNNConfig
-from spikernn.rate.training import TrainingConfig, train_rate_model
+from spikernn.rate.training import TrainerConfig, train_rate_model
 from spikernn.tasks import get_task
 from spikernn.transfer import default_grid, search_scaling_factor, to_spiking
 
@@ -30,7 +30,7 @@ if args.mat:
     mat = Path(args.mat)
 else:  # the stand-in: train (batch 8: a few seconds at N = 200) and export in the reference layout
     size = {"n_units": 30} if args.tiny else {}
-    training = TrainingConfig(n_trials=100 if args.tiny else 6000, batch_size=8, progress_bar=False)
+    training = TrainerConfig(n_trials=100 if args.tiny else 6000, batch_size=8, progress_bar=False)
     model, record = train_rate_model(task, RateRNNConfig(**size), training, seed=0)
     mat = export_mat(Path(output_dir()) / "examples" / "reference_go_nogo.mat", model)
     print(f"stand-in written to {mat} (trained: {record.trained})")

@@ -20,7 +20,7 @@ import torch  # noqa: E402
 from example_tools import output_dir, parser  # noqa: E402
 
 from spikernn.rate import RateRNNConfig  # noqa: E402
-from spikernn.rate.training import TrainingConfig, train_rate_model  # noqa: E402
+from spikernn.rate.training import TrainerConfig, train_rate_model  # noqa: E402
 from spikernn.tasks import get_task  # noqa: E402
 from spikernn.transfer import search_scaling_factor, to_spiking  # noqa: E402
 
@@ -30,7 +30,7 @@ PAPER = {1.0: "wild fluctuation", 10.0: "insufficient", 25.0: "correct"}
 
 # the rate network of Fig. 2B: N = 200, τ 20–100 ms, batch 1, Adam lr 0.01, the paper's stopping rule
 task = get_task("go_nogo")
-training = TrainingConfig(n_trials=40, batch_size=20, progress_bar=False) if args.tiny else TrainingConfig()
+training = TrainerConfig(n_trials=40, batch_size=20, progress_bar=False) if args.tiny else TrainerConfig()
 model, record = train_rate_model(task, RateRNNConfig(**({"n_units": 30} if args.tiny else {})), training, seed=0)
 print(f"trained: {record.trained} after {record.trials_seen[-1] if record.trials_seen else 0} trials")
 

@@ -13,7 +13,7 @@ import torch
 from example_tools import parser
 
 from spikernn.rate import RateRNNConfig
-from spikernn.rate.training import TrainingConfig, train_population
+from spikernn.rate.training import TrainerConfig, train_population
 from spikernn.tasks import get_task
 from spikernn.transfer import default_grid, search_scaling_factor, to_spiking
 
@@ -28,7 +28,7 @@ members = [
     for phi in activations
     for seed in seeds
 ]
-training = TrainingConfig(n_trials=40, batch_size=20, progress_bar=False) if args.tiny else TrainingConfig()
+training = TrainerConfig(n_trials=40, batch_size=20, progress_bar=False) if args.tiny else TrainerConfig()
 results = train_population(task, members, training)  # the paper's mode: batch 1, Adam lr 0.01
 
 print("| φ | seed | trained | trials to criterion | best s | LIF accuracy (search) |")

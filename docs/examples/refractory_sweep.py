@@ -17,14 +17,14 @@ from example_tools import mlflow_client, output_dir, parser, spikernn
 
 from spikernn.io import save_rate_model
 from spikernn.rate import RateRNNConfig
-from spikernn.rate.training import TrainingConfig, train_rate_model
+from spikernn.rate.training import TrainerConfig, train_rate_model
 from spikernn.tasks import get_task
 
 args = parser(__doc__).parse_args()
 
 # a trained network to sweep (any rate_model.pt, .mat file or MLflow run id would do)
 task = get_task("go_nogo")
-training = TrainingConfig(n_trials=100 if args.tiny else 6000, batch_size=8, progress_bar=False)
+training = TrainerConfig(n_trials=100 if args.tiny else 6000, batch_size=8, progress_bar=False)
 model, record = train_rate_model(task, RateRNNConfig(**({"n_units": 30} if args.tiny else {})), training, seed=2)
 stored = {"task": task.name, "trained": record.trained}  # what spikernn-train stores with a model
 source = save_rate_model(Path(output_dir()) / "examples" / "sweep_source.pt", model, stored)

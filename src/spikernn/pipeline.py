@@ -23,11 +23,11 @@ from spikernn.plots import plot_accuracy_by_factor, plot_raster, plot_readouts, 
 from spikernn.rate import RateRNN, RateRNNConfig
 from spikernn.rate.criterion import TrainingRecord
 from spikernn.rate.model import trial_loss
-from spikernn.rate.training import MemberResult, TrainingConfig, train_rate_model
+from spikernn.rate.training import MemberResult, TrainerConfig, train_rate_model
 from spikernn.science import flag_failures, json_safe, warn
 from spikernn.spiking import SpikingParameters, SpikingRNN
 from spikernn.tasks import Task, condition_slug, get_task
-from spikernn.transfer import FactorSearch, default_grid, search_scaling_factor, to_spiking
+from spikernn.transfer import TransferConfig, default_grid, search_scaling_factor, to_spiking
 from spikernn.validation import ConfigError, check_int
 
 Progress = Callable[[str, int, int], None]  # (phase, done, total)
@@ -48,8 +48,8 @@ class RunConfig:
     task: str = "go_nogo"
     model: RateRNNConfig = field(default_factory=RateRNNConfig)
     spiking: SpikingParameters = field(default_factory=SpikingParameters)
-    transfer: FactorSearch = field(default_factory=FactorSearch)
-    training: TrainingConfig = field(default_factory=TrainingConfig)
+    transfer: TransferConfig = field(default_factory=TransferConfig)
+    trainer: TrainerConfig = field(default_factory=TrainerConfig)
     finetune: FinetuneConfig = field(default_factory=FinetuneConfig)
     seed: int = 0
     eval_trials: int = 200
@@ -112,7 +112,7 @@ def rate_model_summary(model: RateRNN, task: Task, seed: int, eval_trials: int) 
 def train_stage(
     task: Task,
     model_config: RateRNNConfig,
-    training: TrainingConfig,
+    training: TrainerConfig,
     seed: int,
     eval_trials: int,
     out_dir: Path,
@@ -268,7 +268,7 @@ def convert_stage(
     model: RateRNN,
     task: Task,
     spiking: SpikingParameters,
-    transfer: FactorSearch,
+    transfer: TransferConfig,
     seed: int,
     eval_trials: int,
     out_dir: Path,
@@ -337,7 +337,7 @@ def run_pipeline(
     out_dir.mkdir(parents=True, exist_ok=True)
     task = get_task(cfg.task)
     member = trained
-    model, trained = train_stage(task, cfg.model, cfg.training, cfg.seed, cfg.eval_trials, out_dir, callbacks, member)
+    model, trained = train_stage(task, cfg.model, cfg.trainer, cfg.seed, cfg.eval_trials, out_dir, callbacks, member)
     if not trained["trained"] and not cfg.allow_untrained:
         warn(
             trained,

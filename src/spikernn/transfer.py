@@ -46,7 +46,7 @@ def to_spiking(
 
 
 @dataclass
-class FactorSearch:
+class TransferConfig:
     """Grid search settings: ``n_trials`` fresh trials per factor.
 
     ``scaling_factors``: a list, one number (a sweep's suggestion), or null for the reference grid.

@@ -157,16 +157,16 @@ class PopulationLauncher(Launcher):
         shared: dict[tuple, list[_Job]] = defaultdict(list)
         for job in jobs:
             s = job.settings
-            if s is None or s.training.resume_from is not None:  # resumes its own checkpoint alone
+            if s is None or s.trainer.resume_from is not None:  # resumes its own checkpoint alone
                 continue
-            t = s.training
+            t = s.trainer
             key = (s.task, s.model.n_units, t.batch_size, t.n_trials, t.learning_rate, repr(t.stopping), t.backend)
             shared[key].append(job)
         budget = self.memory_gb * 1e9 if self.memory_gb is not None else available_bytes() / 2
         groups = []
         for members in shared.values():
             s = members[0].settings
-            per_member = member_bytes(s.model, get_task(s.task), s.training.batch_size)
+            per_member = member_bytes(s.model, get_task(s.task), s.trainer.batch_size)
             size = max(1, min(self.max_members, int(budget // per_member)))
             if size < len(members):
                 log.info(
@@ -185,7 +185,7 @@ class PopulationLauncher(Launcher):
         log.info(f"Training a population of {len(group)} networks (task {first.task}, N = {first.model.n_units})")
         start = time.perf_counter()
         members = train_population(
-            get_task(first.task), [(j.settings.model, j.settings.seed) for j in group], first.training
+            get_task(first.task), [(j.settings.model, j.settings.seed) for j in group], first.trainer
         )
         trained = sum(m.record.trained for m in members)
         failed = [(j.num, m.record.failure) for j, m in zip(group, members, strict=True) if m.record.failure]

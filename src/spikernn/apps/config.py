@@ -28,12 +28,12 @@ from spikernn.pipeline import CONVERTED_MODEL_FILE, RATE_MODEL_FILE, RunConfig
 from spikernn.rate import RateRNN, RateRNNConfig
 from spikernn.rate.connectivity import make_connectivity
 from spikernn.rate.criterion import StoppingRule
-from spikernn.rate.training import TrainingConfig
+from spikernn.rate.training import TrainerConfig
 from spikernn.spiking import SpikingParameters
 from spikernn.tasks import Task, get_task
-from spikernn.tracking import TrackingConfig, resolve_model_source
+from spikernn.tracking import LoggerConfig, resolve_model_source
 from spikernn.tracking.store import resolve_tracking_uri
-from spikernn.transfer import FactorSearch, check_factor
+from spikernn.transfer import TransferConfig, check_factor
 from spikernn.validation import ConfigError, ModelFileError, check_int, check_range
 
 
@@ -107,9 +107,9 @@ def check_output_dir(value: object) -> Path:
     return path
 
 
-def build_tracking(raw: dict) -> TrackingConfig:
+def build_tracking(raw: dict) -> LoggerConfig:
     """The ``logger`` group (MLflow) of any command."""
-    tracking = _build(TrackingConfig, "logger", dict(raw.get("logger") or {}))
+    tracking = _build(LoggerConfig, "logger", dict(raw.get("logger") or {}))
     check_tracking_uri(tracking.tracking_uri)
     for name in ("run_name", "parent_run_id"):
         value = getattr(tracking, name)
@@ -136,7 +136,7 @@ def check_dt(spiking: SpikingParameters, task: Task) -> None:
         )
 
 
-def _training(values: dict) -> TrainingConfig:
+def _training(values: dict) -> TrainerConfig:
     trainer = dict(values)
     try:
         trainer["stopping"] = _build(StoppingRule, "trainer.stopping", trainer.pop("stopping", None) or {})
@@ -150,7 +150,7 @@ def _training(values: dict) -> TrainingConfig:
     resume = trainer.get("resume_from")
     if resume is not None and (not isinstance(resume, str) or not resume.strip()):
         raise ConfigError(f"trainer.resume_from must be null or a checkpoint path, got {resume!r}")
-    return _build(TrainingConfig, "trainer", trainer)
+    return _build(TrainerConfig, "trainer", trainer)
 
 
 def check_resume_checkpoint(path: str, model: RateRNNConfig, task: Task) -> None:
@@ -224,19 +224,19 @@ def build_run_config(raw: dict) -> RunConfig:
     values = {
         "task": rest.pop("task")["name"],
         "model": _rate_model(rest.pop("model")),
-        "training": _training(rest.pop("trainer")),
+        "trainer": _training(rest.pop("trainer")),
     }
     if "spiking" in rest:
         values["spiking"] = _spiking(rest.pop("spiking"))
-        values["transfer"] = _build(FactorSearch, "transfer", rest.pop("transfer"))
+        values["transfer"] = _build(TransferConfig, "transfer", rest.pop("transfer"))
     _check_choices(dict(raw))
     config = _build(RunConfig, "", {**values, **rest})
     task = get_task(config.task)
     if "spiking" in values:
         check_dt(config.spiking, task)
     _check_som_units(config.model, config.seed)
-    if config.training.resume_from is not None:
-        check_resume_checkpoint(config.training.resume_from, config.model, task)
+    if config.trainer.resume_from is not None:
+        check_resume_checkpoint(config.trainer.resume_from, config.model, task)
     return config
 
 
@@ -298,7 +298,7 @@ class ConvertConfig:
 
     source: ModelSource
     spiking: SpikingParameters
-    transfer: FactorSearch
+    transfer: TransferConfig
     seed: int
     eval_trials: int
 
@@ -313,7 +313,7 @@ def _seed_and_trials(raw: dict) -> tuple[int, int]:
 def build_convert_config(raw: dict) -> ConvertConfig:
     seed, eval_trials = _seed_and_trials(raw)
     spiking = _spiking(raw["spiking"])
-    transfer = _build(FactorSearch, "transfer", raw["transfer"])
+    transfer = _build(TransferConfig, "transfer", raw["transfer"])
     _check_choices(dict(raw))
     allow_untrained = raw.get("allow_untrained", False)
     if not isinstance(allow_untrained, bool):

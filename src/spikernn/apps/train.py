@@ -14,7 +14,7 @@ from spikernn.tasks import get_task
 def train(cfg: RunConfig, ctx: CommandContext) -> dict:
     member, callbacks = training_source(ctx.run)
     task = get_task(cfg.task)
-    _, summary = train_stage(task, cfg.model, cfg.training, cfg.seed, cfg.eval_trials, ctx.out_dir, callbacks, member)
+    _, summary = train_stage(task, cfg.model, cfg.trainer, cfg.seed, cfg.eval_trials, ctx.out_dir, callbacks, member)
     return summary
 
 

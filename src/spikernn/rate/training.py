@@ -23,7 +23,7 @@ from spikernn.validation import ConfigError, check_choice, check_int, check_rang
 
 
 @dataclass
-class TrainingConfig:
+class TrainerConfig:
     """Optimisation settings; ``batch_size`` 1 is the paper's mode, ``n_trials`` the give-up budget.
 
     ``backend``: ``fused`` = the numba forward/backward kernel (CPU, ~10× faster per trial),
@@ -78,7 +78,7 @@ def member_bytes(model_config: RateRNNConfig, task: Task, batch_size: int) -> in
 def train_population(
     task: Task,
     members: list[tuple[RateRNNConfig, int]],
-    training: TrainingConfig,
+    training: TrainerConfig,
     callbacks: list[pl.Callback] | None = None,
     checkpoint_dir: str | Path | None = None,
     default_root_dir: str | None = None,
@@ -151,7 +151,7 @@ def train_population(
 def train_rate_model(
     task: Task,
     model_config: RateRNNConfig,
-    training: TrainingConfig,
+    training: TrainerConfig,
     seed: int = 0,
     callbacks: list[pl.Callback] | None = None,
     checkpoint_dir: str | Path | None = None,

@@ -34,7 +34,7 @@ PARAM_BATCH, METRIC_BATCH = 100, 1000  # MLflow's limits per log_batch call
 
 
 @dataclass
-class TrackingConfig:
+class LoggerConfig:
     """``logger/mlflow.yaml``: ``tracking_uri`` null = SQLite under the output folder (or
     ``MLFLOW_TRACKING_URI``); ``parent_run_id`` nests this run under another (sweeps)."""
 
@@ -145,7 +145,7 @@ class TrackedRun:
 
     def __init__(
         self,
-        config: TrackingConfig,
+        config: LoggerConfig,
         output_dir: str | Path,
         out_dir: Path,
         command: str,
