@@ -106,3 +106,22 @@ def test_population_needs_one_network_size() -> None:
             [(RateRNNConfig(n_units=20), 0), (RateRNNConfig(n_units=30), 1)],
             TrainerConfig(n_trials=10, progress_bar=False),
         )
+
+
+def test_extra_trials_go_on_past_the_criterion_then_stop() -> None:
+    """With ``extra_trials`` a member that met the criterion keeps its trials to criterion, trains on
+    for exactly that many trials (its weights change), then stops while the budget is not spent."""
+    from spikernn.rate.criterion import StoppingRule
+
+    task = get_task("go_nogo")
+    config = RateRNNConfig(n_units=30, taus_ms=[20.0, 50.0])
+    plain = TrainerConfig(n_trials=2600, learning_rate=0.03, progress_bar=False)
+    extra = TrainerConfig(
+        n_trials=2600, learning_rate=0.03, progress_bar=False, stopping=StoppingRule(extra_trials=300)
+    )
+    base, base_record = train_rate_model(task, config, plain, seed=11)
+    longer, record = train_rate_model(task, config, extra, seed=11)
+    assert base_record.trained and record.trained
+    assert record.trials_to_criterion == base_record.trials_to_criterion
+    assert record.trials_seen[-1] == base_record.trials_to_criterion + 300
+    assert not torch.equal(base.w, longer.w)

@@ -20,15 +20,19 @@ log = logging.getLogger(__name__)
 class StoppingRule:
     """Every ``eval_every_trials`` trials, score ``eval_trials`` fresh trials; stop when the mean
     loss < ``loss_threshold`` and accuracy > ``accuracy_threshold`` (and the task's minimum number
-    of trials is exceeded)."""
+    of trials is exceeded). ``extra_trials`` > 0 goes on training a network that met the criterion for
+    that many more trials (not in the paper: margin for the spiking network's noise); its trials to
+    criterion stay where the criterion was met."""
 
     eval_every_trials: int = 100
     eval_trials: int = 100
     loss_threshold: float = 7.0
     accuracy_threshold: float = 0.95
+    extra_trials: int = 0
 
     def __post_init__(self) -> None:
         check_int("trainer.eval_every_trials", self.eval_every_trials, 1)
+        check_int("trainer.stopping.extra_trials", self.extra_trials, 0)
         check_int("trainer.eval_trials", self.eval_trials, 1)
         check_range("trainer.loss_threshold", self.loss_threshold, 0.0, lo_open=True)
         check_range("trainer.accuracy_threshold", self.accuracy_threshold, 0.0, 1.0)
@@ -63,6 +67,7 @@ class PaperStoppingCriterion(pl.Callback):
         self.records = [TrainingRecord() for _ in seeds]
         self._next_eval = rule.eval_every_trials
         self._losses: list[list[float]] = [[] for _ in seeds]
+        self._stop_at: dict[int, int] = {}  # member → trials seen when its extra training ends
 
     @property
     def record(self) -> TrainingRecord:
@@ -80,6 +85,9 @@ class PaperStoppingCriterion(pl.Callback):
         if seen >= self._next_eval:
             self._next_eval += self.rule.eval_every_trials
             self._evaluate_active(pl_module, seen)
+        for k in [k for k, stop in self._stop_at.items() if seen >= stop]:
+            pl_module.active[k] = False
+            del self._stop_at[k]
         if not any(pl_module.active):
             trainer.should_stop = True
 
@@ -96,6 +104,8 @@ class PaperStoppingCriterion(pl.Callback):
             if not math.isfinite(loss):
                 rec.failure = f"non-finite evaluation loss after {seen} trials"
                 pl_module.active[k] = False
+            elif rec.trained:
+                continue  # extra training past the criterion: history only
             elif (
                 loss < self.rule.loss_threshold
                 and accuracy > self.rule.accuracy_threshold
@@ -103,7 +113,10 @@ class PaperStoppingCriterion(pl.Callback):
             ):
                 rec.trained = True
                 rec.trials_to_criterion = seen
-                pl_module.active[k] = False
+                if self.rule.extra_trials:
+                    self._stop_at[k] = seen + self.rule.extra_trials
+                else:
+                    pl_module.active[k] = False
         if len(self.records) > 1:
             met = sum(r.trained for r in self.records)
             failed = sum(r.failure is not None for r in self.records)
@@ -125,6 +138,7 @@ class PaperStoppingCriterion(pl.Callback):
             "generators": [g.get_state() for g in self.generators],
             "next_eval": self._next_eval,
             "losses": [list(losses) for losses in self._losses],
+            "stop_at": dict(self._stop_at),
         }
 
     def load_state_dict(self, state_dict: dict) -> None:
@@ -133,6 +147,7 @@ class PaperStoppingCriterion(pl.Callback):
             generator.set_state(state)
         self._next_eval = int(state_dict["next_eval"])
         self._losses = [list(losses) for losses in state_dict["losses"]]
+        self._stop_at = {int(k): int(v) for k, v in state_dict.get("stop_at", {}).items()}
 
 
 @torch.no_grad()
