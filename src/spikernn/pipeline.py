@@ -19,7 +19,7 @@ import torch
 
 from spikernn.finetune import FinetuneConfig, finetune_stage
 from spikernn.io import export_mat, save_rate_model
-from spikernn.plots import plot_accuracy_by_factor, plot_raster, plot_readouts, plot_training
+from spikernn.plots import SavedFigure, plot_accuracy_by_factor, plot_raster, plot_readouts, plot_training
 from spikernn.rate import RateRNN, RateRNNConfig
 from spikernn.rate.criterion import TrainingRecord
 from spikernn.rate.model import trial_loss
@@ -141,7 +141,17 @@ def train_stage(
     figures = []
     if record.trials_seen:
         figures.append(
-            plot_training(out_dir / "training.png", record.trials_seen, record.eval_loss, record.eval_accuracy)
+            plot_training(
+                out_dir / "training.png",
+                record.trials_seen,
+                record.eval_loss,
+                record.eval_accuracy,
+                train_loss=record.train_loss,
+                loss_threshold=training.stopping.loss_threshold,
+                accuracy_threshold=training.stopping.accuracy_threshold,
+                min_trials=task.min_training_trials,
+                trials_to_criterion=record.trials_to_criterion,
+            )
         )
     summary = {
         **rate_model_summary(model, task, seed, eval_trials),
@@ -195,7 +205,7 @@ def evaluate_spiking(
 
 def example_figures(
     out_dir: Path, model: RateRNN, network: SpikingRNN, task: Task, factor: float, generator: torch.Generator
-) -> list[Path]:
+) -> list[SavedFigure]:
     """One trial of each type: rate vs LIF readout, and a raster of the first two trial types."""
     trials = task.make_trials(len(task.condition_names), generator, conditions=torch.arange(len(task.condition_names)))
     with torch.no_grad():
@@ -211,6 +221,8 @@ def example_figures(
             network.params.dt_ms,
             trials.targets,
             factor,
+            inputs=trials.inputs,
+            scored_from_ms=task.scoring_window("spiking").from_ms,
         ),
     ]
     for c, name in enumerate(task.condition_names[:2]):
@@ -294,7 +306,9 @@ def convert_stage(
         monitor=monitor,
     )
     best = search.best_factor
-    figure = plot_accuracy_by_factor(out_dir / "accuracy_by_factor.png", search.scaling_factors, search.accuracy, best)
+    figure = plot_accuracy_by_factor(
+        out_dir / "accuracy_by_factor.png", search.scaling_factors, search.accuracy, best, n_trials=search.n_trials
+    )
     searched = {
         "spiking": spiking.to_dict(),
         "search_trials": search.n_trials,

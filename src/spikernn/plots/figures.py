@@ -1,86 +1,262 @@
-"""Readout traces (rate vs LIF), spike raster, accuracy against the scaling factor, training curve."""
+"""A run's figures: readouts (rate vs LIF), spike rasters, accuracy against the scaling factor,
+training curves. Each function draws in the package style, writes a PNG and an SVG beside it, and
+returns them with the Figure (``SavedFigure``)."""
 
 from __future__ import annotations
 
+import math
+from collections.abc import Sequence
 from pathlib import Path
 
-import matplotlib
+import numpy as np
+import torch
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.patches import Patch
+from matplotlib.ticker import FormatStrFormatter, LogLocator, NullFormatter
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
+from spikernn.plots.stats import wilson_interval
+from spikernn.plots.style import (
+    CHOSEN_COLOR,
+    EXC_COLOR,
+    INH_COLOR,
+    LIF_COLOR,
+    RATE_COLOR,
+    REFERENCE_COLOR,
+    TARGET_COLOR,
+    WINDOW_COLOR,
+    SavedFigure,
+    save,
+    styled,
+)
 
-EXC_COLOR, INH_COLOR = "tab:red", "tab:blue"
+INPUT_COLORS = ("#555555", "#E69F00", "#56B4E9", "#CC79A7")
+MAX_COLUMNS = 4  # trial types per row of the readout figure
+RATE_BIN_MS = 10.0  # bin of the population rate under a raster
 
 
-def _save(fig, path: Path) -> Path:
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
-
-
+@styled
 def plot_readouts(
     path: Path,
-    names: list[str],
+    names: Sequence[str],
     rate_readout: torch.Tensor,
     rate_dt_ms: float,
     lif_readout: torch.Tensor,
     lif_dt_ms: float,
     targets: torch.Tensor,
     scaling_factor: float,
-) -> Path:
-    """One panel per trial type: rate output, LIF output and target against time (ms)."""
-    fig, axes = plt.subplots(1, len(names), figsize=(3.2 * len(names), 2.8), sharey=True, squeeze=False)
-    for i, (ax, name) in enumerate(zip(axes[0], names, strict=True)):
-        t_lif = (np.arange(lif_readout.shape[-1]) + 1) * lif_dt_ms
-        t_rate = np.arange(rate_readout.shape[-1]) * rate_dt_ms
-        ax.plot(np.arange(targets.shape[-1]) * rate_dt_ms, targets[i], color="0.7", lw=3, label="target")
-        ax.plot(t_rate, rate_readout[i], color="k", lw=1.5, label="rate")
-        ax.plot(t_lif, lif_readout[i], color="tab:green", lw=1, label=f"LIF (s = {scaling_factor:g})")
-        ax.set_title(name)
-        ax.set_xlabel("time (ms)")
-    axes[0, 0].set_ylabel("readout")
-    axes[0, -1].legend(fontsize=7, loc="best")
-    return _save(fig, path)
+    *,
+    inputs: torch.Tensor | None = None,
+    scored_from_ms: float | None = None,
+) -> SavedFigure:
+    """One column per trial type: its input(s) above (if ``inputs`` [trial, step, channel] on the
+    ``rate_dt_ms`` grid is given), and below the task's target, the rate network's readout and the
+    LIF network's readout at factor s against time (ms); the LIF scoring window (from
+    ``scored_from_ms`` to the end) shaded. Readouts are dimensionless (a.u.)."""
+    n = len(names)
+    n_cols = min(n, MAX_COLUMNS)
+    n_rows = math.ceil(n / n_cols)
+    rows_per_type = 2 if inputs is not None else 1
+    fig = Figure(figsize=(1.75 * n_cols + 0.7, n_rows * (2.3 if inputs is not None else 1.8) + 0.35))
+    grid = fig.add_gridspec(n_rows * rows_per_type, n_cols, height_ratios=[1, 2.6][-rows_per_type:] * n_rows)
+    t_target = np.arange(targets.shape[-1]) * rate_dt_ms
+    t_rate = np.arange(rate_readout.shape[-1]) * rate_dt_ms
+    t_lif = (np.arange(lif_readout.shape[-1]) + 1) * lif_dt_ms
+    end_ms = max(t_target[-1] + rate_dt_ms, t_lif[-1])
+    first_readout = first_input = None
+    for i, name in enumerate(names):
+        row, col = divmod(i, n_cols)
+        ax = fig.add_subplot(grid[row * rows_per_type + rows_per_type - 1, col], sharey=first_readout)
+        first_readout = first_readout or ax
+        if inputs is not None:
+            ax_in = fig.add_subplot(grid[row * rows_per_type, col], sharex=ax, sharey=first_input)
+            first_input = first_input or ax_in
+            _draw_inputs(ax_in, inputs[i], rate_dt_ms)
+            ax_in.set_title(name)
+            ax_in.tick_params(labelbottom=False)
+            if col == 0:
+                ax_in.set_ylabel("input\n(a.u.)")
+        else:
+            ax.set_title(name)
+        if scored_from_ms is not None:
+            ax.axvspan(scored_from_ms, end_ms, color=WINDOW_COLOR, alpha=0.25, lw=0)
+        ax.plot(t_target, targets[i], color=TARGET_COLOR, lw=1.2, ls="--", drawstyle="steps-post")
+        ax.plot(t_rate, rate_readout[i], color=RATE_COLOR, lw=1.2)
+        ax.plot(t_lif, lif_readout[i], color=LIF_COLOR, lw=0.8)
+        ax.set_xlim(0, end_ms)
+        if row == n_rows - 1:
+            ax.set_xlabel("time (ms)")
+        if col == 0:
+            ax.set_ylabel("readout (a.u.)")
+    handles = [
+        Line2D([], [], color=TARGET_COLOR, lw=1.2, ls="--", label="target"),
+        Line2D([], [], color=RATE_COLOR, lw=1.2, label="rate RNN"),
+        Line2D([], [], color=LIF_COLOR, lw=1.2, label=f"LIF RNN (s = {scaling_factor:g})"),
+    ]
+    if scored_from_ms is not None:
+        handles.append(Patch(color=WINDOW_COLOR, alpha=0.25, lw=0, label="LIF scoring window"))
+    if inputs is not None and inputs.shape[-1] > 1:
+        handles += [
+            Line2D([], [], color=INPUT_COLORS[c % len(INPUT_COLORS)], lw=1, label=f"input {c + 1}")
+            for c in range(inputs.shape[-1])
+        ]
+    fig.legend(handles=handles, loc="outside upper center", ncols=min(len(handles), 4))
+    return save(fig, path)
 
 
-def plot_raster(path: Path, spikes: torch.Tensor, inhibitory: torch.Tensor, dt_ms: float, title: str) -> Path:
-    """Spike raster of one trial ([n_steps, N] bool); excitatory red, inhibitory blue."""
-    fig, ax = plt.subplots(figsize=(6, 3.5))
-    steps, units = torch.nonzero(spikes, as_tuple=True)
-    inh = inhibitory[units]
-    for mask, color, label in ((~inh, EXC_COLOR, "exc"), (inh, INH_COLOR, "inh")):
-        ax.scatter((steps[mask] + 1) * dt_ms, units[mask], s=1.5, color=color, label=label, marker="|")
-    ax.set_xlabel("time (ms)")
-    ax.set_ylabel("unit")
+def _draw_inputs(ax, inputs: torch.Tensor, dt_ms: float) -> None:
+    t = np.arange(inputs.shape[0]) * dt_ms
+    for c in range(inputs.shape[-1]):
+        ax.plot(t, inputs[:, c], color=INPUT_COLORS[c % len(INPUT_COLORS)], lw=0.9, drawstyle="steps-post")
+
+
+@styled
+def plot_raster(path: Path, spikes: torch.Tensor, inhibitory: torch.Tensor, dt_ms: float, title: str) -> SavedFigure:
+    """Spike raster of one trial (``spikes`` [n_steps, N] bool, step k at (k + 1)·dt ms): excitatory
+    units in the bottom rows, inhibitory above them, split by a line; under it the population
+    firing rate (Hz) of each in ``RATE_BIN_MS`` bins."""
+    inhibitory = inhibitory.bool().cpu()
+    exc_units = torch.nonzero(~inhibitory).flatten().tolist()
+    inh_units = torch.nonzero(inhibitory).flatten().tolist()
+    spike_times = [(torch.nonzero(spikes[:, u]).flatten().numpy() + 1) * dt_ms for u in range(spikes.shape[1])]
+    duration_ms = spikes.shape[0] * dt_ms
+    n_exc, n_inh = len(exc_units), len(inh_units)
+    fig = Figure(figsize=(5.0, 4.0))
+    ax, ax_rate = fig.subplots(2, 1, sharex=True, height_ratios=[3, 1])
+    rows = exc_units + inh_units
+    ax.eventplot(
+        [spike_times[u] for u in rows],
+        lineoffsets=np.arange(len(rows)),
+        linelengths=1.0,
+        linewidths=1.0,
+        colors=[EXC_COLOR] * n_exc + [INH_COLOR] * n_inh,
+    )
+    if n_exc and n_inh:
+        ax.axhline(n_exc - 0.5, color="k", lw=0.6)
+    ax.set_ylim(-0.5, len(rows) - 0.5)
+    ax.set_xlim(0, duration_ms)
+    blocks = [(n, (start + n / 2 - 0.5), name, color) for n, start, name, color in
+              ((n_exc, 0, "E", EXC_COLOR), (n_inh, n_exc, "I", INH_COLOR)) if n]  # fmt: skip
+    ax.set_yticks([b[1] for b in blocks], [b[2] for b in blocks], fontweight="bold")
+    for label, block in zip(ax.get_yticklabels(), blocks, strict=True):
+        label.set_color(block[3])
+    ax.tick_params(axis="y", length=0)
+    ax.set_ylabel(f"unit ({n_exc} E, {n_inh} I)")
     ax.set_title(title)
-    ax.set_ylim(-1, spikes.shape[1])
-    ax.legend(fontsize=7, loc="upper right", markerscale=4)
-    return _save(fig, path)
+
+    edges = np.arange(0.0, duration_ms + RATE_BIN_MS, RATE_BIN_MS)
+    for units, color, label in ((exc_units, EXC_COLOR, "E"), (inh_units, INH_COLOR, "I")):
+        if not units:
+            continue
+        counts, _ = np.histogram(np.concatenate([spike_times[u] for u in units]), bins=edges)
+        rate_hz = counts / (len(units) * RATE_BIN_MS / 1000.0)
+        mean_hz = sum(len(spike_times[u]) for u in units) / (len(units) * duration_ms / 1000.0)
+        ax_rate.stairs(rate_hz, edges, color=color, lw=1.0, label=f"{label} (mean {mean_hz:.1f} Hz)")
+    ax_rate.set_xlabel("time (ms)")
+    ax_rate.set_ylabel("rate (Hz)")
+    ax_rate.set_ylim(bottom=0)
+    ax_rate.legend(loc="upper right", ncols=2)
+    return save(fig, path)
 
 
-def plot_accuracy_by_factor(path: Path, factors: list[float], accuracy: list[float], best: float) -> Path:
-    """LIF accuracy against the scaling factor s = 1/λ."""
-    fig, ax = plt.subplots(figsize=(4.5, 3))
-    ax.plot(factors, np.asarray(accuracy) * 100, "o-", color="k")
-    ax.axvline(best, color="tab:green", ls="--", label=f"best s = {best:g}")
-    ax.axhline(95, color="0.6", ls=":", lw=1)
-    ax.set_xlabel("scaling factor s (= 1/λ)")
+@styled
+def plot_accuracy_by_factor(
+    path: Path,
+    factors: Sequence[float],
+    accuracy: Sequence[float],
+    best: float,
+    *,
+    n_trials: int,
+    chance: float = 0.5,
+    criterion: float = 0.95,
+) -> SavedFigure:
+    """LIF accuracy (%) against the scaling factor s = 1/λ, each point with its Wilson 95 %
+    interval over ``n_trials`` trials; the chosen factor ``best`` marked, the chance level (a
+    network that always gives the same answer: 50 % for the two balanced answers of every task
+    here) and the conversion criterion (the paper's 95 %) drawn."""
+    acc = np.asarray(accuracy, dtype=float)
+    intervals = np.array([wilson_interval(round(a * n_trials), n_trials) for a in acc])
+    fig = Figure(figsize=(3.6, 2.8))
+    ax = fig.subplots()
+    measured = ax.errorbar(
+        factors,
+        100 * acc,
+        yerr=100 * np.abs(intervals.T - acc),
+        fmt="o-",
+        color=RATE_COLOR,
+        ms=3.5,
+        lw=1.0,
+        elinewidth=0.8,
+        capsize=2,
+        label="LIF accuracy, Wilson 95 % CI",
+    )
+    chosen = list(factors).index(best)
+    (marked,) = ax.plot(
+        best, 100 * acc[chosen], "o", ms=9, mfc="none", mec=CHOSEN_COLOR, mew=1.6,
+        label=f"chosen s = {best:g} ({100 * acc[chosen]:.0f} %)",
+    )  # fmt: skip
+    chance_line = ax.axhline(100 * chance, color=REFERENCE_COLOR, ls="--", lw=0.8, label=f"chance ({100 * chance:g} %)")
+    criterion_line = ax.axhline(
+        100 * criterion, color=REFERENCE_COLOR, ls=":", lw=0.8, label=f"criterion ({100 * criterion:g} %)"
+    )
+    ax.set_xlabel("scaling factor s (λ = 1/s)")
     ax.set_ylabel("LIF accuracy (%)")
-    ax.set_ylim(-2, 102)
-    ax.legend(fontsize=8)
-    return _save(fig, path)
+    ax.set_ylim(0, 102)
+    ax.set_title(f"factor search, n = {n_trials} trials per factor")
+    ax.legend(handles=[measured, marked, criterion_line, chance_line], loc="best")
+    return save(fig, path)
 
 
-def plot_training(path: Path, trials: list[int], eval_loss: list[float], eval_accuracy: list[float]) -> Path:
-    """Eval loss and accuracy of the rate network against trials seen."""
-    fig, ax = plt.subplots(figsize=(4.5, 3))
-    ax.plot(trials, eval_loss, color="k", label="eval loss")
-    ax.set_xlabel("trials")
-    ax.set_ylabel("loss")
-    ax2 = ax.twinx()
-    ax2.plot(trials, np.asarray(eval_accuracy) * 100, color="tab:green", label="eval accuracy")
-    ax2.set_ylabel("accuracy (%)")
-    return _save(fig, path)
+@styled
+def plot_training(
+    path: Path,
+    trials: Sequence[int],
+    eval_loss: Sequence[float],
+    eval_accuracy: Sequence[float],
+    *,
+    train_loss: Sequence[float] | None = None,
+    loss_threshold: float | None = None,
+    accuracy_threshold: float | None = None,
+    min_trials: int = 0,
+    trials_to_criterion: int | None = None,
+) -> SavedFigure:
+    """The rate network's training against trials seen: loss (log scale; on fresh evaluation
+    trials and, if given, the mean training loss since the previous evaluation) above, accuracy
+    on the evaluation trials (%) below; the stopping rule's thresholds, the trials before which it
+    may not stop (``min_trials``, shaded) and the trial at which it was met."""
+    fig = Figure(figsize=(3.6, 4.0))
+    ax_loss, ax_acc = fig.subplots(2, 1, sharex=True)
+    fig.suptitle("rate RNN training", fontsize=9)
+    handles = []
+    if train_loss is not None:
+        handles += ax_loss.plot(trials, train_loss, ".-", color=REFERENCE_COLOR, lw=1.0, label="training trials (mean)")
+    handles += ax_loss.plot(trials, eval_loss, ".-", color=RATE_COLOR, label="fresh evaluation trials")
+    ax_acc.plot(trials, 100 * np.asarray(eval_accuracy, dtype=float), ".-", color=RATE_COLOR)
+    criterion = []
+    if loss_threshold is not None:
+        ax_loss.axhline(loss_threshold, color=CHOSEN_COLOR, ls=":")
+        criterion.append(f"loss < {loss_threshold:g}")
+    if accuracy_threshold is not None:
+        ax_acc.axhline(100 * accuracy_threshold, color=CHOSEN_COLOR, ls=":")
+        criterion.append(f"accuracy > {100 * accuracy_threshold:g} %")
+    if criterion:
+        handles.append(Line2D([], [], color=CHOSEN_COLOR, ls=":", label=f"criterion: {', '.join(criterion)}"))
+    if min_trials:
+        for ax in (ax_loss, ax_acc):
+            ax.axvspan(0, min_trials, color=REFERENCE_COLOR, alpha=0.15, lw=0)
+        handles.append(Patch(color=REFERENCE_COLOR, alpha=0.15, lw=0, label=f"first {min_trials} trials: no stop"))
+    if trials_to_criterion is not None:
+        for ax in (ax_loss, ax_acc):
+            ax.axvline(trials_to_criterion, color=CHOSEN_COLOR, lw=0.8)
+        handles.append(Line2D([], [], color=CHOSEN_COLOR, lw=0.8, label=f"criterion met at {trials_to_criterion}"))
+    ax_loss.set_yscale("log")
+    ax_loss.yaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
+    ax_loss.yaxis.set_major_formatter(FormatStrFormatter("%g"))
+    ax_loss.yaxis.set_minor_formatter(NullFormatter())
+    ax_loss.set_ylabel("loss")
+    ax_acc.set_ylabel("accuracy (%)")
+    ax_acc.set_ylim(0, 102)
+    ax_acc.set_xlim(0, None)
+    ax_acc.set_xlabel("training trials")
+    fig.legend(handles=handles, loc="outside lower center", ncols=2)
+    return save(fig, path)
