@@ -22,6 +22,7 @@ from spikernn.science import warning_tags
 from spikernn.sweeps import TrialLink
 from spikernn.tasks import condition_slug
 from spikernn.tracking import TrackedRun
+from spikernn.tracking.models import log_run_models
 from spikernn.tracking.signals import Interrupted, acknowledge, interruptible
 from spikernn.validation import ConfigError
 
@@ -161,6 +162,8 @@ def execute(
             summary["mlflow_run_id"] = run.run_id
             write_summary(out_dir, summary)
             log_summary(run, summary)
+            if summary.get("task"):
+                log_run_models(run.tracking_uri, run.run_id, out_dir, summary["task"], tracking.register_as)
             if trial is not None and raw.get("objective"):
                 trial.record_result(objective_value(summary, raw["objective"]))
     except Interrupted as stop:  # SIGTERM / Ctrl-C: the run is closed KILLED, what was written is kept

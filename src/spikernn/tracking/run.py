@@ -42,10 +42,13 @@ class LoggerConfig:
     experiment_name: str = "spikernn"
     run_name: str | None = None
     parent_run_id: str | None = None
+    register_as: str | None = None  # register the command's model in MLflow's registry under this name
 
     def __post_init__(self) -> None:
         if not isinstance(self.experiment_name, str) or not self.experiment_name.strip():
             raise ConfigError(f"logger.experiment_name must be a non-empty string, got {self.experiment_name!r}")
+        if self.register_as is not None and (not isinstance(self.register_as, str) or not self.register_as.strip()):
+            raise ConfigError(f"logger.register_as must be a model name (text) or null, got {self.register_as!r}")
 
 
 def flatten(tree: dict, prefix: str = "") -> dict[str, str]:

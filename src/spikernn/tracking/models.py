@@ -1,0 +1,135 @@
+"""The rate model and the converted spiking network as MLflow models (``mlflow.pyfunc``).
+
+Each is logged from its model file (``rate_model.pt``, ``converted_model.pt``: tensors and plain
+values only) with a signature and an input example, so the run page lists it under "Logged
+models", it can be registered (``logger.register_as``) and served, and ``source=models:/<name>/<version>``
+or ``source=runs:/<id>/<name>`` finds its file again (``tracking/sources.py`` reads that file with
+the same checks as any model file; it never unpickles the pyfunc wrapper).
+
+``predict`` takes task inputs ``[trials, columns, n_inputs]`` on the task's 5-ms stimulus grid
+(float32) and returns the readout ``[trials, steps]``: the rate model's on the 5-ms grid, the
+spiking network's at its ``dt_ms``, simulated at the stored scaling factor. Params: ``seed``
+(noise generator) and ``noise`` (false: the noiseless network).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import mlflow
+import numpy as np
+import torch
+from mlflow.models import Model, ModelSignature
+from mlflow.models.model import ModelInfo
+from mlflow.pyfunc import PythonModel, PythonModelContext
+from mlflow.types import ParamSchema, ParamSpec, Schema, TensorSpec
+
+import spikernn
+from spikernn.io import load_rate_model
+from spikernn.pipeline import CONVERTED_MODEL_FILE, RATE_MODEL_FILE
+from spikernn.spiking import SpikingParameters, SpikingRNN
+from spikernn.tasks import Task, get_task
+from spikernn.transfer import to_spiking
+
+RATE_MODEL_NAME = "rate_model"
+SPIKING_MODEL_NAME = "spiking_model"
+RATE_KEY, CONVERTED_KEY = "rate_model", "converted_model"  # the pyfunc artifact holding the model file
+MODEL_FILES = ((RATE_MODEL_NAME, RATE_MODEL_FILE), (SPIKING_MODEL_NAME, CONVERTED_MODEL_FILE))
+ENTRY_POINT = Path(__file__).with_name("pyfunc_entry.py")  # MLflow "models from code": nothing pickled
+
+SIGNATURE_PARAMS = ParamSchema([ParamSpec("seed", "long", 0), ParamSpec("noise", "boolean", True)])
+
+
+class NetworkModel(PythonModel):
+    """A rate model (artifact ``rate_model``) or a converted network (artifact ``converted_model``)."""
+
+    def load_context(self, context: PythonModelContext) -> None:
+        if CONVERTED_KEY in context.artifacts:
+            self.converted: ConvertedNetwork | None = ConvertedNetwork.from_file(context.artifacts[CONVERTED_KEY])
+        else:
+            self.converted = None
+            self.model, _ = load_rate_model(context.artifacts[RATE_KEY])
+
+    def predict(self, context: PythonModelContext, model_input: np.ndarray, params: dict | None = None) -> np.ndarray:
+        params = params or {}
+        generator = torch.Generator().manual_seed(int(params.get("seed", 0)))
+        noise = bool(params.get("noise", True))
+        inputs = torch.as_tensor(np.asarray(model_input, dtype=np.float32))
+        if self.converted is None:
+            with torch.no_grad():
+                return self.model(inputs, noise=noise, generator=generator).readout.numpy()
+        converted = self.converted
+        return converted.network.simulate(
+            inputs, converted.scaling_factor, generator=generator, noise=noise
+        ).readout.numpy()
+
+
+@dataclass
+class ConvertedNetwork:
+    """A converted model file read back: the spiking network, its task and scaling factor s."""
+
+    network: SpikingRNN
+    task: Task
+    scaling_factor: float
+
+    @classmethod
+    def from_file(cls, path: str | Path) -> ConvertedNetwork:
+        model, stored = load_rate_model(path)
+        task = get_task(stored["task"])
+        params = SpikingParameters(**stored["spiking"])
+        return cls(to_spiking(model, params, input_step_ms=task.step_ms), task, float(stored["scaling_factor"]))
+
+
+def _signature(task: Task) -> tuple[ModelSignature, np.ndarray]:
+    """Tensor signature (any number of trials of the task's inputs) and one trial of each type as example."""
+    columns, n_in = task.n_steps + 1, task.n_inputs
+    inputs = Schema([TensorSpec(np.dtype(np.float32), (-1, columns, n_in))])
+    outputs = Schema([TensorSpec(np.dtype(np.float32), (-1, -1))])
+    conditions = torch.arange(len(task.condition_names))
+    example = task.make_trials(len(conditions), torch.Generator().manual_seed(0), conditions=conditions)
+    return ModelSignature(inputs, outputs, SIGNATURE_PARAMS), example.inputs.numpy().astype(np.float32)
+
+
+def log_model_file(
+    tracking_uri: str,
+    run_id: str,
+    name: str,
+    model_file: Path,
+    task: Task,
+    register_as: str | None = None,
+) -> ModelInfo:
+    """Log ``model_file`` as the MLflow model ``name`` of run ``run_id`` (``rate_model``: a rate
+    model; ``spiking_model``: a converted one); registered as ``register_as`` when given."""
+    key = {RATE_MODEL_NAME: RATE_KEY, SPIKING_MODEL_NAME: CONVERTED_KEY}[name]
+    signature, example = _signature(task)
+    mlflow.set_tracking_uri(tracking_uri)
+    # the logged model belongs to the run's experiment (MLflow takes the active one, else "Default")
+    mlflow.set_experiment(experiment_id=mlflow.MlflowClient().get_run(run_id).info.experiment_id)
+    return Model.log(
+        artifact_path=None,
+        name=name,
+        flavor=mlflow.pyfunc,
+        run_id=run_id,
+        python_model=str(ENTRY_POINT),
+        artifacts={key: str(model_file)},
+        signature=signature,
+        input_example=(example, {"seed": 0, "noise": True}),
+        pip_requirements=[f"spikernn=={spikernn.__version__}", f"torch=={torch.__version__.split('+')[0]}"],
+        registered_model_name=register_as,
+        tags={"task": task.name},
+    )
+
+
+def log_run_models(
+    tracking_uri: str, run_id: str, out_dir: Path, task_name: str, register_as: str | None = None
+) -> list[ModelInfo]:
+    """Log the model files a command wrote into ``out_dir`` (``rate_model.pt`` → ``rate_model``,
+    ``converted_model.pt`` → ``spiking_model``) as MLflow models of run ``run_id``; the last of them
+    (the converted network if there is one) is registered as ``register_as`` when given."""
+    found = [(name, out_dir / file) for name, file in MODEL_FILES if (out_dir / file).is_file()]
+    task = get_task(task_name)
+    return [
+        log_model_file(tracking_uri, run_id, name, path, task, register_as if i == len(found) - 1 else None)
+        for i, (name, path) in enumerate(found)
+    ]
