@@ -72,6 +72,39 @@ def study_of(out: Path, prefix: str = STUDY) -> optuna.Study:
     return optuna.load_study(study_name=name, storage=storage)
 
 
+@pytest.mark.parametrize(
+    ("search", "source", "name"),
+    [
+        (
+            "refractory",
+            "/data/outputs/runs/train/2026-11-30_10-00-00_1/rate_model.pt",
+            "refractory 2026-11-30_10-00-00_1/rate_model.pt",
+        ),
+        ("scaling_factor", "models:/gonogo/3", "scaling_factor gonogo/3"),
+        ("spiking", "0123456789abcdef0123456789abcdef", "spiking run 01234567"),
+    ],
+)
+def test_study_names_are_readable(search: str, source: str, name: str) -> None:
+    """A study (and its MLflow parent run) is named after the search and a short label of the model,
+    not its absolute path; the sweeper appends the settings' hash (source included)."""
+    from hydra import compose, initialize_config_dir
+
+    import spikernn.sweeps  # noqa: F401 - registers the label resolver, as the commands do
+    from spikernn.apps.config import config_dir
+
+    with initialize_config_dir(config_dir(), version_base=None):
+        cfg = compose("convert", [f"hparams_search={search}", f"source={source}"], return_hydra_config=True)
+    assert cfg.hydra.sweeper.study_name == name
+
+
+def test_multi_objective_studies_name_each_metric() -> None:
+    from spikernn.sweeps.names import name_metrics
+
+    study = optuna.create_study(directions=["maximize", "minimize"])
+    name_metrics(study, ["lif_accuracy", "N"])
+    assert study.metric_names == ["lif_accuracy", "N"]
+
+
 def mlflow_runs(out: Path, filter_string: str) -> list:
     client = MlflowClient(f"sqlite:///{out / 'mlflow.db'}")
     experiment = client.get_experiment_by_name("spikernn")
@@ -86,8 +119,10 @@ def test_factor_sweep_nests_trial_runs_under_one_parent(tmp_path: Path, tiny_mod
     study = study_of(tmp_path)
     finished = [t for t in study.trials if t.state in (TrialState.COMPLETE, TrialState.PRUNED)]
     assert len(study.trials) == len(finished) == 6
+    assert study.metric_names == ["lif_accuracy"]  # optuna-dashboard's axis, not "Objective 0"
     (parent,) = mlflow_runs(tmp_path, "tags.command = 'sweep'")
     assert parent.info.status == "FINISHED" and parent.data.tags["optuna_study"] == study.study_name
+    assert parent.data.tags["mlflow.runName"] == f"sweep {study.study_name}"
     children = mlflow_runs(tmp_path, f"tags.`mlflow.parentRunId` = '{parent.info.run_id}'")
     assert sorted(int(c.data.tags["optuna_trial"]) for c in children) == list(range(6))
     by_trial = {int(c.data.tags["optuna_trial"]): c for c in children}

@@ -40,9 +40,10 @@ tiny = [
 ]
 spikernn("convert", "hparams_search=refractory", f"source={source}", *(tiny if args.tiny else []), multirun=True)
 
-# 1. Optuna: the study, one trial per grid point; its name starts with "refractory <source>"
+# 1. Optuna: the study, one trial per grid point; its name starts with "refractory <folder>/<model file>"
 storage = f"sqlite:///{Path(output_dir()).resolve() / 'optuna.db'}"
-(name,) = [n for n in optuna.get_all_study_names(storage) if n.startswith(f"refractory {source}")]
+label = f"{source.parent.name}/{source.name}"
+(name,) = [n for n in optuna.get_all_study_names(storage) if n.startswith(f"refractory {label} [")]
 study = optuna.load_study(study_name=name, storage=storage)
 frame = study.trials_dataframe(attrs=("number", "params", "value", "state"))
 print(frame.sort_values("params_spiking.t_ref_ms").to_string(index=False))

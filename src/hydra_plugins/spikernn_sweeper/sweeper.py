@@ -331,7 +331,8 @@ class ResumableStudySweep:
         return sampler, self.impl.n_trials
 
     def sweep(self, arguments: list[str]) -> None:
-        from spikernn.sweeps.parent_run import SweepParentRun  # the package, imported once Hydra runs
+        from spikernn.sweeps.names import name_metrics  # the package, imported once Hydra runs
+        from spikernn.sweeps.parent_run import SweepParentRun
         from spikernn.tracking.signals import Interrupted, acknowledge, deferred, interrupt_signal, interruptible
 
         impl = self.impl
@@ -346,6 +347,7 @@ class ResumableStudySweep:
         storage = make_storage(impl.storage, *self.heartbeat)
         sampler, budget = self._sampler(distributions)
         study = _create_or_load(name, storage, sampler, directions)
+        name_metrics(study, OmegaConf.select(impl.config, "objective", default=None))
         seed_per_trial(study.sampler, OmegaConf.select(impl.config, "hydra.sweeper.sampler.seed", default=None))
         if "settings" not in study.user_attrs:
             study.set_user_attr("settings", settings)

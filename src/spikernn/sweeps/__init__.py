@@ -1,9 +1,12 @@
-"""Optuna sweeps through Hydra: the job's link to its trial, and the sweep's MLflow parent run.
+"""Optuna sweeps through Hydra: the job's link to its trial, the sweep's MLflow parent run, and names.
 
 The sweeper itself is the Hydra plugin ``hydra/sweeper=spikernn_optuna``
 (``hydra_plugins.spikernn_sweeper``); configs are in ``conf/hparams_search/``.
 """
 
+from spikernn.sweeps.names import register_resolvers
 from spikernn.sweeps.trial_link import TrialLink
+
+register_resolvers()  # study names in conf/hparams_search/
 
 __all__ = ["TrialLink"]
