@@ -23,10 +23,13 @@ from mlflow.tracking import MlflowClient  # noqa: E402
 from scipy import stats  # noqa: E402
 
 from spikernn.io import load_rate_model  # noqa: E402
+from spikernn.plots.style import STYLE, save  # noqa: E402
 from spikernn.tracking.store import resolve_tracking_uri  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
 CONVERTED = 0.95  # the paper's success threshold for a converted network
+
+plt.rcParams.update(STYLE)  # the package's figure style (spikernn.plots.style) for every experiment figure
 
 
 def client() -> MlflowClient:
@@ -174,14 +177,13 @@ def label_axes(axes, xlabel: str, ylabels: Iterable[str]) -> None:
         ax.set_xlabel(xlabel)
         ax.set_ylabel(ylabel)
         if ax.get_legend_handles_labels()[0]:
-            ax.legend(fontsize=7)
+            ax.legend()
 
 
 def save_figure(fig, name: str) -> Path:
+    """Write ``results/<name>.png`` and the SVG beside it, as the package writes its figures."""
     RESULTS.mkdir(parents=True, exist_ok=True)
-    path = RESULTS / f"{name}.png"
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    saved = save(fig, RESULTS / f"{name}.png")
     plt.close(fig)
-    print(f"wrote {path}")
-    return path
+    print(f"wrote {saved.png} and {saved.vector.name}")
+    return saved.png
