@@ -53,6 +53,8 @@ def plot_readouts(
     ``rate_dt_ms`` grid is given), and below the task's target, the rate network's readout and the
     LIF network's readout at factor s against time (ms); the LIF scoring window (from
     ``scored_from_ms`` to the end) shaded. Readouts are dimensionless (a.u.)."""
+    rate_readout, lif_readout, targets = _numpy(rate_readout), _numpy(lif_readout), _numpy(targets)
+    inputs = None if inputs is None else _numpy(inputs)
     n = len(names)
     n_cols = min(n, MAX_COLUMNS)
     n_rows = math.ceil(n / n_cols)
@@ -104,7 +106,12 @@ def plot_readouts(
     return save(fig, path)
 
 
-def _draw_inputs(ax, inputs: torch.Tensor, dt_ms: float) -> None:
+def _numpy(values: torch.Tensor) -> np.ndarray:
+    """A tensor on any device as a NumPy array."""
+    return values.detach().cpu().numpy()
+
+
+def _draw_inputs(ax, inputs: np.ndarray, dt_ms: float) -> None:
     t = np.arange(inputs.shape[0]) * dt_ms
     for c in range(inputs.shape[-1]):
         ax.plot(t, inputs[:, c], color=INPUT_COLORS[c % len(INPUT_COLORS)], lw=0.9, drawstyle="steps-post")
@@ -115,10 +122,10 @@ def plot_raster(path: Path, spikes: torch.Tensor, inhibitory: torch.Tensor, dt_m
     """Spike raster of one trial (``spikes`` [n_steps, N] bool, step k at (k + 1)·dt ms): excitatory
     units in the bottom rows, inhibitory above them, split by a line; under it the population
     firing rate (Hz) of each in ``RATE_BIN_MS`` bins."""
-    inhibitory = inhibitory.bool().cpu()
-    exc_units = torch.nonzero(~inhibitory).flatten().tolist()
-    inh_units = torch.nonzero(inhibitory).flatten().tolist()
-    spike_times = [(torch.nonzero(spikes[:, u]).flatten().numpy() + 1) * dt_ms for u in range(spikes.shape[1])]
+    inhibitory, spikes = _numpy(inhibitory).astype(bool), _numpy(spikes).astype(bool)
+    exc_units = np.flatnonzero(~inhibitory).tolist()
+    inh_units = np.flatnonzero(inhibitory).tolist()
+    spike_times = [(np.flatnonzero(spikes[:, u]) + 1) * dt_ms for u in range(spikes.shape[1])]
     duration_ms = spikes.shape[0] * dt_ms
     n_exc, n_inh = len(exc_units), len(inh_units)
     fig = Figure(figsize=(5.0, 4.0))
