@@ -34,7 +34,7 @@ from spikernn.io import load_rate_model, save_rate_model
 from spikernn.rate import RateRNN, RateRNNConfig
 from spikernn.rate.training import TrainerConfig, train_rate_model
 from spikernn.spiking import SpikingRNN
-from spikernn.spiking.fused import simulate_fused
+from spikernn.spiking.fused import kernel_network, simulate_fused
 from spikernn.spiking.network import input_columns
 from spikernn.tasks import Task, get_task
 from spikernn.transfer import default_grid, search_scaling_factor, to_spiking
@@ -146,6 +146,7 @@ def profile_kernel(net: SpikingRNN, task: Task, factors: torch.Tensor, n_trials:
     v0 = -65 + 95 * torch.rand(n_rows, net.n_units, generator=g)
     columns = input_columns(n_steps, net.steps_per_column)
     neuron_steps = n_rows * net.n_units * n_steps
+    bundle = kernel_network(net.w_eff, net.w_in, net.w_out, net.tau_d_ms, net.params)
     threads = numba.get_num_threads()
     print(
         f"\nkernel profile: {n_rows} rows × {n_steps} steps × N = {net.n_units} "
@@ -160,7 +161,7 @@ def profile_kernel(net: SpikingRNN, task: Task, factors: torch.Tensor, n_trials:
         for noise in (False, True):
             for readout in (False, True):
                 start = time.perf_counter()
-                _, counts, _ = simulate_fused(net, flat, inv_s, v0, columns, noise, g, (), None, readout)
+                _, counts, _ = simulate_fused(bundle, flat, inv_s, v0, columns, noise, g, (), None, readout)
                 wall = time.perf_counter() - start
                 per = wall / neuron_steps * 1e9
                 rate = counts.double().mean().item() / (n_steps * net.params.dt_ms / 1000)

@@ -12,8 +12,9 @@ import torch
 from scipy import stats
 
 from spikernn.rate import RateRNN, RateRNNConfig
-from spikernn.spiking import SpikingParameters, SpikingRNN, Stimulation, fused
+from spikernn.spiking import SpikingParameters, SpikingRNN, Stimulation
 from spikernn.spiking.network import RECORDABLE
+from spikernn.spiking.noise_generator import TABLES, ZIG_R, ZIG_V, standard_normal
 from spikernn.tasks import get_task
 from spikernn.transfer import to_spiking
 from spikernn.validation import ConfigError
@@ -168,8 +169,8 @@ def test_noise_steps_are_gaussian_with_the_configured_sd() -> None:
 
 
 def test_generator_is_reproducible_and_independent_of_the_thread_count() -> None:
-    assert np.array_equal(fused.standard_normal(11, 3, 20, 50), fused.standard_normal(11, 3, 20, 50))
-    assert not np.array_equal(fused.standard_normal(11, 3, 20, 50), fused.standard_normal(12, 3, 20, 50))
+    assert np.array_equal(standard_normal(11, 3, 20, 50), standard_normal(11, 3, 20, 50))
+    assert not np.array_equal(standard_normal(11, 3, 20, 50), standard_normal(12, 3, 20, 50))
     net = spiking_network(20, SpikingParameters())
     inputs = torch.rand(6, 21, 1)
 
@@ -186,26 +187,26 @@ def test_generator_is_reproducible_and_independent_of_the_thread_count() -> None
 
 
 def test_generator_draws_standard_normals() -> None:
-    z = fused.standard_normal(2024, 8, 125, 2000).astype(np.float64).ravel()  # 2 million draws
+    z = standard_normal(2024, 8, 125, 2000).astype(np.float64).ravel()  # 2 million draws
     m = len(z)
     assert abs(z.mean()) < Z_TOL / math.sqrt(m)
     assert abs(z.std() - 1) < Z_TOL / math.sqrt(2 * m)
     assert abs(stats.skew(z)) < Z_TOL * math.sqrt(6 / m)
     assert abs(stats.kurtosis(z)) < Z_TOL * math.sqrt(24 / m)
-    for cut in (1.0, 3.0, 4.0, fused.ZIG_R):  # beyond R: the tail algorithm
+    for cut in (1.0, 3.0, 4.0, ZIG_R):  # beyond R: the tail algorithm
         p = 2 * stats.norm.sf(cut)
         assert abs((np.abs(z) > cut).mean() - p) < Z_TOL * math.sqrt(p * (1 - p) / m), cut
     assert stats.kstest(z, "norm").pvalue > 1e-5
-    layers = np.histogram(np.abs(z), bins=fused.ZIG[2, 1:48:4])[0]  # the top layers (wedge slow path)
-    expected = m * np.diff(2 * stats.norm.cdf(fused.ZIG[2, 1:48:4]))
+    layers = np.histogram(np.abs(z), bins=TABLES.rows[2, 1:48:4])[0]  # the top layers (wedge slow path)
+    expected = m * np.diff(2 * stats.norm.cdf(TABLES.rows[2, 1:48:4]))
     assert stats.chisquare(layers, expected * layers.sum() / expected.sum()).pvalue > 1e-5
 
 
 def test_ziggurat_layers_close_at_zero() -> None:
-    x, f = fused.ZIG[2], fused.ZIG[1]
-    assert x[1] * (1 - f[1]) == pytest.approx(fused.ZIG_V, rel=1e-9)  # the top layer has area V too
-    tail = fused.ZIG_R * math.exp(-0.5 * fused.ZIG_R**2) + math.sqrt(math.pi / 2) * math.erfc(fused.ZIG_R / 2**0.5)
-    assert tail == pytest.approx(fused.ZIG_V, rel=1e-12)
+    x, f = TABLES.rows[2], TABLES.rows[1]
+    assert x[1] * (1 - f[1]) == pytest.approx(ZIG_V, rel=1e-9)  # the top layer has area V too
+    tail = ZIG_R * math.exp(-0.5 * ZIG_R**2) + math.sqrt(math.pi / 2) * math.erfc(ZIG_R / 2**0.5)
+    assert tail == pytest.approx(ZIG_V, rel=1e-12)
 
 
 # --- noise in the input current (spiking.noise_mode = "current") ---------------------------------

@@ -8,14 +8,12 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from spikernn.spiking.constants import PROGRESS_EVERY, READOUT_LANES, RECORDABLE
 from spikernn.spiking.neurons import ExponentialSynapse, IntegrateAndFire, MembraneState, SynapseState
 from spikernn.spiking.parameters import SpikingParameters
 from spikernn.validation import ConfigError, check_choice, check_range
 
-RECORDABLE = ("spikes", "voltage", "rates", "ipsc")
 BACKENDS = ("auto", "torch", "fused")
-READOUT_LANES = 8  # the readout's fixed summation order (readout_sum), shared with the fused kernel
-PROGRESS_EVERY = 1000  # steps between progress callbacks
 
 
 @dataclass
@@ -206,10 +204,11 @@ class SpikingRNN(nn.Module):
         )
         membrane = self.neuron.init_state((n_rows, n), generator, v0)
         if self._use_fused(backend, stimulation, flat_inputs):
-            from spikernn.spiking.fused import simulate_fused
+            from spikernn.spiking.fused import kernel_network, simulate_fused  # numba: loaded only when used
 
+            net = kernel_network(self.w_eff, self.w_in, self.w_out, self.tau_d_ms, p)
             readout, spike_counts, recorded = simulate_fused(
-                self, flat_inputs, inv_s[:, 0], membrane.v, columns, noise, generator, record, on_progress
+                net, flat_inputs, inv_s[:, 0], membrane.v, columns, noise, generator, record, on_progress
             )
             return self._result(readout, spike_counts, recorded, batch_shape, scalar)
         synapse = self.synapse.init_state((n_rows, n))
