@@ -25,9 +25,9 @@ def class_rates(run) -> dict[str, float]:
     network = to_spiking(model, SpikingParameters(**stored["spiking"]))
     trials = get_task("go_nogo").make_trials(50, torch.Generator().manual_seed(0))
     rates = network.simulate(trials.inputs, S, generator=torch.Generator().manual_seed(1)).firing_rates_hz().mean(0)
-    inh = model.inhibitory
+    inh = network.inhibitory
     sst = torch.zeros_like(inh)
-    sst[inh.nonzero().flatten()[: model.som_n]] = True
+    sst[network.sst_units] = True
     return {"PYR": rates[~inh].mean().item(), "PV": rates[inh & ~sst].mean().item(), "SST": rates[sst].mean().item()}
 
 

@@ -8,6 +8,7 @@ import math
 import pytest
 import torch
 
+from spikernn.rate import RateRNN, RateRNNConfig
 from spikernn.spiking import MembraneState, SpikingParameters, SpikingRNN, Stimulation, membrane_step
 from spikernn.spiking.network import input_columns
 from spikernn.tasks import get_task
@@ -213,3 +214,15 @@ def test_dt_must_divide_the_stimulus_step() -> None:
     net = two_unit_network(2.0)
     with pytest.raises(ConfigError, match="spiking.dt_ms must divide"):
         SpikingRNN(net.w_eff, net.w_in, net.w_out, net.tau_d_ms, net.inhibitory, SpikingParameters(dt_ms=0.3))
+
+
+def test_transfer_carries_the_sst_units_whose_inhibition_is_cut() -> None:
+    """The SST units of the spiking network are the rate model's: the first som_n inhibitory units,
+    the rows of the mask that receive no inhibition."""
+    model = RateRNN(RateRNNConfig(n_units=40, p_inh=0.4, som_n=3), seed=1)
+    network = to_spiking(model)
+    inh = network.inhibitory
+    assert torch.equal(network.sst_units, torch.nonzero(inh).flatten()[:3])
+    cut = (model.mask[:, inh] == 0).all(1)  # rows with every inhibitory input removed
+    assert torch.equal(torch.nonzero(cut).flatten(), network.sst_units)
+    assert to_spiking(RateRNN(RateRNNConfig(n_units=40), seed=1)).sst_units.numel() == 0

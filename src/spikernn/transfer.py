@@ -41,7 +41,7 @@ def to_spiking(
             inhibitory=model.inhibitory,
             params=params,
             input_step_ms=input_step_ms,
-            som_units=model.inhibitory.nonzero().flatten()[: model.som_n],
+            sst_units=model.sst_units,
         )
 
 

@@ -14,13 +14,13 @@ class Connectivity:
     inhibitory: [N] bool, unit i is inhibitory.
     sign: [N] +1 (excitatory) / -1 (inhibitory), the sign of presynaptic column j.
     mask: [N, N] 0/1, allowed connections (post i, pre j); SST rows cut from inhibitory columns.
-    som_units: indices of the SST units (the first ``som_n`` inhibitory units).
+    sst_units: indices of the SST units (:func:`sst_units`).
     """
 
     inhibitory: torch.Tensor
     sign: torch.Tensor
     mask: torch.Tensor
-    som_units: torch.Tensor
+    sst_units: torch.Tensor
 
 
 def make_connectivity(
@@ -35,11 +35,17 @@ def make_connectivity(
         raise ValueError(
             f"model.som_n must be at most the number of inhibitory units ({inh_index.numel()}), got {som_n}"
         )
-    som_units = inh_index[:som_n]
+    sst = sst_units(inhibitory, som_n)
     mask = torch.ones(n_units, n_units)
     if som_n > 0:
-        mask[som_units[:, None], inh_index[None, :]] = 0.0
-    return Connectivity(inhibitory=inhibitory, sign=sign, mask=mask, som_units=som_units)
+        mask[sst[:, None], inh_index[None, :]] = 0.0
+    return Connectivity(inhibitory=inhibitory, sign=sign, mask=mask, sst_units=sst)
+
+
+def sst_units(inhibitory: torch.Tensor, som_n: int) -> torch.Tensor:
+    """Indices of the SST units (``model.som_n`` of them): the first ``som_n`` inhibitory units of the
+    [N] bool ``inhibitory``, in ascending order."""
+    return torch.nonzero(inhibitory).flatten()[:som_n]
 
 
 def initial_recurrent_weights(

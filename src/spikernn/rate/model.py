@@ -9,7 +9,7 @@ from torch import nn
 
 from spikernn.rate.activations import ACTIVATIONS
 from spikernn.rate.config import RateRNNConfig
-from spikernn.rate.connectivity import initial_recurrent_weights, make_connectivity
+from spikernn.rate.connectivity import initial_recurrent_weights, make_connectivity, sst_units
 
 
 @dataclass(frozen=True)
@@ -55,8 +55,9 @@ class RateRNN(nn.Module):
         return self.config.n_units
 
     @property
-    def som_n(self) -> int:
-        return self.config.som_n
+    def sst_units(self) -> torch.Tensor:
+        """Indices of the SST units (the first ``som_n`` inhibitory units)."""
+        return sst_units(self.inhibitory, self.config.som_n)
 
     def effective_weights(self, initial: bool = False) -> torch.Tensor:
         """W_eff = (relu(W) · D) ⊙ M with Dale's principle, else W ⊙ M; [post, pre]."""

@@ -96,7 +96,9 @@ class SpikingRNN(nn.Module):
     """N integrate-and-fire units connected by W_eff / s, read out by W_out / s.
 
     Holds the *unscaled* transferred weights; each simulated trial carries its own scaling factor
-    s, applied to the recurrent current and to the readout (W/s · x = (W · x)/s).
+    s, applied to the recurrent current and to the readout (W/s · x = (W · x)/s). ``inhibitory``
+    [N] bool and ``sst_units`` (indices of the SST units, empty without the SST motif) say which
+    cell class each unit belongs to.
     """
 
     def __init__(
@@ -108,7 +110,7 @@ class SpikingRNN(nn.Module):
         inhibitory: torch.Tensor,
         params: SpikingParameters | None = None,
         input_step_ms: float = 5.0,
-        som_units: torch.Tensor | None = None,
+        sst_units: torch.Tensor | None = None,
     ) -> None:
         super().__init__()
         params = params or SpikingParameters()
@@ -130,7 +132,7 @@ class SpikingRNN(nn.Module):
         self.register_buffer("w_out", w_out.detach().float().clone())
         self.register_buffer("tau_d_ms", tau_d_ms.detach().float().clone())
         self.register_buffer("inhibitory", inhibitory.detach().bool().clone())
-        self.register_buffer("som_units", (som_units if som_units is not None else torch.zeros(0)).long())
+        self.register_buffer("sst_units", (sst_units if sst_units is not None else torch.zeros(0)).long())
         self.neuron = IntegrateAndFire(params)
         self.synapse = ExponentialSynapse(self.tau_d_ms, params)
 
