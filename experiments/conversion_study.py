@@ -26,6 +26,7 @@ KEYS = (
     "model.activation",
     "model.tau_max_ms",
     "model.noise_std",
+    "trainer.stopping.extra_trials",
     "spiking.noise_mode",
     "spiking.noise_std_mv",
     "spiking.current_noise_std_mv",
@@ -53,7 +54,10 @@ def at_edge(runs) -> str:
     low = high = 0
     for run in runs:
         text = run.data.params.get("transfer.scaling_factors", "None")
-        if text in ("None", "null", ""):
+        one = run.data.params.get("transfer.scaling_factor", "None")
+        if one not in ("None", "null", ""):
+            grid = [float(one)]
+        elif text in ("None", "null", ""):
             grid = default_grid(run.data.params.get("model.activation", "sigmoid"))
         else:
             grid = [float(v) for v in text.strip("[]").split(",")]

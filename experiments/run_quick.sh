@@ -33,7 +33,7 @@ step "$BIN/spikernn-convert" -m "source=$ids" logger.experiment_name=fig6 spikin
 first=${ids%%,*}   # Fig. 6A with the factor held at the first network's 2-ms optimum
 s2=$("$BIN/python" experiments/best_factor.py fig6 "$first")
 step "$BIN/spikernn-convert" -m "source=$first" logger.experiment_name=fig6_fixed_factor "spiking.t_ref_ms=$T_REFS" \
-    "transfer.scaling_factors=[$s2]" $LAUNCH
+    "transfer.scaling_factor=$s2" $LAUNCH
 step "$BIN/spikernn-run" -m experiment=fig6c "seed=range(0,$K6)" model.gain=0.5,1.0,1.5,2.0,2.5,3.0 $LAUNCH
 fig4=$("$BIN/python" experiments/run_ids.py fig4 spikernn-run)
 step "$BIN/spikernn-convert" -m "source=$fig4" logger.experiment_name=figS7 spiking=qif $LAUNCH

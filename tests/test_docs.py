@@ -53,16 +53,7 @@ def test_site_builds_in_strict_mode_without_warnings(tmp_path: Path) -> None:
         assert first_line in (site / "examples" / page / "index.html").read_text(), page
 
 
-GROUPS = {  # config group file → the key prefix it fills
-    "model/rate_rnn.yaml": "model",
-    "trainer/cpu.yaml": "trainer",
-    "spiking/lif.yaml": "spiking",
-    "transfer/factor_search.yaml": "transfer",
-    "logger/mlflow.yaml": "logger",
-    "paths/default.yaml": "paths",
-    "finetune/default.yaml": "finetune",
-}
-COMMANDS = ("run.yaml", "train.yaml", "convert.yaml", "evaluate.yaml", "finetune.yaml")
+COMMANDS = ("run", "train", "convert", "evaluate", "finetune")
 
 
 def _keys(tree: dict, prefix: str) -> list[str]:
@@ -74,17 +65,19 @@ def _keys(tree: dict, prefix: str) -> list[str]:
 
 
 def test_every_config_key_is_documented() -> None:
-    """Each key of the config groups and commands is named on the parameter pages (unit, default, meaning)."""
-    import yaml
+    """Each key of every command's composed config (the groups' schemas and YAML files) is named on
+    the parameter pages (unit, default, meaning)."""
+    from hydra import compose, initialize_config_dir
+    from omegaconf import OmegaConf
 
-    conf = ROOT / "conf"
+    from spikernn.apps.config import config_dir
+
     text = (ROOT / "docs" / "parameters.md").read_text() + (ROOT / "docs" / "fine_tuning.md").read_text()
-    keys = [k for path, group in GROUPS.items() for k in _keys(yaml.safe_load((conf / path).read_text()), f"{group}.")]
-    for name in COMMANDS:
-        if (conf / name).is_file():
-            top = yaml.safe_load((conf / name).read_text())
-            keys += [k for k, v in top.items() if k not in ("defaults", "hydra") and not isinstance(v, dict)]
-    missing = sorted({k for k in keys if f"`{k}`" not in text})
+    keys: set[str] = set()
+    with initialize_config_dir(config_dir=config_dir(), version_base=None):
+        for name in COMMANDS:
+            keys |= set(_keys(OmegaConf.to_container(compose(name, overrides=["task=go_nogo"])), ""))
+    missing = sorted(k for k in keys if f"`{k}`" not in text)
     assert not missing, f"config keys not documented in docs/parameters.md or docs/fine_tuning.md: {missing}"
 
 

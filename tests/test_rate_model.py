@@ -100,7 +100,7 @@ def test_forward_shapes_and_noise_free_determinism(small_rate_model: RateRNN) ->
         ({"n_units": -5}, "model.n_units"),
         ({"p_inh": 1.0}, r"model.p_inh must be in \[0, 1\)"),
         ({"p_inh": -0.1}, r"model.p_inh must be in \[0, 1\)"),
-        ({"taus_ms": [100.0, 20.0]}, "τ_min must be ≤ τ_max"),
+        ({"taus_ms": [100.0, 20.0]}, "model.tau_min_ms must be ≤ model.tau_max_ms"),
         ({"taus_ms": [1.0, 2.0, 3.0]}, "model.taus_ms must hold one value"),
         ({"activation": "tanh"}, "model.activation must be one of 'sigmoid', 'softplus', 'clipped_relu'"),
         ({"gain": 0.0}, r"model.gain must be in \(0, inf\]"),

@@ -129,12 +129,12 @@ def test_factor_sweep_nests_trial_runs_under_one_parent(tmp_path: Path, tiny_mod
     for trial in study.trials:
         child = by_trial[trial.number]
         assert child.data.tags["optuna_state"] == trial.state.name
-        assert float(child.data.params["transfer.scaling_factors"]) == trial.params["transfer.scaling_factors"]
+        assert float(child.data.params["transfer.scaling_factor"]) == trial.params["transfer.scaling_factor"]
         if trial.state == TrialState.COMPLETE:
             assert child.data.metrics["lif_accuracy"] == trial.value
     best = study.best_trial
     assert parent.data.metrics["best_value"] == best.value
-    assert float(parent.data.tags["best.transfer.scaling_factors"]) == best.params["transfer.scaling_factors"]
+    assert float(parent.data.tags["best.transfer.scaling_factor"]) == best.params["transfer.scaling_factor"]
 
 
 def test_pruned_trials_stop_early_and_are_counted_as_pruned(tmp_path: Path, tiny_model: Path) -> None:
@@ -373,7 +373,7 @@ def test_grid_sweep_covers_its_grid_and_finishes(tmp_path: Path, tiny_model: Pat
     grid is covered; the sweep must still end cleanly, and a re-run finds nothing left to do."""
     command = [
         sys.executable, "-m", "spikernn.apps.convert", "-m", "hparams_search=refractory", f"source={tiny_model}",
-        "spiking.t_ref_ms=choice(0.0,2.0,10.0)", "transfer.scaling_factors=[20]", "transfer.n_trials=4",
+        "spiking.t_ref_ms=choice(0.0,2.0,10.0)", "transfer.scaling_factor=20", "transfer.n_trials=4",
         "eval_trials=4",
     ]  # fmt: skip
     for _ in range(2):
@@ -407,7 +407,7 @@ def test_random_sigkills_of_a_sweep_lose_and_duplicate_nothing(tmp_path: Path, t
     assert proc.returncode == 0, proc.stderr[-3000:]
     after = _finished(tmp_path)
     assert {n: after[n] for n in kept} == kept and len(after) == 12
-    points = [params["transfer.scaling_factors"] for params, _, _ in after.values()]
+    points = [params["transfer.scaling_factor"] for params, _, _ in after.values()]
     assert len(set(points)) == len(points)
     assert not mlflow_runs(tmp_path, "attributes.status = 'RUNNING'")
     study = study_of(tmp_path)

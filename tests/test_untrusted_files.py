@@ -172,7 +172,7 @@ def _with(key: str, index: tuple, value: float, shape: tuple) -> np.ndarray:
         ({"w": {"a": 1}}, "numeric array is required"),
         ({"w": np.ones((N, N)) + 1j}, "complex"),
         ({"activation": "tanh"}, "model.activation must be one of"),
-        ({"taus": np.array([-1.0, 4.0])}, "model.taus_ms[0] must be"),
+        ({"taus": np.array([-1.0, 4.0])}, "model.tau_min_ms must be"),
     ],
 )
 def test_bad_values_are_refused_naming_file_and_key(tmp_path: Path, changes: dict, message: str) -> None:

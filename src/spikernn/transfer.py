@@ -47,25 +47,32 @@ def to_spiking(
 
 @dataclass
 class TransferConfig:
-    """Grid search settings: ``n_trials`` fresh trials per factor.
+    """``transfer`` group: the scaling-factor search, ``n_trials`` fresh trials per factor.
 
-    ``scaling_factors``: a list, one number (a sweep's suggestion), or null for the reference grid.
+    ``scaling_factor`` (one factor, e.g. a sweep's suggestion) replaces the grid ``scaling_factors``
+    (null = the reference grid); after construction ``scaling_factors`` holds the factors searched.
     ``report_every_trials``: score in rungs of this many trials and let a monitor (a sweep's
     pruner) stop a hopeless search early; null = one rung.
     """
 
-    scaling_factors: list[float] | float | None = None
-    n_trials: int = 100
-    chunk_trials: int = 1200
-    report_every_trials: int | None = None
+    scaling_factors: list[float] | None = None  # null = 20, 25, …, 75 (sigmoid) or 4, 6, …, 26 (softplus/ReLU)
+    scaling_factor: float | None = None  # one factor instead of a grid (sweeps: transfer.scaling_factor=…)
+    n_trials: int = 100  # fresh trials per factor
+    chunk_trials: int = 300  # trials × factors simulated together (memory ∝ chunk × N; sets which trials are drawn)
+    report_every_trials: int | None = None  # sweeps: score in rungs of this many trials so a pruner can stop early
 
     def __post_init__(self) -> None:
         check_int("transfer.n_trials", self.n_trials, 1)
         check_int("transfer.chunk_trials", self.chunk_trials, 1)
         if self.report_every_trials is not None:
             check_int("transfer.report_every_trials", self.report_every_trials, 1)
-        if isinstance(self.scaling_factors, (int, float)) and not isinstance(self.scaling_factors, bool):
-            self.scaling_factors = [float(self.scaling_factors)]
+        if self.scaling_factor is not None:
+            check_factor("transfer.scaling_factor", self.scaling_factor)
+            if self.scaling_factors not in (None, [self.scaling_factor]):
+                raise ConfigError(
+                    "give transfer.scaling_factor (one factor) or transfer.scaling_factors (a grid), not both"
+                )
+            self.scaling_factors = [float(self.scaling_factor)]
         if self.scaling_factors is not None:
             check_factors(self.scaling_factors)
 
@@ -112,7 +119,7 @@ def search_scaling_factor(
     factors: list[float],
     n_trials: int = 100,
     generator: torch.Generator | None = None,
-    chunk_trials: int = 1200,
+    chunk_trials: int = TransferConfig.chunk_trials,
     on_progress: Callable[[int, int], None] | None = None,
     report_every_trials: int | None = None,
     monitor: Callable[[int, list[float]], bool] | None = None,

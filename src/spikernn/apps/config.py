@@ -10,7 +10,7 @@ import tempfile
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlparse
 
 import hydra
@@ -19,22 +19,25 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
-from omegaconf.errors import MissingMandatoryValue, OmegaConfBaseException
+from omegaconf.errors import ConfigKeyError, MissingMandatoryValue, OmegaConfBaseException
 
+from spikernn.apps import schemas
 from spikernn.io import import_mat, load_rate_model
 from spikernn.io.mat5 import format_bytes
 from spikernn.io.mat_format import MAX_UNITS
 from spikernn.pipeline import CONVERTED_MODEL_FILE, RATE_MODEL_FILE, RunConfig
 from spikernn.rate import RateRNN, RateRNNConfig
 from spikernn.rate.connectivity import make_connectivity
-from spikernn.rate.criterion import StoppingRule
 from spikernn.rate.training import TrainerConfig
 from spikernn.spiking import SpikingParameters
 from spikernn.tasks import Task, get_task
 from spikernn.tracking import LoggerConfig, resolve_model_source
 from spikernn.tracking.store import resolve_tracking_uri
 from spikernn.transfer import TransferConfig, check_factor
-from spikernn.validation import ConfigError, ModelFileError, check_int, check_range
+from spikernn.validation import ConfigError, ModelFileError, check_int
+
+schemas.register()
+T = TypeVar("T")
 
 
 def config_dir() -> str:
@@ -46,16 +49,17 @@ def config_dir() -> str:
     raise FileNotFoundError("spikernn's conf/ folder was not found")
 
 
-def _build(cls, group: str, values: dict):
-    """``cls(**values)`` after checking every key is a field of ``cls``."""
-    names = {f.name for f in dataclasses.fields(cls)}
-    unknown = sorted(set(values) - names)
-    if unknown:
-        prefix = f"{group}." if group else ""
-        raise ConfigError(
-            f"unknown key(s) {', '.join(prefix + k for k in unknown)}; allowed: {', '.join(sorted(names))}"
-        )
-    return cls(**values)
+def typed(cls: type[T], group: str, values: dict) -> T:
+    """The resolved ``group`` of a config as its dataclass ``cls``, its schema: Hydra checked types
+    when it composed the config, this checks keys added with ``+`` (or in a dict built by hand),
+    ``cls.__post_init__`` the ranges."""
+    try:
+        return OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(cls), values))
+    except ConfigKeyError as err:
+        allowed = ", ".join(f.name for f in dataclasses.fields(cls))
+        raise ConfigError(f"unknown key(s) {group}.{err.full_key}; allowed: {allowed}") from None
+    except OmegaConfBaseException as err:
+        raise ConfigError(f"{group}.{err.full_key}: {str(err).splitlines()[0]}") from None
 
 
 def plain(cfg: DictConfig) -> dict:
@@ -109,21 +113,13 @@ def check_output_dir(value: object) -> Path:
 
 def build_tracking(raw: dict) -> LoggerConfig:
     """The ``logger`` group (MLflow) of any command."""
-    tracking = _build(LoggerConfig, "logger", dict(raw.get("logger") or {}))
+    tracking = typed(LoggerConfig, "logger", raw.get("logger") or {})
     check_tracking_uri(tracking.tracking_uri)
-    for name in ("run_name", "parent_run_id"):
-        value = getattr(tracking, name)
-        if value is not None and not isinstance(value, str):
-            raise ConfigError(f"logger.{name} must be null or text, got {value!r}")
     return tracking
 
 
 def tracking_uri(raw: dict) -> str:
     return resolve_tracking_uri(build_tracking(raw).tracking_uri, raw["paths"]["output_dir"])
-
-
-def _spiking(values: dict) -> SpikingParameters:
-    return _build(SpikingParameters, "spiking", values)
 
 
 def check_dt(spiking: SpikingParameters, task: Task) -> None:
@@ -136,21 +132,13 @@ def check_dt(spiking: SpikingParameters, task: Task) -> None:
         )
 
 
-def _training(values: dict) -> TrainerConfig:
-    trainer = dict(values)
-    try:
-        trainer["stopping"] = _build(StoppingRule, "trainer.stopping", trainer.pop("stopping", None) or {})
-    except ConfigError as err:  # StoppingRule names its fields trainer.<name>
-        message = str(err)
+def check_accelerator(trainer: TrainerConfig) -> None:
+    """``trainer=gpu`` (``trainer.accelerator=gpu``) needs a CUDA device on this machine."""
+    if trainer.accelerator == "gpu" and not torch.cuda.is_available():
         raise ConfigError(
-            message if "trainer.stopping." in message else message.replace("trainer.", "trainer.stopping.", 1)
-        ) from None
-    if not isinstance(trainer.get("progress_bar", True), bool):
-        raise ConfigError(f"trainer.progress_bar must be true or false, got {trainer['progress_bar']!r}")
-    resume = trainer.get("resume_from")
-    if resume is not None and (not isinstance(resume, str) or not resume.strip()):
-        raise ConfigError(f"trainer.resume_from must be null or a checkpoint path, got {resume!r}")
-    return _build(TrainerConfig, "trainer", trainer)
+            "trainer.accelerator=gpu (trainer=gpu): no CUDA GPU is available on this machine "
+            "(torch.cuda.is_available() is False); train with trainer=cpu or trainer.accelerator=auto"
+        )
 
 
 def check_resume_checkpoint(path: str, model: RateRNNConfig, task: Task) -> None:
@@ -197,52 +185,55 @@ def _check_som_units(model: RateRNNConfig, seed: int) -> None:
         ) from None
 
 
-def _rate_model(values: dict) -> RateRNNConfig:
-    """``model`` group → RateRNNConfig; ``tau_min_ms``/``tau_max_ms`` (null max = fixed τ) → ``taus_ms``."""
-    values = dict(values)
-    if "taus_ms" in values:
-        raise ConfigError("model.taus_ms is set by model.tau_min_ms and model.tau_max_ms; give those instead")
-    tau_min, tau_max = values.pop("tau_min_ms", None), values.pop("tau_max_ms", None)
-    check_range("model.tau_min_ms", tau_min, 0.0, lo_open=True)
-    if tau_max is not None:
-        check_range("model.tau_max_ms", tau_max, 0.0, lo_open=True)
-        if tau_min > tau_max:
-            raise ConfigError(f"model.tau_min_ms must be ≤ model.tau_max_ms ({tau_max} ms), got {tau_min}")
-    values["taus_ms"] = [tau_min] if tau_max is None else [tau_min, tau_max]
-    n = values.get("n_units")
-    if isinstance(n, int) and not isinstance(n, bool) and n > MAX_UNITS:
+def rate_model_config(values: dict, n_inputs: int) -> RateRNNConfig:
+    """The ``model`` group (schema ``ModelConfig``) as a RateRNNConfig of a task's ``n_inputs``:
+    ``tau_min_ms``/``tau_max_ms`` (null max = one fixed τ) become ``taus_ms``."""
+    values = dataclasses.asdict(typed(schemas.ModelConfig, "model", values))
+    n = values["n_units"]
+    if n > MAX_UNITS:
         raise ConfigError(
             f"model.n_units must be in [1, {MAX_UNITS}], got {n}: each N×N matrix would need "
             f"{format_bytes(4.0 * n * n)}"
         )
-    return _build(RateRNNConfig, "model", values)
+    tau_min, tau_max = values.pop("tau_min_ms"), values.pop("tau_max_ms")
+    taus_ms = [tau_min] if tau_max is None else [tau_min, tau_max]
+    return RateRNNConfig(**values, taus_ms=taus_ms, n_inputs=n_inputs)
+
+
+# top-level keys of the primary configs (conf/<command>.yaml); the groups have schemas (apps/schemas.py)
+RUN_KEYS = {"task", "model", "trainer", "spiking", "transfer", "finetune", "seed", "eval_trials", "allow_untrained"}
+BOOKKEEPING_KEYS = {"paths", "logger", "objective", "optuna"}
 
 
 def build_run_config(raw: dict) -> RunConfig:
-    """A train or run config (train has no ``spiking``/``transfer`` groups)."""
-    rest = {k: v for k, v in raw.items() if k not in ("paths", "logger", "objective", "optuna")}
+    """A train or run config (train has no ``spiking``/``transfer``/``finetune`` groups)."""
+    unknown = sorted(set(raw) - RUN_KEYS - BOOKKEEPING_KEYS)
+    if unknown:
+        raise ConfigError(f"unknown key(s) {', '.join(unknown)}; allowed: {', '.join(sorted(RUN_KEYS))}")
+    _check_choices(raw)
+    task = get_task(raw["task"]["name"])
+    trainer = typed(TrainerConfig, "trainer", raw["trainer"])
+    check_accelerator(trainer)
     values = {
-        "task": rest.pop("task")["name"],
-        "model": _rate_model(rest.pop("model")),
-        "trainer": _training(rest.pop("trainer")),
+        "task": task.name,
+        "model": rate_model_config(raw["model"], task.n_inputs),
+        "trainer": trainer,
+        **{k: raw[k] for k in ("seed", "eval_trials", "allow_untrained", "finetune") if k in raw},
     }
-    if "spiking" in rest:
-        values["spiking"] = _spiking(rest.pop("spiking"))
-        values["transfer"] = _build(TransferConfig, "transfer", rest.pop("transfer"))
-    _check_choices(dict(raw))
-    config = _build(RunConfig, "", {**values, **rest})
-    task = get_task(config.task)
-    if "spiking" in values:
-        check_dt(config.spiking, task)
+    if "spiking" in raw:
+        values["spiking"] = typed(SpikingParameters, "spiking", raw["spiking"])
+        values["transfer"] = typed(TransferConfig, "transfer", raw["transfer"])
+        check_dt(values["spiking"], task)
+    config = RunConfig(**values)
     _check_som_units(config.model, config.seed)
-    if config.trainer.resume_from is not None:
-        check_resume_checkpoint(config.trainer.resume_from, config.model, task)
+    if trainer.resume_from is not None:
+        check_resume_checkpoint(trainer.resume_from, config.model, task)
     return config
 
 
-def _check_choices(rest: dict) -> None:
-    """``seed`` and ``eval_trials`` are checked by the configs; ``objective`` names summary values."""
-    objective = rest.pop("objective", None)
+def _check_choices(raw: dict) -> None:
+    """``objective`` names summary values (``seed`` and ``eval_trials`` are checked by the configs)."""
+    objective = raw.get("objective")
     names = [objective] if isinstance(objective, str) else objective
     if names is not None and (
         not isinstance(names, list) or not names or not all(isinstance(n, str) and n for n in names)
@@ -312,9 +303,9 @@ def _seed_and_trials(raw: dict) -> tuple[int, int]:
 
 def build_convert_config(raw: dict) -> ConvertConfig:
     seed, eval_trials = _seed_and_trials(raw)
-    spiking = _spiking(raw["spiking"])
-    transfer = _build(TransferConfig, "transfer", raw["transfer"])
-    _check_choices(dict(raw))
+    spiking = typed(SpikingParameters, "spiking", raw["spiking"])
+    transfer = typed(TransferConfig, "transfer", raw["transfer"])
+    _check_choices(raw)
     allow_untrained = raw.get("allow_untrained", False)
     if not isinstance(allow_untrained, bool):
         raise ConfigError(f"allow_untrained must be true or false, got {allow_untrained!r}")
@@ -342,7 +333,7 @@ class EvaluateConfig:
 def build_evaluate_config(raw: dict) -> EvaluateConfig:
     """The spiking parameters and factor stored with the converted model, unless overridden."""
     seed, eval_trials = _seed_and_trials(raw)
-    _check_choices(dict(raw))
+    _check_choices(raw)
     source = load_model_source(raw, (CONVERTED_MODEL_FILE,))
     factor = raw.get("scaling_factor")
     if factor is None:  # not `or`: a given 0 must be refused below, not replaced by the stored factor
@@ -354,7 +345,10 @@ def build_evaluate_config(raw: dict) -> EvaluateConfig:
     if not isinstance(stored_spiking, dict):
         raise ModelFileError(f"source: {source.source} stores spiking parameters that are not a dict")
     overrides = {k: v for k, v in (raw.get("spiking") or {}).items() if v is not None}
-    spiking = _spiking({**stored_spiking, **overrides})
+    unknown = sorted(set(stored_spiking) - {f.name for f in dataclasses.fields(SpikingParameters)})
+    if unknown:
+        raise ModelFileError(f"source: {source.source} stores unknown spiking parameter(s) {', '.join(unknown)}")
+    spiking = typed(SpikingParameters, "spiking", {**stored_spiking, **overrides})
     check_dt(spiking, source.task)
     return EvaluateConfig(source, spiking, float(factor), seed, eval_trials)
 

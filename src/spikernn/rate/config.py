@@ -46,15 +46,15 @@ class RateRNNConfig:
             raise ConfigError(
                 f"model.taus_ms must hold one value (fixed τ) or two (τ_min, τ_max), got {self.taus_ms!r}"
             )
-        for i, tau in enumerate(self.taus_ms):
-            check_range(f"model.taus_ms[{i}]", tau, 0.0, lo_open=True)
+        for name, tau in zip(("model.tau_min_ms", "model.tau_max_ms"), self.taus_ms, strict=False):
+            check_range(name, tau, 0.0, lo_open=True)
         if len(self.taus_ms) == 2 and self.taus_ms[0] > self.taus_ms[1]:
             raise ConfigError(
-                f"model.taus_ms: τ_min must be ≤ τ_max, got τ_min={self.taus_ms[0]} > τ_max={self.taus_ms[1]}"
+                f"model.tau_min_ms must be ≤ model.tau_max_ms ({self.taus_ms[1]} ms), got {self.taus_ms[0]}"
             )
         check_range("model.dt_ms", self.dt_ms, 0.0, lo_open=True)
         if min(self.taus_ms) < self.dt_ms:
-            raise ConfigError(f"model.taus_ms must be ≥ model.dt_ms ({self.dt_ms} ms), got {self.taus_ms}")
+            raise ConfigError(f"model.tau_min_ms must be ≥ model.dt_ms ({self.dt_ms:g} ms), got {min(self.taus_ms)}")
         check_range("model.noise_std", self.noise_std, 0.0)
         check_range("model.initial_state_std", self.initial_state_std, 0.0)
         if not isinstance(self.apply_dale, bool):

@@ -31,11 +31,11 @@ class StoppingRule:
     extra_trials: int = 0
 
     def __post_init__(self) -> None:
-        check_int("trainer.eval_every_trials", self.eval_every_trials, 1)
+        check_int("trainer.stopping.eval_every_trials", self.eval_every_trials, 1)
         check_int("trainer.stopping.extra_trials", self.extra_trials, 0)
-        check_int("trainer.eval_trials", self.eval_trials, 1)
-        check_range("trainer.loss_threshold", self.loss_threshold, 0.0, lo_open=True)
-        check_range("trainer.accuracy_threshold", self.accuracy_threshold, 0.0, 1.0)
+        check_int("trainer.stopping.eval_trials", self.eval_trials, 1)
+        check_range("trainer.stopping.loss_threshold", self.loss_threshold, 0.0, lo_open=True)
+        check_range("trainer.stopping.accuracy_threshold", self.accuracy_threshold, 0.0, 1.0)
 
 
 @dataclass
