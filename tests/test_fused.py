@@ -39,7 +39,7 @@ def both(net: SpikingRNN, *args, **kwargs):
     [
         (SpikingParameters(noise_std_mv=0.0), 40, "go_nogo"),
         (SpikingParameters(noise_std_mv=0.0, tau_rise_ms=0.0), 37, "go_nogo"),  # single exponential; N % 8 ≠ 0
-        (SpikingParameters.qif(noise_std_mv=0.0), 40, "go_nogo"),
+        (SpikingParameters(neuron="qif", v_th_mv=30.0, i_bias_mv=0.0, noise_std_mv=0.0), 40, "go_nogo"),
         (SpikingParameters(noise_std_mv=0.0), 33, "mante"),  # four input channels
     ],
     ids=["lif-double-exp", "lif-single-exp", "qif", "lif-4-inputs"],

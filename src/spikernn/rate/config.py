@@ -16,20 +16,20 @@ class RateRNNConfig:
     one value = the same fixed τ for every unit (not trained).
     """
 
-    n_units: int = 200
-    n_inputs: int = 1
-    p_inh: float = 0.2
-    p_rec: float = 0.2
-    gain: float = 1.5
-    som_n: int = 0
-    apply_dale: bool = True
-    weight_distribution: str = "gaus"
-    activation: str = "sigmoid"
-    taus_ms: list[float] = field(default_factory=lambda: [20.0, 100.0])
-    dt_ms: float = 5.0
-    noise_std: float = 0.1
-    initial_state_std: float = 0.01
-    loss: str = "l2"
+    n_units: int = 200  # N
+    n_inputs: int = 1  # the task's (set from it by the commands)
+    p_inh: float = 0.2  # probability a unit is inhibitory, in [0, 1)
+    p_rec: float = 0.2  # initial connection probability, in (0, 1]
+    gain: float = 1.5  # g of the initial weights N(0, 1)·g/sqrt(N·p_rec)
+    som_n: int = 0  # SST units: the first som_n inhibitory units get no inhibitory input
+    apply_dale: bool = True  # Dale's principle: relu(W) signed by the presynaptic unit
+    weight_distribution: str = "gaus"  # gaus or gamma (Gamma(2, 0.003))
+    activation: str = "sigmoid"  # sigmoid, softplus or clipped_relu
+    taus_ms: list[float] = field(default_factory=lambda: [20.0, 100.0])  # synaptic decay τ range (ms)
+    dt_ms: float = 5.0  # time step (ms)
+    noise_std: float = 0.1  # state noise ξ per step
+    initial_state_std: float = 0.01  # x_0 ~ N(0, 1)/100
+    loss: str = "l2"  # l2 = sqrt(Σ_t (o_t − z_t)²) per trial, or l1
 
     def __post_init__(self) -> None:
         check_int("model.n_units", self.n_units, 1)

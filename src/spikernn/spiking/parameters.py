@@ -33,21 +33,21 @@ class SpikingParameters:
     :func:`spikernn.spiking.neurons.spike_gradient`); the simulated spikes do not depend on it.
     """
 
-    neuron: str = "lif"
-    dt_ms: float = 0.05
-    tau_m_ms: float = 10.0
-    t_ref_ms: float = 2.0
-    v_th_mv: float = -40.0
-    v_reset_mv: float = -65.0
-    i_bias_mv: float = -40.0
-    v_init_min_mv: float = -65.0
+    neuron: str = "lif"  # lif or qif (dv = (v² + I)/τ_m; conf/spiking/qif.yaml: v_th_mv 30, i_bias_mv 0)
+    dt_ms: float = 0.05  # integration step (ms); must divide the task's 5-ms input step
+    tau_m_ms: float = 10.0  # membrane time constant (ms)
+    t_ref_ms: float = 2.0  # absolute refractory period (ms)
+    v_th_mv: float = -40.0  # spike threshold (QIF: spike peak) (mV)
+    v_reset_mv: float = -65.0  # reset voltage (mV)
+    i_bias_mv: float = -40.0  # bias current (pA at unit resistance = mV)
+    v_init_min_mv: float = -65.0  # initial voltages uniform in [min, max] (mV)
     v_init_max_mv: float = 30.0
-    tau_rise_ms: float = 2.0
-    noise_std_mv: float = 0.1
-    noise_mode: str = "voltage"
-    current_noise_std_mv: float = 0.1
-    spike_grad: str = "fast_sigmoid"
-    spike_grad_slope: float = 25.0
+    tau_rise_ms: float = 2.0  # synaptic rise time (ms); 0 = single-exponential synapse
+    noise_std_mv: float = 0.1  # σ of the voltage noise per step (mV), noise_mode voltage
+    noise_mode: str = "voltage"  # voltage (LIF_network_fnc.m) or current (paper Methods)
+    current_noise_std_mv: float = 0.1  # σ of the current noise (mV; Methods' variance 0.01), noise_mode current
+    spike_grad: str = "fast_sigmoid"  # surrogate gradient for fine-tuning (snntorch.surrogate.<name>)
+    spike_grad_slope: float = 25.0  # its slope, on v in units of v_th − v_reset (snnTorch's default)
 
     def __post_init__(self) -> None:
         check_choice("spiking.neuron", self.neuron, ("lif", "qif"))
@@ -71,11 +71,6 @@ class SpikingParameters:
                 f"spiking.v_init_min_mv must be ≤ spiking.v_init_max_mv ({self.v_init_max_mv} mV), "
                 f"got {self.v_init_min_mv}"
             )
-
-    @classmethod
-    def qif(cls, **overrides) -> SpikingParameters:
-        """The SI's quadratic integrate-and-fire variant: dv = (v² + I)/τ_m, threshold +30 mV, bias 0."""
-        return cls(**{"neuron": "qif", "v_th_mv": 30.0, "i_bias_mv": 0.0, **overrides})
 
     @property
     def refractory_steps(self) -> int:
