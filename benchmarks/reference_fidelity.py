@@ -10,6 +10,10 @@ same voltages without noise, and every voltage, spike and readout sample must ag
 the runs part for a reason the script can name (the original ends ~1 % of refractory periods one step
 early through float64 rounding of ``dt*k > tlast + tref``; float32/float64 ties at threshold).
 
+This file is the command (its options, both runs, the report); the statistics are in
+``fidelity_statistics.py``, the lockstep analysis in ``fidelity_lockstep.py``, and the Octave side in
+``fidelity_octave.py`` with its drivers in ``reference_fidelity/``.
+
 The original code is never copied here: pass the folder that holds ``LIF_network_fnc.m``::
 
     python benchmarks/reference_fidelity.py --model go.mat --reference-dir /tmp/ref/spiking --out fidelity.json
@@ -21,9 +25,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -32,113 +34,29 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
-import scipy.io
 import torch
-from scipy import stats
 
+from fidelity_lockstep import LOCKSTEP_VOLTAGE_STEPS, compare_lockstep, refractory_mismatches
+from fidelity_octave import REFERENCE_FUNCTION, ReferenceSimulator
+from fidelity_statistics import (
+    TestResult,
+    TrialSummaries,
+    adjust,
+    compare_accuracy,
+    compare_samples,
+    describe_agreement,
+)
 from spikernn.io import import_mat
 from spikernn.spiking import SpikingRNN
 from spikernn.tasks import get_task
 from spikernn.tasks.base import first_index
 from spikernn.transfer import to_spiking
 
-REFERENCE_FUNCTION = "LIF_network_fnc.m"
 TRIAL_TYPES = {1: "Go", 0: "NoGo"}
 PARAMETER_RTOL = 1e-5  # our network holds float32 copies of the float64 reference parameters
 # Lockstep probe input: 1 on stimulus columns 2-7 (LIF steps 150-749), so its onset and offset fall
 # in the first ~50 ms, before float32/float64 and the original's refractory rounding make the runs part.
 PROBE_COLUMNS = slice(2, 8)
-LOCKSTEP_VOLTAGE_STEPS = 3000  # voltages of the original kept for the lockstep comparison (150 ms)
-LOCKSTEP_VOLTAGE_TOL = 1e-3  # mV; float32 vs float64 stays ≲ 1.5e-4 mV until the runs part
-LOCKSTEP_READOUT_RTOL = 1e-4
-LOCKSTEP_MAX_REFRACTORY_MISMATCH = 0.1  # the original's float64 rounding alone gives ~1-2 %
-REFERENCE_T_REF_S = 0.002  # ``tref`` in LIF_network_fnc.m
-OCTAVE_EXIT_NOISE = "ignoring const execution_exception& while preparing to exit"
-
-OCTAVE_DRIVER = r"""
-more off;
-addpath('{reference_dir}');
-data = load('{inputs_file}');
-model = load('{model_file}', 'exc', 'inh');
-exc_ind = find(model.exc);
-inh_ind = find(model.inh);
-rand('state', {seed});
-randn('state', {seed});
-stims = struct('mode', 'none');
-n = size(data.inputs, 1);
-n_in = size(data.inputs, 2);
-n_cols = size(data.inputs, 3);
-win_start = {window_start};
-stride = {stride};
-win_max = zeros(n, 1); win_mean = zeros(n, 1); correct = zeros(n, 1);
-rate_exc = zeros(n, 1); rate_inh = zeros(n, 1); seconds = zeros(n, 1);
-trace = zeros(n, n_cols - 1);
-unit_counts = zeros(n, numel(model.exc));
-for t = 1:n
-  u = reshape(data.inputs(t, :, :), n_in, n_cols);
-  tic;
-  [W, REC, spk, rs, all_fr, out, params] = LIF_network_fnc('{model_file}', {factor}, u, stims, 1, false);
-  seconds(t) = toc;
-  window = out(win_start:end);
-  win_max(t) = max(window);
-  win_mean(t) = mean(window);
-  if data.conditions(t) == 1
-    correct(t) = win_max(t) > 0.7;
-  else
-    correct(t) = win_max(t) < 0.3;
-  end
-  counts = sum(spk, 2);
-  unit_counts(t, :) = counts';
-  rate_exc(t) = mean(counts(exc_ind)) / params.T;
-  rate_inh(t) = mean(counts(inh_ind)) / params.T;
-  trace(t, :) = out(stride:stride:end);
-  if t == 1
-    W_first = W; td_first = params.td; w_out_first = params.w_out; T = params.T; dt = params.dt;
-  end
-  if mod(t, {progress_every}) == 0 || t == n
-    fprintf('  octave s={factor_label}: trial %d/%d (%.2f s/trial)\n', t, n, mean(seconds(1:t)));
-    fflush(stdout);
-  end
-end
-save('-7', '{result_file}', 'win_max', 'win_mean', 'correct', 'rate_exc', 'rate_inh', 'unit_counts', ...
-     'trace', 'seconds', 'W_first', 'td_first', 'w_out_first', 'T', 'dt');
-"""
-
-
-# Lockstep run: rand/randn are shadowed (in a temporary folder, ahead of the reference on the path) so the
-# original draws the initial voltages we give it and adds no voltage noise; our simulator gets the same.
-LOCKSTEP_RAND = """function x = rand(varargin)
-  global LOCKSTEP_UNIFORM
-  x = LOCKSTEP_UNIFORM;
-end
-"""
-LOCKSTEP_RANDN = """function x = randn(varargin)
-  x = zeros(varargin{:});
-end
-"""
-LOCKSTEP_DRIVER = r"""
-more off;
-warning('off', 'Octave:shadowed-function');
-addpath('{reference_dir}');
-addpath('{shadow_dir}');
-global LOCKSTEP_UNIFORM
-data = load('{inputs_file}');
-LOCKSTEP_UNIFORM = data.uniform(:);
-stims = struct('mode', 'none');
-factors = data.factors(:)';
-outs = [];
-spikes = {{}};
-volts = {{}};
-for f = 1:numel(factors)
-  [W, REC, spk, rs, all_fr, out, params] = LIF_network_fnc('{model_file}', factors(f), data.u, stims, 1, false);
-  outs(f, 1:numel(out)) = out;
-  [unit, step] = find(spk);
-  spikes{{f}} = [unit, step];
-  volts{{f}} = REC(:, 1:min({voltage_steps}, size(REC, 2)));
-end
-dt = params.dt;
-save('-7', '{result_file}', 'outs', 'spikes', 'volts', 'dt');
-"""
 
 
 @dataclass
@@ -176,36 +94,6 @@ class FidelityConfig:
             raise ValueError(f"--correction must be none, holm or bonferroni, got {self.correction!r}")
 
 
-@dataclass
-class TrialSummaries:
-    """Per-trial summaries of one simulator at one factor (arrays over trials, in trial order)."""
-
-    window_max: np.ndarray
-    window_mean: np.ndarray
-    correct: np.ndarray
-    rate_exc_hz: np.ndarray
-    rate_inh_hz: np.ndarray
-    unit_counts: np.ndarray  # [n_trials, N]
-    trace: np.ndarray  # [n_trials, n_cols - 1], readout at the end of every stimulus step
-    seconds: float
-
-
-@dataclass
-class TestResult:
-    """One statistical comparison of the reference (Octave) and our simulator."""
-
-    factor: float
-    trial_type: str
-    metric: str
-    test: str
-    reference: dict[str, float]
-    ours: dict[str, float]
-    statistic: float
-    p_value: float
-    p_adjusted: float = float("nan")
-    differs: bool = False
-
-
 def log(config: FidelityConfig, message: str) -> None:
     """Progress on stderr, unless quiet."""
     if config.verbose:
@@ -215,92 +103,6 @@ def log(config: FidelityConfig, message: str) -> None:
 def make_conditions(trials_per_type: int) -> np.ndarray:
     """Alternating Go (1) / NoGo (0) trial types, ``trials_per_type`` of each."""
     return np.tile([1, 0], trials_per_type)
-
-
-def octave_string(value: str | os.PathLike) -> str:
-    """Quote a path for a single-quoted Octave string."""
-    return str(value).replace("'", "''")
-
-
-def run_octave(config: FidelityConfig, script: Path, result_file: Path, label: str) -> float:
-    """Run an Octave script single-threaded (stdout streamed to the log); returns its wall time in seconds."""
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
-    command = [config.octave, "--no-gui", "--no-window-system", "--quiet", "--no-init-file", str(script)]
-    stderr_file = script.with_suffix(".stderr")
-    start = time.perf_counter()
-    with (
-        stderr_file.open("w") as stderr_sink,
-        subprocess.Popen(
-            command, cwd=script.parent, env=env, stdout=subprocess.PIPE, stderr=stderr_sink, text=True
-        ) as process,
-    ):
-        assert process.stdout is not None
-        for line in process.stdout:
-            log(config, line.rstrip())
-    elapsed = time.perf_counter() - start
-    stderr = "\n".join(line for line in stderr_file.read_text().splitlines() if OCTAVE_EXIT_NOISE not in line)
-    if process.returncode != 0 or not result_file.is_file():
-        raise RuntimeError(f"octave failed (exit {process.returncode}) at {label}:\n{stderr}")
-    return elapsed
-
-
-def run_reference(
-    config: FidelityConfig,
-    factor: float,
-    inputs: np.ndarray,
-    conditions: np.ndarray,
-    window_start: int,
-    stride: int,
-    seed: int,
-    workdir: Path,
-) -> tuple[TrialSummaries, dict[str, np.ndarray]]:
-    """Run every trial through the original ``LIF_network_fnc`` in one Octave process.
-
-    ``inputs`` is [n_trials, C, n_in] on the stimulus grid; ``window_start`` is the 1-based first LIF
-    step of the scoring window. Returns the summaries and the transferred parameters of trial 1.
-    """
-    tag = f"s{factor:g}".replace(".", "p")
-    inputs_file = workdir / f"inputs_{tag}.mat"
-    result_file = workdir / f"reference_{tag}.mat"
-    driver = workdir / f"driver_{tag}.m"
-    scipy.io.savemat(
-        inputs_file, {"inputs": inputs.transpose(0, 2, 1).astype(float), "conditions": conditions.astype(float)}
-    )
-    driver.write_text(
-        OCTAVE_DRIVER.format(
-            reference_dir=octave_string(config.reference_dir.resolve()),
-            inputs_file=octave_string(inputs_file),
-            model_file=octave_string(config.model.resolve()),
-            result_file=octave_string(result_file),
-            seed=seed,
-            factor=repr(float(factor)),
-            factor_label=f"{factor:g}",
-            window_start=window_start,
-            stride=stride,
-            progress_every=10,
-        )
-    )
-    elapsed = run_octave(config, driver, result_file, f"s={factor:g}")
-    data = scipy.io.loadmat(result_file)
-    column = lambda key: np.asarray(data[key], dtype=float).reshape(-1)  # noqa: E731
-    summaries = TrialSummaries(
-        window_max=column("win_max"),
-        window_mean=column("win_mean"),
-        correct=column("correct").astype(bool),
-        rate_exc_hz=column("rate_exc"),
-        rate_inh_hz=column("rate_inh"),
-        unit_counts=np.asarray(data["unit_counts"], dtype=float),
-        trace=np.asarray(data["trace"], dtype=float),
-        seconds=elapsed,
-    )
-    parameters = {
-        "w_scaled": np.asarray(data["W_first"], dtype=float),
-        "tau_d_s": column("td_first"),
-        "w_out": column("w_out_first"),
-        "duration_s": column("T"),
-        "dt_s": column("dt"),
-    }
-    return summaries, parameters
 
 
 def simulate_options(config: FidelityConfig) -> dict[str, str]:
@@ -362,244 +164,14 @@ def check_parameters(
     }
 
 
-def describe(values: np.ndarray) -> dict[str, float]:
-    """Mean, SD (ddof 1) and n of a sample."""
-    return {"mean": float(np.mean(values)), "sd": float(np.std(values, ddof=1)), "n": int(values.size)}
-
-
-def safe_p(p: float, a: np.ndarray, b: np.ndarray) -> float:
-    """A NaN p (both samples constant) means no difference if they are equal, a sure one otherwise."""
-    if np.isfinite(p):
-        return float(p)
-    return 1.0 if np.allclose(np.mean(a), np.mean(b)) else 0.0
-
-
-def compare_samples(
-    factor: float, trial_type: str, metric: str, reference: np.ndarray, ours: np.ndarray
-) -> list[TestResult]:
-    """Welch t-test on the means; for readout statistics also Brown-Forsythe on the spreads."""
-    t = stats.ttest_ind(reference, ours, equal_var=False)
-    results = [
-        TestResult(
-            factor,
-            trial_type,
-            metric,
-            "Welch t",
-            describe(reference),
-            describe(ours),
-            float(t.statistic),
-            safe_p(t.pvalue, reference, ours),
-        )
-    ]
-    if metric.startswith("window"):
-        lev = stats.levene(reference, ours, center="median")
-        results.append(
-            TestResult(
-                factor,
-                trial_type,
-                f"{metric} SD",
-                "Brown-Forsythe",
-                describe(reference),
-                describe(ours),
-                float(lev.statistic),
-                safe_p(lev.pvalue, reference, ours),
-            )
-        )
-    return results
-
-
-def compare_accuracy(factor: float, trial_type: str, reference: np.ndarray, ours: np.ndarray) -> TestResult:
-    """Fisher exact test on the 2×2 table of correct / wrong trials."""
-    table = [[int(reference.sum()), int((~reference).sum())], [int(ours.sum()), int((~ours).sum())]]
-    fisher = stats.fisher_exact(table)
-    summary = lambda x: {"mean": float(x.mean()), "correct": int(x.sum()), "n": int(x.size)}  # noqa: E731
-    return TestResult(
-        factor,
-        trial_type,
-        "accuracy",
-        "Fisher exact",
-        summary(reference),
-        summary(ours),
-        float(fisher.statistic),
-        float(fisher.pvalue),
-    )
-
-
-def adjust(results: list[TestResult], alpha: float, correction: str) -> None:
-    """Fill ``p_adjusted`` and ``differs`` (Holm step-down, Bonferroni, or none)."""
-    m = len(results)
-    p = np.array([r.p_value for r in results])
-    if correction == "bonferroni":
-        adjusted = np.minimum(p * m, 1.0)
-    elif correction == "holm":
-        order = np.argsort(p)
-        steps = np.maximum.accumulate(np.minimum(p[order] * (m - np.arange(m)), 1.0))
-        adjusted = np.empty(m)
-        adjusted[order] = steps
-    else:
-        adjusted = p
-    for result, q in zip(results, adjusted, strict=True):
-        result.p_adjusted = float(q)
-        result.differs = bool(q < alpha)
-
-
-def describe_agreement(
-    reference: TrialSummaries, ours: TrialSummaries, mask_ref: np.ndarray, mask_ours: np.ndarray
-) -> dict[str, float]:
-    """Descriptive (untested) agreement: readout trace and per-unit mean rates across trials."""
-    trace_ref, trace_ours = reference.trace[mask_ref], ours.trace[mask_ours]
-    se = np.sqrt(trace_ref.var(0, ddof=1) / len(trace_ref) + trace_ours.var(0, ddof=1) / len(trace_ours))
-    gap = np.abs(trace_ref.mean(0) - trace_ours.mean(0))
-    counts_ref, counts_ours = reference.unit_counts[mask_ref].mean(0), ours.unit_counts[mask_ours].mean(0)
-    both = (counts_ref.std() > 0) and (counts_ours.std() > 0)
-    return {
-        "trace_max_abs_gap": float(gap.max()),
-        "trace_max_gap_over_se": float(np.max(gap / np.maximum(se, 1e-12))),
-        "unit_rate_pearson_r": float(np.corrcoef(counts_ref, counts_ours)[0, 1]) if both else float("nan"),
-    }
-
-
-def refractory_mismatches(
-    spikes: np.ndarray, n_units: int, dt_s: float, refractory_steps: int, n_steps: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """Where the original's refractory periods end on a different step than ours.
-
-    The original integrates unit i at step k iff ``dt*k > tlast + tref`` in float64 (``tref`` =
-    ``REFERENCE_T_REF_S``), with ``tlast ← tlast + (dt*j − tlast)`` at a spike at step j (tlast = 0 at
-    the start, j = 0); we integrate again at step j + ``refractory_steps`` + 1. For ~1-2 % of spikes the
-    float64 test already passes one step earlier (a 39-step, 1.95-ms refractory period).
-    ``spikes`` is [n, 2] (unit, step), 1-based.
-    Returns, per unit, the first 0-based step at which its history differs from ours (``n_steps`` if
-    never), and for each refractory period (every spike and each unit's start) its start step (0 at the
-    start) and whether its end differs.
-    """
-    first = np.full(n_units, n_steps)
-    starts, differs = [], []
-    for unit in range(1, n_units + 1):
-        tlast = 0.0
-        for j in [0, *sorted(spikes[spikes[:, 0] == unit, 1].tolist())]:
-            tlast = tlast + (dt_s * j - tlast)
-            k = j + 1
-            while not dt_s * k > tlast + REFERENCE_T_REF_S:
-                k += 1
-            ours = j + refractory_steps + 1
-            starts.append(j)
-            differs.append(k != ours)
-            if k != ours:
-                first[unit - 1] = min(first[unit - 1], min(k, ours) - 1)
-    return first, np.column_stack([starts, differs]).astype(int)
-
-
-def compare_lockstep(
-    factor: float,
-    reference_spikes: np.ndarray,
-    reference_out: np.ndarray,
-    reference_voltage: np.ndarray,
-    spikes: torch.Tensor,
-    voltage: torch.Tensor,
-    readout: torch.Tensor,
-    early_end: np.ndarray,
-    periods: np.ndarray,
-    v_th_mv: float,
-) -> dict:
-    """Step-by-step comparison of one noise-free trial run from the same initial voltages.
-
-    Up to the first step where the spike rasters differ (within the recorded reference voltages), every
-    voltage must agree to ``LOCKSTEP_VOLTAGE_TOL`` mV (a unit only until the original ends one of its
-    refractory periods early) and the readout to ``LOCKSTEP_READOUT_RTOL``. The first differing spike must
-    be explained: by such an early refractory end of its unit, or by a float32/float64 threshold tie (the
-    simulator that did not spike was within ``LOCKSTEP_VOLTAGE_TOL`` of threshold). Refractory periods
-    that end on another step than ours (``periods``, see ``refractory_mismatches``) must stay rare
-    (≤ ``LOCKSTEP_MAX_REFRACTORY_MISMATCH`` of those begun in the identical stretch).
-    ``reference_voltage`` is [N, M] (the original's REC, 30 mV at spikes); our tensors are [n_steps, …].
-    """
-    n_steps, n_units = spikes.shape
-    ours = spikes.numpy()
-    theirs = np.zeros_like(ours)
-    theirs[reference_spikes[:, 1] - 1, reference_spikes[:, 0] - 1] = True
-    differing = np.flatnonzero((ours != theirs).any(1))
-    first = int(differing[0]) if differing.size else None
-    window = n_steps if first is None else first
-    recorded = min(window, reference_voltage.shape[1])
-    v_ours = voltage[:recorded].double().numpy()
-    v_theirs = reference_voltage[:, :recorded].T
-    same_history = np.arange(recorded)[:, None] < early_end[None, :]
-    mask = same_history & ~theirs[:recorded] & ~ours[:recorded]
-    voltage_gap = float(np.max(np.abs(v_ours - v_theirs), where=mask, initial=0.0))
-    scale = float(np.max(np.abs(reference_out))) or 1.0
-    readout_gap = float(np.max(np.abs(readout[:window].double().numpy() - reference_out[:window]), initial=0.0))
-    explanation = "none needed"
-    units: list[int] = []
-    if first is not None:
-        units = np.flatnonzero(ours[first] != theirs[first]).tolist()
-        reasons = []
-        for unit in units:
-            if early_end[unit] <= first:
-                reasons.append("early refractory end in the original")
-                continue
-            silent = float(voltage[first, unit]) if theirs[first, unit] else None
-            if silent is None and first < reference_voltage.shape[1]:
-                silent = float(reference_voltage[unit, first])
-            near = silent is not None and v_th_mv - silent <= LOCKSTEP_VOLTAGE_TOL
-            reasons.append("threshold tie (float precision)" if near else "UNEXPLAINED")
-        explanation = "; ".join(sorted(set(reasons)))
-    begun = periods[:, 0] < window
-    mismatch_fraction = float(periods[begun, 1].mean()) if begun.any() else 0.0
-    passed = (
-        mismatch_fraction <= LOCKSTEP_MAX_REFRACTORY_MISMATCH
-        and voltage_gap <= LOCKSTEP_VOLTAGE_TOL
-        and readout_gap / scale <= LOCKSTEP_READOUT_RTOL
-        and "UNEXPLAINED" not in explanation
-    )
-    return {
-        "factor": float(factor),
-        "spikes_reference": int(theirs.sum()),
-        "spikes_ours": int(ours.sum()),
-        "identical_steps": window,
-        "identical_spikes": int(theirs[:window].sum()),
-        "voltage_compared_steps": recorded,
-        "voltage_max_abs_diff_mv": voltage_gap,
-        "readout_max_rel_diff": readout_gap / scale,
-        "units_with_early_refractory_end_before": int((early_end < window).sum()),
-        "refractory_periods_begun": int(begun.sum()),
-        "refractory_mismatch_fraction": mismatch_fraction,
-        "first_difference_step": None if first is None else first + 1,
-        "first_difference_units": [u + 1 for u in units],
-        "first_difference_explanation": explanation,
-        "passed": bool(passed),
-    }
-
-
-def run_lockstep(config: FidelityConfig, network: SpikingRNN, probe: torch.Tensor, workdir: Path) -> list[dict]:
+def run_lockstep(
+    config: FidelityConfig, network: SpikingRNN, reference: ReferenceSimulator, probe: torch.Tensor
+) -> list[dict]:
     """One noise-free trial of input ``probe`` [C, n_in] per factor from identical initial voltages in both
     simulators."""
     p = network.params
     uniform = np.random.default_rng(config.seed).random(network.n_units)
-    shadow = workdir / "lockstep_shadow"
-    shadow.mkdir()
-    (shadow / "rand.m").write_text(LOCKSTEP_RAND)
-    (shadow / "randn.m").write_text(LOCKSTEP_RANDN)
-    inputs_file, result_file, driver = (workdir / n for n in ("lockstep_in.mat", "lockstep.mat", "lockstep.m"))
-    scipy.io.savemat(
-        inputs_file,
-        {
-            "uniform": uniform[:, None],
-            "factors": np.asarray(config.factors, dtype=float),
-            "u": probe.T.double().numpy(),
-        },
-    )
-    driver.write_text(
-        LOCKSTEP_DRIVER.format(
-            reference_dir=octave_string(config.reference_dir.resolve()),
-            shadow_dir=octave_string(shadow),
-            inputs_file=octave_string(inputs_file),
-            model_file=octave_string(config.model.resolve()),
-            result_file=octave_string(result_file),
-            voltage_steps=LOCKSTEP_VOLTAGE_STEPS,
-        )
-    )
-    run_octave(config, driver, result_file, "lockstep")
-    data = scipy.io.loadmat(result_file)
+    data = reference.lockstep(config.factors, uniform, probe.double().numpy(), LOCKSTEP_VOLTAGE_STEPS)
     v0 = torch.as_tensor(p.v_init_min_mv + uniform * (p.v_init_max_mv - p.v_init_min_mv)).float()
     result = network.simulate(
         probe[None],
@@ -656,17 +228,13 @@ def run_comparison(config: FidelityConfig) -> dict:
     reference: dict[float, TrialSummaries] = {}
     parameter_checks: dict[str, dict[str, float]] = {}
     with tempfile.TemporaryDirectory(prefix="spikernn-fidelity-") as tmp:
+        octave = ReferenceSimulator(
+            config.octave, config.reference_dir, config.model, Path(tmp), lambda message: log(config, message)
+        )
         for i, factor in enumerate(config.factors):
             log(config, f"reference (Octave) at s={factor:g}: {len(conditions)} trials")
-            summaries, parameters = run_reference(
-                config,
-                factor,
-                trials.inputs.numpy(),
-                conditions,
-                window_start,
-                stride,
-                config.seed + 1 + i,
-                Path(tmp),
+            summaries, parameters = octave.trials(
+                factor, trials.inputs.numpy(), conditions, window_start, stride, config.seed + 1 + i
             )
             reference[float(factor)] = summaries
             parameter_checks[f"{factor:g}"] = check_parameters(network, factor, task.duration_ms / 1000.0, parameters)
@@ -675,7 +243,7 @@ def run_comparison(config: FidelityConfig) -> dict:
             log(config, "lockstep: one noise-free probe trial per factor from the same initial voltages")
             probe = torch.zeros_like(trials.inputs[0])
             probe[PROBE_COLUMNS] = 1.0
-            lockstep = run_lockstep(config, network, probe, Path(tmp))
+            lockstep = run_lockstep(config, network, octave, probe)
     log(config, f"ours at s={', '.join(f'{s:g}' for s in config.factors)}: {len(conditions)} trials each")
     ours = run_ours(config, network, trials.inputs, trials.labels, config.seed + 1000)
 

@@ -1,5 +1,6 @@
 """Our spiking simulator against the original MATLAB ``LIF_network_fnc.m`` run under GNU Octave
-(benchmarks/reference_fidelity.py).
+(benchmarks/reference_fidelity.py, with fidelity_statistics.py, fidelity_lockstep.py, fidelity_octave.py
+and the Octave drivers in benchmarks/reference_fidelity/).
 
 The comparison itself needs Octave and ``SPIKERNN_REFERENCE_DIR`` = a folder holding ``LIF_network_fnc.m``
 (rkim35/spikeRNN, ``spiking/``); its model is ``SPIKERNN_REFERENCE_MODEL`` (a reference-layout Go-NoGo
@@ -9,8 +10,9 @@ is tested without Octave.
 
 from __future__ import annotations
 
-import importlib.util
+import importlib
 import os
+import re
 import shutil
 import sys
 from pathlib import Path
@@ -24,37 +26,51 @@ from spikernn.io import export_mat
 from spikernn.rate import RateRNN, RateRNNConfig
 
 REFERENCE_DIR = os.environ.get("SPIKERNN_REFERENCE_DIR")
-SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "reference_fidelity.py"
+BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
+
+
+def benchmark_module(name: str) -> ModuleType:
+    """A module of benchmarks/ (scripts, not a package: imported with that folder on the path, as
+    ``python benchmarks/reference_fidelity.py`` runs them)."""
+    sys.path.insert(0, str(BENCHMARKS))
+    try:
+        return importlib.import_module(name)
+    finally:
+        sys.path.remove(str(BENCHMARKS))
 
 
 @pytest.fixture(scope="module")
 def bench() -> ModuleType:
-    """benchmarks/reference_fidelity.py (not a package), imported as a module."""
-    spec = importlib.util.spec_from_file_location("reference_fidelity", SCRIPT)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up here
-    spec.loader.exec_module(module)
-    return module
+    return benchmark_module("reference_fidelity")
 
 
-def test_holm_correction(bench: ModuleType) -> None:
-    results = [bench.TestResult(25.0, "Go", "m", "t", {}, {}, 0.0, p) for p in (0.004, 0.03, 0.002, 0.5)]
-    bench.adjust(results, alpha=0.01, correction="holm")
+@pytest.fixture(scope="module")
+def statistics() -> ModuleType:
+    return benchmark_module("fidelity_statistics")
+
+
+@pytest.fixture(scope="module")
+def lockstep() -> ModuleType:
+    return benchmark_module("fidelity_lockstep")
+
+
+def test_holm_correction(statistics: ModuleType) -> None:
+    results = [statistics.TestResult(25.0, "Go", "m", "t", {}, {}, 0.0, p) for p in (0.004, 0.03, 0.002, 0.5)]
+    statistics.adjust(results, alpha=0.01, correction="holm")
     assert [r.p_adjusted for r in results] == pytest.approx([0.012, 0.06, 0.008, 0.5])
     assert [r.differs for r in results] == [False, False, True, False]
 
 
-def test_refractory_mismatch_follows_the_originals_float64_test(bench: ModuleType) -> None:
+def test_refractory_mismatch_follows_the_originals_float64_test(lockstep: ModuleType) -> None:
     """A spike at step 381 after one at step 1: the original's ``dt*k > tlast + tref`` already holds at
     k = 421, one step before our 40-step refractory period ends (k = 422)."""
     spikes = np.array([[1, 1], [1, 381], [2, 1]])
-    first, periods = bench.refractory_mismatches(spikes, n_units=3, dt_s=0.00005, refractory_steps=40, n_steps=2000)
+    first, periods = lockstep.refractory_mismatches(spikes, n_units=3, dt_s=0.00005, refractory_steps=40, n_steps=2000)
     assert first.tolist() == [420, 2000, 2000]
     assert sorted(map(tuple, periods.tolist())) == [(0, 0), (0, 0), (0, 0), (1, 0), (1, 0), (381, 1)]
 
 
-def lockstep_case(bench: ModuleType, shift_spike: bool, near_threshold: bool = False) -> dict:
+def lockstep_case(lockstep: ModuleType, shift_spike: bool, near_threshold: bool = False) -> dict:
     """Two units, 100 steps; unit 1 spikes at step 50 in the original and (maybe) at 51 in ours."""
     n_steps, voltage = 100, torch.full((100, 2), -50.0)
     spikes = torch.zeros(n_steps, 2, dtype=torch.bool)
@@ -64,7 +80,7 @@ def lockstep_case(bench: ModuleType, shift_spike: bool, near_threshold: bool = F
     if near_threshold:
         voltage[49, 0] = -40.0005
     out = np.linspace(0.0, 1.0, n_steps)
-    return bench.compare_lockstep(
+    return lockstep.compare_lockstep(
         25.0,
         np.array([[1, 50]]),
         out,
@@ -78,14 +94,26 @@ def lockstep_case(bench: ModuleType, shift_spike: bool, near_threshold: bool = F
     )
 
 
-def test_lockstep_accepts_identical_runs_and_flags_unexplained_spikes(bench: ModuleType) -> None:
-    same = lockstep_case(bench, shift_spike=False)
+def test_lockstep_accepts_identical_runs_and_flags_unexplained_spikes(lockstep: ModuleType) -> None:
+    same = lockstep_case(lockstep, shift_spike=False)
     assert same["passed"] and same["first_difference_step"] is None and same["identical_spikes"] == 1
-    shifted = lockstep_case(bench, shift_spike=True)
+    shifted = lockstep_case(lockstep, shift_spike=True)
     assert not shifted["passed"] and shifted["first_difference_step"] == 50
     assert shifted["first_difference_explanation"] == "UNEXPLAINED"
-    tie = lockstep_case(bench, shift_spike=True, near_threshold=True)
+    tie = lockstep_case(lockstep, shift_spike=True, near_threshold=True)
     assert tie["passed"] and tie["first_difference_explanation"] == "threshold tie (float precision)"
+
+
+def test_octave_drivers_are_functions_named_after_their_files_and_get_exact_literals() -> None:
+    """Octave runs a function file only if the function is named after it; paths with quotes and
+    factors must reach the drivers unchanged."""
+    octave = benchmark_module("fidelity_octave")
+    drivers = sorted(octave.DRIVERS.rglob("*.m"))
+    assert {d.stem for d in drivers} == {"reference_trials", "lockstep_trials", "rand", "randn"}
+    for driver in drivers:
+        assert re.match(rf"function (\w+ = )?{driver.stem}\(", driver.read_text()), driver
+    assert octave.octave_literal(Path("/tmp/it's")) == "'/tmp/it''s'"
+    assert float(octave.octave_literal(0.1 + 0.2)) == 0.1 + 0.2 and octave.octave_literal(7) == "7"
 
 
 @pytest.fixture
