@@ -102,6 +102,18 @@ def test_progress_is_reported_up_to_the_last_step() -> None:
 # --- noise ---------------------------------------------------------------------------------------
 
 
+def uncoupled_network(n: int, params: SpikingParameters) -> SpikingRNN:
+    """``n`` units without recurrent or external input, read out by their mean rate."""
+    return SpikingRNN(
+        w_eff=torch.zeros(n, n),
+        w_in=torch.zeros(n, 1),
+        w_out=torch.ones(n) / n,
+        tau_d_ms=torch.full((n,), 20.0),
+        inhibitory=torch.zeros(n, dtype=torch.bool),
+        params=params,
+    )
+
+
 def z_score(x: np.ndarray, y: np.ndarray) -> float:
     """Welch z of the difference of two sample means."""
     return (x.mean() - y.mean()) / math.sqrt(x.var(ddof=1) / len(x) + y.var(ddof=1) / len(y))
@@ -111,15 +123,7 @@ def test_noise_driven_firing_has_the_same_statistics() -> None:
     """Uncoupled units held 0.5 mV below threshold fire only through the noise (stationary SD
     ≈ 1 mV), so their rate is a sensitive check of the noise distribution."""
     n = 50
-    params = SpikingParameters(i_bias_mv=-40.5)
-    net = SpikingRNN(
-        w_eff=torch.zeros(n, n),
-        w_in=torch.zeros(n, 1),
-        w_out=torch.ones(n) / n,
-        tau_d_ms=torch.full((n,), 20.0),
-        inhibitory=torch.zeros(n, dtype=torch.bool),
-        params=params,
-    )
+    net = uncoupled_network(n, SpikingParameters(i_bias_mv=-40.5))
     inputs = torch.zeros(150, 41, 1)
     v0 = torch.full((150, n), -40.5)
     a = net.simulate(inputs, 1.0, initial_voltage_mv=v0, generator=torch.Generator().manual_seed(1), backend="fused")
@@ -210,17 +214,6 @@ def test_ziggurat_layers_close_at_zero() -> None:
 
 
 # --- noise in the input current (spiking.noise_mode = "current") ---------------------------------
-
-
-def uncoupled_network(n: int, params: SpikingParameters) -> SpikingRNN:
-    return SpikingRNN(
-        w_eff=torch.zeros(n, n),
-        w_in=torch.zeros(n, 1),
-        w_out=torch.ones(n) / n,
-        tau_d_ms=torch.full((n,), 20.0),
-        inhibitory=torch.zeros(n, dtype=torch.bool),
-        params=params,
-    )
 
 
 @pytest.mark.parametrize("backend", ["fused", "torch"])
