@@ -144,6 +144,13 @@ RUN_CASES = [
     ("+transfer.scaling_factorz=20", "unknown key(s) transfer.scaling_factorz"),
     # task, seed, objective
     ("task.name=dms", "task must be one of 'go_nogo', 'xor', 'mante', got 'dms'"),
+    ("task.stim_duration_ms=0", "task.stim_duration_ms must be in (0, inf]"),
+    ("task.stim_onset_ms=-5", "task.stim_onset_ms must be in [0, inf]"),
+    ("task.stim_onset_ms=252", "task.stim_onset_ms must be a multiple of the 5-ms input step"),
+    ("task.trial_ms=400", "task go_nogo: stimulus, response and scoring must fit the trial"),
+    ("task=xor task.response_duration_ms=1000", "task xor: stimulus, response and scoring must fit the trial"),
+    ("task.trial_ms=abc", "could not be converted to Float full_key: task.trial_ms"),
+    ("+task.stim_offset_ms=3", "unknown key(s) task.stim_offset_ms"),
     ("seed=-1", "seed must be in [0, inf]"),
     ("seed=1.5", "seed must be an integer"),
     ("seed=abc", "seed must be an integer"),

@@ -35,6 +35,17 @@ def test_fig2de_spans_fixed_and_long_decay_constants() -> None:
 
 def test_fig3_trains_mante_in_the_papers_mode() -> None:
     raw, config = run_config("experiment=fig3", "model.n_units=10")
-    assert config.task == "mante" and config.model.taus_ms == [20.0, 50.0]
+    assert config.task.name == "mante" and config.model.taus_ms == [20.0, 50.0]
     assert (config.trainer.batch_size, config.trainer.learning_rate, config.trainer.n_trials) == (1, 0.01, 6000)
     assert raw["logger"]["experiment_name"] == "fig3"
+
+
+def test_task_timing_is_set_from_the_command_line() -> None:
+    """Task timing is a config key like any other (so a sweep can vary it); scoring follows it."""
+    from spikernn.tasks import get_task
+
+    raw, config = run_config("task=xor", "task.stim_duration_ms=200", "task.delay_ms=100")
+    assert raw["task"]["trial_ms"] == 1500.0 and config.task.stim_duration_ms == 200.0
+    assert get_task(config.task).scoring_window("spiking").from_ms == 950.0
+    _, default = run_config()
+    assert default.task == get_task("go_nogo").config and str(default.task) == "go_nogo"

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
+import re
+
 import pytest
 import torch
 
-from spikernn.tasks import TASKS, get_task
+from spikernn.tasks import TASKS, GoNoGoConfig, XORConfig, get_task
 from spikernn.tasks.base import first_index
 from spikernn.validation import ConfigError
 
@@ -96,3 +99,66 @@ def test_trials_are_reproducible_from_the_seed() -> None:
 def test_unknown_task_is_refused() -> None:
     with pytest.raises(ConfigError, match="task must be one of 'go_nogo', 'xor', 'mante'"):
         get_task("dms")
+
+
+# sha256 (first 32 hex digits) of inputs, targets, labels and conditions of 64 trials per seed, computed
+# with the code before the timing became configurable (class attributes): the default timing must
+# give the same trials bit for bit
+TRIALS_BEFORE_TIMING_CONFIG = {
+    ("go_nogo", 0): "ce68a20661693836661b92a454eb9ce7",
+    ("go_nogo", 1): "bb77f0530dddebb68d7da4a0ab941ca3",
+    ("mante", 0): "c86b2a38130d1208a96569e5bf15475f",
+    ("mante", 1): "57098e56daab89b18f3349fa2810ac73",
+    ("xor", 0): "c98d848b102a4b9ad3887c04b54ca495",
+    ("xor", 1): "854396bb6c4500d5886f1e18412f6f9b",
+}
+
+
+@pytest.mark.parametrize(("name", "seed"), sorted(TRIALS_BEFORE_TIMING_CONFIG))
+def test_default_timing_gives_the_trials_of_before(name: str, seed: int) -> None:
+    task = get_task(TASKS[name].Config())
+    trials = task.make_trials(64, torch.Generator().manual_seed(seed))
+    digest = hashlib.sha256()
+    for tensor in (trials.inputs, trials.targets, trials.labels, trials.conditions):
+        digest.update(tensor.contiguous().numpy().tobytes())
+    assert digest.hexdigest()[:32] == TRIALS_BEFORE_TIMING_CONFIG[(name, seed)]
+
+
+def test_timing_moves_stimulus_target_and_scoring_windows() -> None:
+    task = get_task(GoNoGoConfig(stim_onset_ms=100.0, stim_duration_ms=50.0, trial_ms=600.0))
+    trials = task.make_trials(1, torch.Generator().manual_seed(0), conditions=torch.tensor([1]))
+    assert trials.inputs.shape == (1, 121, 1)
+    assert torch.equal(torch.nonzero(trials.inputs[0, :, 0]).flatten(), torch.arange(20, 30))
+    assert torch.equal(torch.nonzero(trials.targets[0]).flatten(), torch.arange(30, 120))
+    assert task.scoring_window("rate").from_ms == 150.0 and task.scoring_window("spiking").from_ms == 275.0
+    xor = get_task(XORConfig(delay_ms=100.0, stim_duration_ms=200.0))  # pulses [250, 450), [550, 750)
+    both = xor.make_trials(1, torch.Generator().manual_seed(0), conditions=torch.tensor([3]))
+    assert torch.equal(torch.nonzero(both.inputs[0, :, 1]).flatten(), torch.arange(110, 150))
+    assert torch.equal(torch.nonzero(both.targets[0]).flatten(), torch.arange(160, 260))  # 800 … 1300 ms
+    assert xor.scoring_window("spiking").from_ms == 950.0
+
+
+@pytest.mark.parametrize(
+    ("config", "message"),
+    [
+        (GoNoGoConfig(trial_ms=400.0), "stimulus, response and scoring must fit the trial"),
+        (XORConfig(delay_ms=500.0), "stimulus, response and scoring must fit the trial"),
+    ],
+)
+def test_timing_that_does_not_fit_the_trial_is_refused(config, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        get_task(config)
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        ({"stim_duration_ms": 0.0}, "task.stim_duration_ms must be in (0, inf]"),
+        ({"stim_onset_ms": -5.0}, "task.stim_onset_ms must be in [0, inf]"),
+        ({"stim_onset_ms": 252.0}, "task.stim_onset_ms must be a multiple of the 5-ms input step"),
+        ({"trial_ms": float("nan")}, "task.trial_ms must be a finite number"),
+    ],
+)
+def test_bad_timing_values_are_refused_naming_the_key(values: dict, message: str) -> None:
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        GoNoGoConfig(**values)

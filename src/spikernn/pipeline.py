@@ -26,7 +26,7 @@ from spikernn.rate.model import trial_loss
 from spikernn.rate.training import MemberResult, TrainerConfig, train_rate_model
 from spikernn.science import flag_failures, json_safe, warn
 from spikernn.spiking import SpikingParameters, SpikingRNN
-from spikernn.tasks import Task, condition_slug, get_task
+from spikernn.tasks import GoNoGoConfig, Task, TaskConfig, condition_slug, get_task
 from spikernn.transfer import TransferConfig, default_grid, search_scaling_factor, to_spiking
 from spikernn.validation import ConfigError, check_int
 
@@ -45,7 +45,7 @@ _RATE_EVAL, _SEARCH, _EVALUATION, _EXAMPLES = 100, 200, 300, 400
 class RunConfig:
     """Everything the main job needs; built (and so validated) before any work starts."""
 
-    task: str = "go_nogo"
+    task: TaskConfig = field(default_factory=GoNoGoConfig)  # the task and its timing (reads as its name)
     model: RateRNNConfig = field(default_factory=RateRNNConfig)
     spiking: SpikingParameters = field(default_factory=SpikingParameters)
     transfer: TransferConfig = field(default_factory=TransferConfig)

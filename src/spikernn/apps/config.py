@@ -30,11 +30,11 @@ from spikernn.rate import RateRNN, RateRNNConfig
 from spikernn.rate.connectivity import make_connectivity
 from spikernn.rate.training import TrainerConfig
 from spikernn.spiking import SpikingParameters
-from spikernn.tasks import Task, get_task
+from spikernn.tasks import TASKS, Task, TaskConfig, get_task
 from spikernn.tracking import LoggerConfig, resolve_model_source
 from spikernn.tracking.store import resolve_tracking_uri
 from spikernn.transfer import TransferConfig, check_factor
-from spikernn.validation import ConfigError, ModelFileError, check_int
+from spikernn.validation import ConfigError, ModelFileError, check_choice, check_int
 
 schemas.register()
 T = TypeVar("T")
@@ -185,6 +185,13 @@ def _check_som_units(model: RateRNNConfig, seed: int) -> None:
         ) from None
 
 
+def task_config_of(values: dict) -> TaskConfig:
+    """The ``task`` group (``name`` and the timing of that task's schema) as the task's config."""
+    name = values.get("name")
+    check_choice("task", name, TASKS)
+    return typed(TASKS[name].Config, "task", values)
+
+
 def rate_model_config(values: dict, n_inputs: int) -> RateRNNConfig:
     """The ``model`` group (schema ``ModelConfig``) as a RateRNNConfig of a task's ``n_inputs``:
     ``tau_min_ms``/``tau_max_ms`` (null max = one fixed τ) become ``taus_ms``."""
@@ -211,11 +218,12 @@ def build_run_config(raw: dict) -> RunConfig:
     if unknown:
         raise ConfigError(f"unknown key(s) {', '.join(unknown)}; allowed: {', '.join(sorted(RUN_KEYS))}")
     _check_choices(raw)
-    task = get_task(raw["task"]["name"])
+    task_config = task_config_of(raw["task"])
+    task = get_task(task_config)
     trainer = typed(TrainerConfig, "trainer", raw["trainer"])
     check_accelerator(trainer)
     values = {
-        "task": task.name,
+        "task": task_config,
         "model": rate_model_config(raw["model"], task.n_inputs),
         "trainer": trainer,
         **{k: raw[k] for k in ("seed", "eval_trials", "allow_untrained", "finetune") if k in raw},
@@ -258,9 +266,7 @@ def load_model_source(raw: dict, artifacts: tuple[str, ...]) -> ModelSource:
     if source is not None and not isinstance(source, str):
         raise ConfigError(f"source must be a model file path or an MLflow run id, got {source!r}")
     source = source or ""
-    wanted = (raw.get("task") or {}).get("name")
-    if wanted is not None:
-        get_task(wanted)
+    wanted = None if raw.get("task") is None else task_config_of(raw["task"])
     with tempfile.TemporaryDirectory(prefix="spikernn-source-") as tmp:
         path = resolve_model_source(source, tracking_uri(raw), artifacts, Path(tmp))
         try:
@@ -275,8 +281,8 @@ def load_model_source(raw: dict, artifacts: tuple[str, ...]) -> ModelSource:
     saved_task = stored.get("task")
     if saved_task is not None and not isinstance(saved_task, str):
         raise ModelFileError(f"source: {source} stores a task that is not text ({saved_task!r})")
-    if wanted is not None and saved_task is not None and wanted != saved_task:
-        raise ConfigError(f"task: the model in {source} was trained on {saved_task!r}, not {wanted!r}")
+    if wanted is not None and saved_task is not None and wanted.name != saved_task:
+        raise ConfigError(f"task: the model in {source} was trained on {saved_task!r}, not {wanted.name!r}")
     task = get_task(wanted or saved_task)
     if model.config.n_inputs != task.n_inputs:
         raise ConfigError(f"task: {task.name} has {task.n_inputs} inputs, the model {model.config.n_inputs}")

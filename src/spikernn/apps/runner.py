@@ -52,7 +52,7 @@ Work = Callable[[S, CommandContext], dict]
 
 def run_tags(cfg: RunConfig) -> dict:
     """Tags of a command that trains (``spikernn-train``, ``spikernn-run``)."""
-    return {"task": cfg.task, "seed": str(cfg.seed)}
+    return {"task": cfg.task.name, "seed": str(cfg.seed)}
 
 
 def source_tags(cfg: ConvertConfig | EvaluateConfig) -> dict:

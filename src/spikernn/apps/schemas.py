@@ -16,6 +16,7 @@ from spikernn.finetune import FinetuneConfig
 from spikernn.rate import RateRNNConfig
 from spikernn.rate.training import TrainerConfig
 from spikernn.spiking import SpikingParameters
+from spikernn.tasks import TASKS
 from spikernn.tracking import LoggerConfig
 from spikernn.transfer import TransferConfig
 
@@ -68,8 +69,11 @@ GROUPS: dict[str, type] = {
 
 
 def register() -> None:
-    """Store every group's schema (``<group>/schema``) and ``spiking/stored``."""
+    """Store every group's schema (``<group>/schema``), ``spiking/stored`` and each task's timing
+    (``task/schema_<name>``, extended by ``conf/task/<name>.yaml``)."""
     store = ConfigStore.instance()
     for group, node in GROUPS.items():
         store.store(group=group, name=SCHEMA, node=node)
     store.store(group="spiking", name="stored", node=StoredSpikingParameters)
+    for name, task in TASKS.items():
+        store.store(group="task", name=f"{SCHEMA}_{name}", node=task.Config)
