@@ -99,3 +99,38 @@ def test_interrupted_training_resumes_exactly(tmp_path) -> None:
 def test_resume_from_a_missing_checkpoint_is_refused(tmp_path) -> None:
     with pytest.raises(ConfigError, match="trainer.resume_from: no checkpoint file"):
         TrainerConfig(resume_from=str(tmp_path / "nope.ckpt"))
+
+
+def test_training_metrics_go_to_the_commands_mlflow_run_through_lightning(tmp_path) -> None:
+    """Lightning's MLFlowLogger on an existing run: the criterion's numbers at step = trials seen,
+    equal to the record; the run stays open for the command to close with its own status."""
+    from mlflow.tracking import MlflowClient
+
+    from spikernn.tracking.store import ensure_experiment, open_tracking_store
+    from spikernn.tracking.training_metrics import CommandRunLogger
+
+    uri = open_tracking_store(None, tmp_path)
+    client = MlflowClient(uri)
+    run_id = client.create_run(ensure_experiment(client, "t", tmp_path, uri)).info.run_id
+    trainer = TrainerConfig(n_trials=300, batch_size=20, progress_bar=False)
+    _, record = train_rate_model(
+        get_task("go_nogo"), RateRNNConfig(n_units=20), trainer, seed=1,
+        callbacks=[CommandRunLogger(tracking_uri=uri, run_id=run_id)],
+    )  # fmt: skip
+    assert record.trials_seen == [100, 200, 300]
+    for name, values in (
+        ("eval_loss", record.eval_loss),
+        ("eval_accuracy", record.eval_accuracy),
+        ("train_loss", record.train_loss),
+    ):
+        history = client.get_metric_history(run_id, name)
+        assert [m.step for m in history] == record.trials_seen, name
+        assert [m.value for m in history] == pytest.approx(values), name
+    assert client.get_run(run_id).info.status == "RUNNING"
+
+
+def test_training_progress_goes_to_stderr_without_epoch_text(capsys) -> None:
+    train_rate_model(get_task("go_nogo"), RateRNNConfig(n_units=20), TrainerConfig(n_trials=40, batch_size=20), seed=1)
+    out, err = capsys.readouterr()
+    assert out == ""  # stdout is the command's JSON summary alone
+    assert "training" in err and "Epoch" not in err and "litlogger" not in err

@@ -7,14 +7,13 @@ command (conversion, evaluation, files, MLflow run) exactly as a job trained alo
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import OmegaConf
+from pytorch_lightning.loggers import Logger
 
 from spikernn.rate.training import MemberResult
 from spikernn.tracking.run import TrackedRun
-from spikernn.tracking.training_metrics import TrainingMetrics, log_training_record
+from spikernn.tracking.training_metrics import log_training_record, run_logger
 
 _TRAINED: dict[int, MemberResult] = {}  # by Hydra job number
 
@@ -32,12 +31,12 @@ def take_member() -> MemberResult | None:
     return None if num is None else _TRAINED.pop(int(num), None)
 
 
-def training_source(run: TrackedRun) -> tuple[MemberResult | None, list[Callable]]:
-    """This job's trained member (its criterion history logged to ``run`` now) and no training
-    callbacks, or none and the callback that logs the history while the job trains."""
+def training_source(run: TrackedRun) -> tuple[MemberResult | None, list[Logger]]:
+    """This job's trained member (its criterion history logged to ``run`` now) and nothing for the
+    trainer, or none and Lightning's ``MLFlowLogger`` on ``run`` for the job's training."""
     member = take_member()
     if member is None:
-        return None, [TrainingMetrics(run)]
+        return None, [run_logger(run)]
     log_training_record(run, member.record)
     run.set_tags({"population_size": str(member.population_size)})
     return member, []

@@ -84,14 +84,14 @@ class PaperStoppingCriterion(pl.Callback):
         seen = pl_module.trials_seen
         if seen >= self._next_eval:
             self._next_eval += self.rule.eval_every_trials
-            self._evaluate_active(pl_module, seen)
+            self._evaluate_active(trainer, pl_module, seen)
         for k in [k for k, stop in self._stop_at.items() if seen >= stop]:
             pl_module.active[k] = False
             del self._stop_at[k]
         if not any(pl_module.active):
             trainer.should_stop = True
 
-    def _evaluate_active(self, pl_module: pl.LightningModule, seen: int) -> None:
+    def _evaluate_active(self, trainer: pl.Trainer, pl_module: pl.LightningModule, seen: int) -> None:
         active = [k for k, on in enumerate(pl_module.active) if on]
         results = evaluate_members(pl_module, self.task, self.rule.eval_trials, active, self.generators)
         for k, (loss, accuracy) in zip(active, results, strict=True):
@@ -125,11 +125,11 @@ class PaperStoppingCriterion(pl.Callback):
                 f"{sum(pl_module.active)} training, {failed} failed"
             )
         if len(self.records) == 1 and active:
-            pl_module.log_dict(
-                {"eval_loss": self.records[0].eval_loss[-1], "eval_accuracy": self.records[0].eval_accuracy[-1]},
-                prog_bar=True,
-                on_step=True,
-            )
+            record = self.records[0]
+            numbers = {"eval_loss": record.eval_loss[-1], "eval_accuracy": record.eval_accuracy[-1]}
+            pl_module.log_dict(numbers, prog_bar=True, on_step=True, logger=False)
+            for logger in trainer.loggers:  # e.g. Lightning's MLFlowLogger on the command's run
+                logger.log_metrics({"train_loss": record.train_loss[-1], **numbers}, step=seen)
 
     def state_dict(self) -> dict:
         """What a checkpoint needs to resume the rule exactly: histories, eval generators, pending losses."""

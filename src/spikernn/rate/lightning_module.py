@@ -123,7 +123,8 @@ class RatePopulationModule(pl.LightningModule):
             return None
         self.step_losses = {k: loss.detach().item() for k, loss in losses.items()}
         total = torch.stack(list(losses.values())).sum()
-        self.log("train_loss", total.detach() / len(losses), prog_bar=True, batch_size=self.batch_size)
+        # progress bar only: the loggers get the criterion's numbers at step = trials seen
+        self.log("train_loss", total.detach() / len(losses), prog_bar=True, logger=False, batch_size=self.batch_size)
         return total
 
     def _losses(self, members: list[int], trials: list, readouts: list[torch.Tensor]) -> dict[int, torch.Tensor]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 import warnings
@@ -10,7 +11,8 @@ from pathlib import Path
 
 import pytorch_lightning as pl
 import torch
-from pytorch_lightning.callbacks import ModelCheckpoint
+from pytorch_lightning.callbacks import ModelCheckpoint, RichProgressBar
+from pytorch_lightning.loggers import Logger
 from torch.utils.data import DataLoader
 
 from spikernn.rate.config import RateRNNConfig
@@ -57,6 +59,33 @@ class TrainerConfig:
         return max(1, self.stopping.eval_every_trials // self.batch_size)
 
 
+class TrainingProgressBar(RichProgressBar):
+    """Lightning's rich bar on stderr (stdout holds the command's summary), titled "training" (its
+    default "Epoch 0/-2" counts epochs of an endless stream of trials); the count is optimizer steps."""
+
+    def __init__(self) -> None:
+        super().__init__(console_kwargs={"stderr": True})
+
+    def _get_train_description(self, current_epoch: int) -> str:
+        return "training"
+
+    def get_metrics(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> dict:
+        """The module's numbers, without the logger's version (``v_num``: the MLflow run id's tail)."""
+        metrics = super().get_metrics(trainer, pl_module)
+        metrics.pop("v_num", None)
+        return metrics
+
+
+class _NoAdvertisement(logging.Filter):
+    """Drops Lightning's "💡 Tip: … litlogger" line, logged on every run without LitLogger."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith("💡 Tip")
+
+
+logging.getLogger("pytorch_lightning.utilities.rank_zero").addFilter(_NoAdvertisement())
+
+
 @dataclass
 class MemberResult:
     """One trained member of a population: its model, its training record, its share of the
@@ -79,7 +108,7 @@ def train_population(
     task: Task,
     members: list[tuple[RateRNNConfig, int]],
     training: TrainerConfig,
-    callbacks: list[pl.Callback] | None = None,
+    callbacks: list[pl.Callback | Logger] | None = None,
     checkpoint_dir: str | Path | None = None,
     default_root_dir: str | None = None,
 ) -> list[MemberResult]:
@@ -89,7 +118,9 @@ def train_population(
     Each member ends as if trained alone with its seed (see ``RatePopulationModule``). A member
     whose loss turns NaN is dropped with ``record.failure`` set; the others go on. With
     ``checkpoint_dir``, ``last.ckpt`` is written there after every evaluation of the criterion;
-    ``training.resume_from`` continues from such a file exactly where it stopped.
+    ``training.resume_from`` continues from such a file exactly where it stopped. ``callbacks``:
+    Lightning callbacks, and loggers (e.g. Lightning's ``MLFlowLogger`` on the command's run), which
+    get ``train_loss``, ``eval_loss`` and ``eval_accuracy`` at each evaluation (step = trials seen).
     """
     sizes = {config.n_units for config, _ in members}
     if len(sizes) != 1:
@@ -116,12 +147,14 @@ def train_population(
                 every_n_train_steps=training.batches_per_evaluation,
             )
         )
+    loggers = [c for c in callbacks or [] if isinstance(c, Logger)]
+    progress = [TrainingProgressBar()] if training.progress_bar else []
     trainer = pl.Trainer(
         max_steps=math.ceil(training.n_trials / training.batch_size),
         accelerator=training.accelerator,
         devices=1,
-        logger=False,
-        callbacks=[criterion, *checkpoints, *(callbacks or [])],
+        logger=loggers or False,
+        callbacks=[criterion, *checkpoints, *progress, *(c for c in callbacks or [] if not isinstance(c, Logger))],
         enable_checkpointing=bool(checkpoints),
         enable_progress_bar=training.progress_bar,
         enable_model_summary=False,
@@ -153,7 +186,7 @@ def train_rate_model(
     model_config: RateRNNConfig,
     training: TrainerConfig,
     seed: int = 0,
-    callbacks: list[pl.Callback] | None = None,
+    callbacks: list[pl.Callback | Logger] | None = None,
     checkpoint_dir: str | Path | None = None,
     default_root_dir: str | None = None,
 ) -> tuple[RateRNN, TrainingRecord]:
