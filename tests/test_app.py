@@ -33,7 +33,8 @@ def test_tiny_run_writes_summary_figures_and_models(tmp_path: Path) -> None:
     proc = run_app(TINY, tmp_path)
     assert proc.returncode == 0, proc.stderr[-3000:]
     (run_dir,) = (tmp_path / "runs" / "run").iterdir()
-    assert f"results in {run_dir}" in proc.stdout
+    assert json.loads(proc.stdout)["run_folder"] == str(run_dir)  # stdout: the JSON summary alone
+    assert f"results in {run_dir}" in proc.stderr
     summary = json.loads((run_dir / "summary.json").read_text())
     for key in (
         "task",

@@ -37,7 +37,7 @@ def command(name: str, args: list[str], out: Path, **env: str) -> subprocess.Com
 
 def summary_of(proc: subprocess.CompletedProcess) -> dict:
     assert proc.returncode == 0, proc.stderr[-3000:]
-    folder = proc.stdout.strip().splitlines()[-1].split("results in ")[-1]
+    folder = json.loads(proc.stdout)["run_folder"]  # stdout holds the JSON summary alone
     return json.loads((Path(folder) / "summary.json").read_text())
 
 

@@ -43,7 +43,7 @@ def spikernn(command: str, *overrides: str, multirun: bool = False) -> list[str]
     proc = subprocess.run(argv, capture_output=True, text=True)
     if proc.returncode != 0:
         sys.exit(f"spikernn-{command} failed (exit code {proc.returncode}):\n{proc.stderr[-3000:]}")
-    return RUN_LINE.findall(proc.stdout)
+    return RUN_LINE.findall(proc.stderr)  # the commands' messages; stdout holds their JSON summaries
 
 
 def mlflow_client() -> MlflowClient:

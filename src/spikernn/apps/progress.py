@@ -1,7 +1,9 @@
-"""A rich progress display for the simulation phases (training uses Lightning's bar)."""
+"""A rich progress display for the simulation phases (training uses Lightning's bar), on stderr:
+stdout holds only the command's JSON summary."""
 
 from __future__ import annotations
 
+from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 
@@ -15,6 +17,7 @@ class PhaseProgress:
             TaskProgressColumn(),
             TimeElapsedColumn(),
             TimeRemainingColumn(),
+            console=Console(stderr=True),
         )
         self.tasks: dict[str, int] = {}
 

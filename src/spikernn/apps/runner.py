@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import shutil
 import sys
 import time
@@ -26,6 +27,7 @@ from spikernn.tracking.models import log_run_models
 from spikernn.tracking.signals import Interrupted, acknowledge, interruptible
 from spikernn.validation import ConfigError
 
+log = logging.getLogger(__name__)
 S = TypeVar("S")
 
 
@@ -152,7 +154,7 @@ def execute(
     output_dir = raw["paths"]["output_dir"]
     try:
         with interruptible(), TrackedRun(tracking, output_dir, out_dir, command, params, all_tags) as run:
-            print(f"{command}: run folder {out_dir}; MLflow run {run.run_id} ({run.tracking_uri})")
+            log.info(f"{command}: run folder {out_dir}; MLflow run {run.run_id} ({run.tracking_uri})")
             if trial is not None:
                 trial.attach_run(run.run_id)
             start = time.perf_counter()
@@ -168,8 +170,10 @@ def execute(
                 trial.record_result(objective_value(summary, raw["objective"]))
     except Interrupted as stop:  # SIGTERM / Ctrl-C: the run is closed KILLED, what was written is kept
         acknowledge()
-        print(f"{command}: {stop}; MLflow run ended KILLED; what was written is in {out_dir}", file=sys.stderr)
+        log.error(f"{command}: {stop}; MLflow run ended KILLED; what was written is in {out_dir}")
         sys.exit(stop.exit_code)
-    print(json.dumps({k: summary[k] for k in SUMMARY_KEYS if k in summary}, indent=2))
-    print(f"{command}: results in {out_dir}")
+    # stdout: the summary alone (messages and progress bars go to stderr and the job log)
+    shown = {k: summary[k] for k in SUMMARY_KEYS if k in summary}
+    print(json.dumps({**shown, "mlflow_run_id": run.run_id, "run_folder": str(out_dir)}, indent=2))
+    log.info(f"{command}: results in {out_dir}")
     return summary

@@ -30,6 +30,7 @@ from spikernn.io import load_rate_model
 from spikernn.pipeline import CONVERTED_MODEL_FILE, RATE_MODEL_FILE
 from spikernn.spiking import SpikingParameters, SpikingRNN
 from spikernn.tasks import Task, get_task
+from spikernn.tracking.sources import quiet_downloads
 from spikernn.transfer import to_spiking
 
 RATE_MODEL_NAME = "rate_model"
@@ -106,19 +107,20 @@ def log_model_file(
     mlflow.set_tracking_uri(tracking_uri)
     # the logged model belongs to the run's experiment (MLflow takes the active one, else "Default")
     mlflow.set_experiment(experiment_id=mlflow.MlflowClient().get_run(run_id).info.experiment_id)
-    return Model.log(
-        artifact_path=None,
-        name=name,
-        flavor=mlflow.pyfunc,
-        run_id=run_id,
-        python_model=str(ENTRY_POINT),
-        artifacts={key: str(model_file)},
-        signature=signature,
-        input_example=(example, {"seed": 0, "noise": True}),
-        pip_requirements=[f"spikernn=={spikernn.__version__}", f"torch=={torch.__version__.split('+')[0]}"],
-        registered_model_name=register_as,
-        tags={"task": task.name},
-    )
+    with quiet_downloads():  # MLflow checks the input example against the logged copy
+        return Model.log(
+            artifact_path=None,
+            name=name,
+            flavor=mlflow.pyfunc,
+            run_id=run_id,
+            python_model=str(ENTRY_POINT),
+            artifacts={key: str(model_file)},
+            signature=signature,
+            input_example=(example, {"seed": 0, "noise": True}),
+            pip_requirements=[f"spikernn=={spikernn.__version__}", f"torch=={torch.__version__.split('+')[0]}"],
+            registered_model_name=register_as,
+            tags={"task": task.name},
+        )
 
 
 def log_run_models(

@@ -9,8 +9,10 @@ is never loaded, so nothing from the store is run.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
+from collections.abc import Iterator
 from pathlib import Path
 
 import mlflow
@@ -22,6 +24,7 @@ from spikernn.validation import ConfigError, ModelFileError
 RUN_ID = re.compile(r"^(?:runs:/)?([0-9a-f]{32})/?$")
 RUN_PATH = re.compile(r"^runs:/([0-9a-f]{32})/(.+)$")
 MODEL_URI = re.compile(r"^models:/[^/@]+(?:/[^/]+|@[^/]+)?/?$")
+PROGRESS_BAR = "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"
 ALLOWED = (
     "a model file (.pt or reference .mat), an MLflow run id, runs:/<run id>[/<path>] or "
     "models:/<name>/<version> (also models:/<name>@<alias>)"
@@ -77,12 +80,30 @@ def _require_run(run_id: str, tracking_uri: str) -> MlflowClient:
     return client
 
 
+@contextlib.contextmanager
+def quiet_downloads() -> Iterator[None]:
+    """No per-file "Downloading artifacts" bars from MLflow (a model is a handful of small files)."""
+    previous = os.environ.get(PROGRESS_BAR)
+    os.environ[PROGRESS_BAR] = "false"
+    try:
+        yield
+    finally:
+        if previous is None:
+            os.environ.pop(PROGRESS_BAR, None)
+        else:
+            os.environ[PROGRESS_BAR] = previous
+
+
 def _download(uri: str, tracking_uri: str, dest: Path) -> Path:
     dest.mkdir(parents=True, exist_ok=True)
+    # MLflow resolves models:/ through the process-wide URIs, whatever download_artifacts is given
+    mlflow.set_tracking_uri(tracking_uri)
+    mlflow.set_registry_uri(tracking_uri)
     try:
-        local = mlflow.artifacts.download_artifacts(
-            artifact_uri=uri, dst_path=str(dest), tracking_uri=tracking_uri, registry_uri=tracking_uri
-        )
+        with quiet_downloads():
+            local = mlflow.artifacts.download_artifacts(
+                artifact_uri=uri, dst_path=str(dest), tracking_uri=tracking_uri, registry_uri=tracking_uri
+            )
     except (MlflowException, OSError) as err:
         raise ConfigError(f"source: {uri} is not in the MLflow store {tracking_uri} ({_first_line(err)})") from None
     return Path(local)
