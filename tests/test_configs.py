@@ -49,3 +49,9 @@ def test_task_timing_is_set_from_the_command_line() -> None:
     assert get_task(config.task).scoring_window("spiking").from_ms == 950.0
     _, default = run_config()
     assert default.task == get_task("go_nogo").config and str(default.task) == "go_nogo"
+
+
+def test_initial_weights_control_is_a_config_key() -> None:
+    _, config = run_config("transfer.use_initial_weights=true")
+    assert config.transfer.use_initial_weights is True
+    assert run_config()[1].transfer.use_initial_weights is False

@@ -24,7 +24,7 @@ def trained_like(seed: int = 0, **kwargs) -> RateRNN:
 
 
 def test_mat_round_trip_preserves_the_network(tmp_path) -> None:
-    model = trained_like(som_n=2, taus_ms=[20.0, 50.0])
+    model = trained_like(sst_n=2, taus_ms=[20.0, 50.0])
     export_mat(tmp_path / "m.mat", model, {"opt_scaling_factor": 30.0})
     data = scipy.io.loadmat(tmp_path / "m.mat")
     assert set(REQUIRED_KEYS) <= set(data)
@@ -36,7 +36,7 @@ def test_mat_round_trip_preserves_the_network(tmp_path) -> None:
     assert torch.allclose(back.taus_ms(), model.taus_ms())
     assert torch.equal(back.w_in, model.w_in) and torch.equal(back.w_out, model.w_out.detach())
     assert back.b_out.item() == pytest.approx(0.25)
-    assert torch.equal(back.inhibitory, model.inhibitory) and back.config.som_n == 2
+    assert torch.equal(back.inhibitory, model.inhibitory) and back.config.sst_n == 2
     inputs = torch.zeros(2, 201, 1)
     same = [m(inputs, noise=False, generator=torch.Generator().manual_seed(1)).readout for m in (model, back)]
     assert torch.allclose(*same)
@@ -110,3 +110,14 @@ def test_failed_save_keeps_the_existing_file(tmp_path, monkeypatch) -> None:
         save_rate_model(path, model)
     assert path.read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m.pt"]  # no temporary files left behind
+
+
+def test_a_model_file_with_the_old_som_n_key_still_loads(tmp_path) -> None:
+    """Files written before ``model.som_n`` was renamed ``model.sst_n`` keep their SST units."""
+    model = trained_like(sst_n=2, taus_ms=[20.0, 50.0])
+    path = save_rate_model(tmp_path / "old.pt", model, {"task": "go_nogo"})
+    payload = torch.load(path, weights_only=True)
+    payload["config"]["som_n"] = payload["config"].pop("sst_n")
+    torch.save(payload, path)
+    back, _ = load_rate_model(path)
+    assert back.config.sst_n == 2 and torch.equal(back.sst_units, model.sst_units)

@@ -57,7 +57,7 @@ def test_initial_weights_sparse_and_scaled() -> None:
 
 
 def test_inhibitory_fraction_and_som_mask() -> None:
-    model = RateRNN(RateRNNConfig(n_units=200, som_n=10), seed=2)
+    model = RateRNN(RateRNNConfig(n_units=200, sst_n=10), seed=2)
     inh = model.inhibitory
     assert 20 <= inh.sum() <= 60  # Bernoulli(0.2) of 200
     som = torch.nonzero(inh).flatten()[:10]

@@ -217,9 +217,9 @@ def test_dt_must_divide_the_stimulus_step() -> None:
 
 
 def test_transfer_carries_the_sst_units_whose_inhibition_is_cut() -> None:
-    """The SST units of the spiking network are the rate model's: the first som_n inhibitory units,
+    """The SST units of the spiking network are the rate model's: the first sst_n inhibitory units,
     the rows of the mask that receive no inhibition."""
-    model = RateRNN(RateRNNConfig(n_units=40, p_inh=0.4, som_n=3), seed=1)
+    model = RateRNN(RateRNNConfig(n_units=40, p_inh=0.4, sst_n=3), seed=1)
     network = to_spiking(model)
     inh = network.inhibitory
     assert torch.equal(network.sst_units, torch.nonzero(inh).flatten()[:3])

@@ -14,7 +14,7 @@ from spikernn.validation import ConfigError
 
 def test_dale_mask_and_fixed_input_survive_training() -> None:
     task = get_task("xor")
-    config = RateRNNConfig(n_units=30, n_inputs=2, som_n=2, p_inh=0.3)
+    config = RateRNNConfig(n_units=30, n_inputs=2, sst_n=2, p_inh=0.3)
     model, record = train_rate_model(
         task, config, TrainerConfig(n_trials=200, batch_size=10, progress_bar=False), seed=4
     )

@@ -31,7 +31,7 @@ def base_files(folder: Path) -> list[Path]:
     folder.mkdir(parents=True, exist_ok=True)
     paths = []
     variants = [
-        {"som_n": 1, "activation": "softplus"},
+        {"sst_n": 1, "activation": "softplus"},
         {"taus_ms": [35.0], "apply_dale": False},
         {},
     ]

@@ -292,7 +292,7 @@ def convert_stage(
 
     ``monitor`` (see ``search_scaling_factor``) may stop a hopeless search: then nothing is
     evaluated and the summary says ``pruned``."""
-    network = to_spiking(model, spiking, input_step_ms=task.step_ms)
+    network = to_spiking(model, spiking, input_step_ms=task.step_ms, use_initial_weights=transfer.use_initial_weights)
     factors = transfer.scaling_factors or default_grid(model.config.activation)
     search = search_scaling_factor(
         network,

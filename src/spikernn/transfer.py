@@ -60,6 +60,7 @@ class TransferConfig:
     n_trials: int = 100  # fresh trials per factor
     chunk_trials: int = 300  # trials × factors simulated together (memory ∝ chunk × N; sets which trials are drawn)
     report_every_trials: int | None = None  # sweeps: score in rungs of this many trials so a pruner can stop early
+    use_initial_weights: bool = False  # control (reference code): transfer the untrained initial W
 
     def __post_init__(self) -> None:
         check_int("transfer.n_trials", self.n_trials, 1)

@@ -171,13 +171,13 @@ def check_resume_checkpoint(path: str, model: RateRNNConfig, task: Task) -> None
         )
 
 
-def _check_som_units(model: RateRNNConfig, seed: int) -> None:
-    """model.som_n fits the inhibitory units the seed draws (else the model cannot be built)."""
-    if model.som_n == 0:
+def _check_sst_units(model: RateRNNConfig, seed: int) -> None:
+    """model.sst_n fits the inhibitory units the seed draws (else the model cannot be built)."""
+    if model.sst_n == 0:
         return
     try:
         make_connectivity(
-            model.n_units, model.p_inh, model.som_n, model.apply_dale, torch.Generator().manual_seed(seed)
+            model.n_units, model.p_inh, model.sst_n, model.apply_dale, torch.Generator().manual_seed(seed)
         )
     except ValueError as err:
         raise ConfigError(
@@ -233,7 +233,7 @@ def build_run_config(raw: dict) -> RunConfig:
         values["transfer"] = typed(TransferConfig, "transfer", raw["transfer"])
         check_dt(values["spiking"], task)
     config = RunConfig(**values)
-    _check_som_units(config.model, config.seed)
+    _check_sst_units(config.model, config.seed)
     if trainer.resume_from is not None:
         check_resume_checkpoint(trainer.resume_from, config.model, task)
     return config

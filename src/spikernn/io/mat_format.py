@@ -59,7 +59,7 @@ def export_mat(path: str | os.PathLike, model: RateRNN, extra: dict | None = Non
             "inh": model.inhibitory.numpy().reshape(n, 1),
             "exc": (~model.inhibitory).numpy().reshape(n, 1),
             "N": n,
-            "som_N": cfg.som_n,
+            "som_N": cfg.sst_n,
             "taus": np.array([t / REFERENCE_STEP_MS for t in cfg.taus_ms], dtype=float),
             "taus_gaus": col(model.tau_raw),
             "taus_gaus0": col(model.tau_raw0),
@@ -195,7 +195,7 @@ def _import(raw: bytes, activation: str | None) -> RateRNN:
     sign = np.diag(m)
     if not np.array_equal(m, np.diag(sign)) or not np.array_equal(sign, np.where(inh, -1.0, 1.0)):
         raise ModelFileError("m must be diagonal with -1 on the inhibitory units (inh) and +1 elsewhere")
-    som_n = _scalar_int(data, "som_N", 0, int(inh.sum()))
+    sst_n = _scalar_int(data, "som_N", 0, int(inh.sum()))
     if activation is None:
         stored = data.get("activation")
         if stored is not None and not isinstance(stored, str):
@@ -204,12 +204,12 @@ def _import(raw: bytes, activation: str | None) -> RateRNN:
     config = RateRNNConfig(
         n_units=n,
         n_inputs=w_in.shape[1],
-        som_n=som_n,
+        sst_n=sst_n,
         apply_dale=bool(inh.any() or (w >= 0).all()),
         activation=activation,
         taus_ms=[float(t) * REFERENCE_STEP_MS for t in taus],
     )
-    model = RateRNN(dataclasses.replace(config, som_n=0))  # E/I and SST mask come from the file
+    model = RateRNN(dataclasses.replace(config, sst_n=0))  # E/I and SST mask come from the file
     model.config = config
     f32 = lambda a: torch.as_tensor(np.asarray(a, dtype=np.float32))  # noqa: E731
     with torch.no_grad():

@@ -82,11 +82,13 @@ def load_rate_model(path: str | os.PathLike) -> tuple[RateRNN, dict]:
             f"{path}: N = {n_units} is too large (an N×N matrix would need {format_bytes(4.0 * n_units**2)}); "
             f"at most N = {MAX_UNITS} is read"
         )
+    if "som_n" in config_values:  # files written before the key was named after the SST units
+        config_values = {("sst_n" if k == "som_n" else k): v for k, v in config_values.items()}
     try:
         config = RateRNNConfig(**config_values)
     except (TypeError, ConfigError) as err:
         raise ModelFileError(f"{path}: its model config is invalid ({err})") from None
-    model = RateRNN(dataclasses.replace(config, som_n=0))  # E/I and SST mask come from the file
+    model = RateRNN(dataclasses.replace(config, sst_n=0))  # E/I and SST mask come from the file
     model.config = config
     model.load_state_dict(check_model_state(path, model, payload.get("state")))
     if not torch.isfinite(model.taus_ms()).all():

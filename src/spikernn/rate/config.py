@@ -21,7 +21,7 @@ class RateRNNConfig:
     p_inh: float = 0.2  # probability a unit is inhibitory, in [0, 1)
     p_rec: float = 0.2  # initial connection probability, in (0, 1]
     gain: float = 1.5  # g of the initial weights N(0, 1)·g/sqrt(N·p_rec)
-    som_n: int = 0  # SST units: the first som_n inhibitory units get no inhibitory input
+    sst_n: int = 0  # SST units: the first sst_n inhibitory units get no inhibitory input
     apply_dale: bool = True  # Dale's principle: relu(W) signed by the presynaptic unit
     weight_distribution: str = "gaus"  # gaus or gamma (Gamma(2, 0.003))
     activation: str = "sigmoid"  # sigmoid, softplus or clipped_relu
@@ -37,7 +37,7 @@ class RateRNNConfig:
         check_range("model.p_inh", self.p_inh, 0.0, 1.0, hi_open=True)
         check_range("model.p_rec", self.p_rec, 0.0, 1.0, lo_open=True)
         check_range("model.gain", self.gain, 0.0, lo_open=True)
-        check_int("model.som_n", self.som_n, 0, self.n_units)
+        check_int("model.sst_n", self.sst_n, 0, self.n_units)
         check_choice("model.weight_distribution", self.weight_distribution, ("gaus", "gamma"))
         check_choice("model.activation", self.activation, ACTIVATIONS)
         check_choice("model.loss", self.loss, ("l2", "l1"))

@@ -24,28 +24,28 @@ class Connectivity:
 
 
 def make_connectivity(
-    n_units: int, p_inh: float, som_n: int, apply_dale: bool, generator: torch.Generator
+    n_units: int, p_inh: float, sst_n: int, apply_dale: bool, generator: torch.Generator
 ) -> Connectivity:
     """Draw E/I identities (Bernoulli ``p_inh`` per unit) and build the SST mask."""
     draws = torch.rand(n_units, generator=generator)
     inhibitory = draws < p_inh if apply_dale else torch.zeros(n_units, dtype=torch.bool)
     sign = 1.0 - 2.0 * inhibitory.float()
     inh_index = torch.nonzero(inhibitory).flatten()
-    if som_n > inh_index.numel():
+    if sst_n > inh_index.numel():
         raise ValueError(
-            f"model.som_n must be at most the number of inhibitory units ({inh_index.numel()}), got {som_n}"
+            f"model.sst_n must be at most the number of inhibitory units ({inh_index.numel()}), got {sst_n}"
         )
-    sst = sst_units(inhibitory, som_n)
+    sst = sst_units(inhibitory, sst_n)
     mask = torch.ones(n_units, n_units)
-    if som_n > 0:
+    if sst_n > 0:
         mask[sst[:, None], inh_index[None, :]] = 0.0
     return Connectivity(inhibitory=inhibitory, sign=sign, mask=mask, sst_units=sst)
 
 
-def sst_units(inhibitory: torch.Tensor, som_n: int) -> torch.Tensor:
-    """Indices of the SST units (``model.som_n`` of them): the first ``som_n`` inhibitory units of the
+def sst_units(inhibitory: torch.Tensor, sst_n: int) -> torch.Tensor:
+    """Indices of the SST units (``model.sst_n`` of them): the first ``sst_n`` inhibitory units of the
     [N] bool ``inhibitory``, in ascending order."""
-    return torch.nonzero(inhibitory).flatten()[:som_n]
+    return torch.nonzero(inhibitory).flatten()[:sst_n]
 
 
 def initial_recurrent_weights(

@@ -32,7 +32,7 @@ class RateRNN(nn.Module):
         self.config = config
         n = config.n_units
         g = torch.Generator().manual_seed(seed)
-        conn = make_connectivity(n, config.p_inh, config.som_n, config.apply_dale, g)
+        conn = make_connectivity(n, config.p_inh, config.sst_n, config.apply_dale, g)
         w0 = initial_recurrent_weights(n, config.p_rec, config.gain, config.weight_distribution, config.apply_dale, g)
         self.register_buffer("inhibitory", conn.inhibitory)
         self.register_buffer("sign", conn.sign)
@@ -56,8 +56,8 @@ class RateRNN(nn.Module):
 
     @property
     def sst_units(self) -> torch.Tensor:
-        """Indices of the SST units (the first ``som_n`` inhibitory units)."""
-        return sst_units(self.inhibitory, self.config.som_n)
+        """Indices of the SST units (the first ``sst_n`` inhibitory units)."""
+        return sst_units(self.inhibitory, self.config.sst_n)
 
     def effective_weights(self, initial: bool = False) -> torch.Tensor:
         """W_eff = (relu(W) · D) ⊙ M with Dale's principle, else W ⊙ M; [post, pre]."""
