@@ -55,9 +55,16 @@ from optuna.trial import TrialState
 from sqlalchemy.exc import SQLAlchemyError
 
 log = logging.getLogger(__name__)
-# the sweeper records heartbeats itself (ask/tell, not Study.optimize) and calls fail_stale_trials
-warnings.filterwarnings("ignore", message="Heartbeat of storage is supposed to be used with Study.optimize")
-warnings.filterwarnings("ignore", message=".*fail_stale_trials is experimental", category=ExperimentalWarning)
+
+
+def quiet_optuna() -> None:
+    """The sweeper records heartbeats itself (ask/tell, not Study.optimize) and uses Optuna's stale-
+    trial tools knowingly: no warnings about either. Installed when the sweep starts: Hydra imports
+    plugins inside ``warnings.catch_warnings``, which drops filters set at import."""
+    warnings.filterwarnings("ignore", message="Heartbeat of storage is supposed to be used with Study.optimize")
+    warnings.filterwarnings("ignore", message=".*fail_stale_trials is experimental", category=ExperimentalWarning)
+    warnings.filterwarnings("ignore", message="RetryHeartbeatStaleTrialCallback is experimental")
+
 
 WORKER = f"{socket.gethostname()}:{os.getpid()}"
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
@@ -335,6 +342,7 @@ class ResumableStudySweep:
         from spikernn.sweeps.parent_run import SweepParentRun
         from spikernn.tracking.signals import Interrupted, acknowledge, deferred, interrupt_signal, interruptible
 
+        quiet_optuna()
         impl = self.impl
         impl._process_searchspace_config()
         lines = [*impl._parse_sweeper_params_config(), *arguments]

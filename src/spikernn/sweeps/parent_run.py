@@ -6,14 +6,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import optuna
-from mlflow.entities import Metric, RunTag
+from mlflow.entities import Metric, Param, RunTag
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 from mlflow.utils.time import get_current_time_millis
 from omegaconf import DictConfig, OmegaConf
 from optuna.trial import TrialState
 
-from spikernn.tracking.run import close_run, log_params, process_tags
+from spikernn.tracking.run import close_run, flatten, process_tags
 from spikernn.tracking.store import ensure_experiment, open_tracking_store, retrying
 
 PARENT_ATTR = "mlflow_parent_run_id"
@@ -62,7 +62,8 @@ class SweepParentRun:
             "objective": OmegaConf.select(config, "objective", default=None),
             "sweeper": {"sampler": type(study.sampler).__name__, "storage": config.hydra.sweeper.storage},
         }
-        log_params(client, run.info.run_id, params)
+        items = [Param(k, v) for k, v in flatten(params).items()]
+        retrying(lambda: client.log_batch(run.info.run_id, params=items))
         study.set_user_attr(PARENT_ATTR, run.info.run_id)
         return cls(client, run.info.run_id, experiment_id)
 
