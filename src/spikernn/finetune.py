@@ -28,6 +28,7 @@ W_out, τ and the factor s), so ``spikernn-evaluate`` and ``spikernn-finetune`` 
 from __future__ import annotations
 
 import copy
+import logging
 import math
 import resource
 import time
@@ -48,6 +49,8 @@ from spikernn.spiking.neurons import IntegrateAndFire
 from spikernn.tasks import Task, Trials
 from spikernn.transfer import check_factor, to_spiking
 from spikernn.validation import ConfigError, check_int, check_range
+
+log = logging.getLogger(__name__)
 
 FINETUNED_MODEL_FILE = "finetuned_model.pt"
 # offsets of the fine-tuning generators from the run seed (pipeline uses 100 … 400)
@@ -257,7 +260,7 @@ class SpikingFinetuneModule(pl.LightningModule):
         self.validation["batch"].append(batches_done)
         self.validation["accuracy"].append(accuracy)
         loss = f", loss {self.history['loss'][-1]:.4f}" if self.history["loss"] else ""
-        print(f"fine-tuning: batch {batches_done}: validation accuracy {accuracy:.3f}, s {factor:.3f}{loss}")
+        log.info(f"fine-tuning: batch {batches_done}: validation accuracy {accuracy:.3f}, s {factor:.3f}{loss}")
         if self.best is None or accuracy > self.best[0]:
             self.best = (accuracy, batches_done, copy.deepcopy(self.net.state_dict()))
         return accuracy
