@@ -17,7 +17,8 @@ import torch
 from hydra import compose, initialize_config_dir
 from hydra.errors import ConfigCompositionException
 
-from spikernn.apps.config import config_dir, validate
+from spikernn.apps.command import validate
+from spikernn.apps.config import config_dir
 from spikernn.io import export_mat, save_rate_model
 from spikernn.rate import RateRNN, RateRNNConfig
 from spikernn.validation import ConfigError

@@ -13,7 +13,8 @@ import torch
 from hydra import compose, initialize_config_dir
 
 from spikernn import pipeline
-from spikernn.apps.config import config_dir, validate
+from spikernn.apps.command import validate
+from spikernn.apps.config import config_dir
 from spikernn.io import save_rate_model
 from spikernn.pipeline import RunConfig, rate_model_summary, run_pipeline, write_summary
 from spikernn.rate import RateRNN, RateRNNConfig

@@ -86,7 +86,7 @@ class PopulationLauncher(Launcher):
 
     def _check_settings(self, name: str) -> None:
         """The launcher's own keys, at setup: before the sweeper writes anything."""
-        from spikernn.apps.config import refuse
+        from spikernn.apps.command import refuse
         from spikernn.validation import ConfigError, check_int, check_range
 
         try:
@@ -97,7 +97,7 @@ class PopulationLauncher(Launcher):
             refuse(f"spikernn-{name}", err)
 
     def launch(self, job_overrides: Sequence[Sequence[str]], initial_job_idx: int) -> Sequence[JobReturn]:
-        from spikernn.apps.config import refuse
+        from spikernn.apps.command import refuse
         from spikernn.validation import ConfigError
 
         setup_globals()
@@ -137,7 +137,8 @@ class PopulationLauncher(Launcher):
 
     def _load(self, num: int, overrides: Sequence[str], name: str) -> _Job:
         """The job's config, and for a training command its validated settings."""
-        from spikernn.apps.config import _job_config, build_run_config
+        from spikernn.apps.command import _job_config
+        from spikernn.apps.config import build_run_config
 
         config = self.hydra_context.config_loader.load_sweep_config(self.config, list(overrides))
         with open_dict(config):

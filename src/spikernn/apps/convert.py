@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from omegaconf import DictConfig
 
-from spikernn.apps.config import ConvertConfig, build_convert_config, command
+from spikernn.apps.command import command
+from spikernn.apps.config import ConvertConfig, build_convert_config
 from spikernn.apps.runner import CommandContext, execute, objective_value, source_summary, source_tags
 from spikernn.pipeline import convert_stage
 

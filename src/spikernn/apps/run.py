@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from omegaconf import DictConfig
 
-from spikernn.apps.config import build_run_config, command
+from spikernn.apps.command import command
+from spikernn.apps.config import build_run_config
 from spikernn.apps.population import training_source
 from spikernn.apps.runner import CommandContext, execute, objective_value, run_tags
 from spikernn.pipeline import RunConfig, run_pipeline

@@ -1,0 +1,139 @@
+"""A spikernn command around ``hydra.main``: bad input stops it before Hydra makes anything.
+
+The Hydra callback ``ValidateFirst`` checks the composed config before the run folder, a sweep's
+Optuna study or any MLflow run exists, and ``command`` makes Hydra's own refusals of the command
+line (unknown key or option, a value of the wrong type, bad syntax) exit 2 like every other bad
+input."""
+
+from __future__ import annotations
+
+import functools
+import sys
+import warnings
+from typing import Any
+
+import hydra
+from hydra.core.hydra_config import HydraConfig
+from hydra.core.override_parser.overrides_parser import OverridesParser
+from hydra.experimental.callback import Callback
+from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import OmegaConfBaseException
+
+from spikernn.apps.config import (
+    build_convert_config,
+    build_evaluate_config,
+    build_run_config,
+    build_tracking,
+    check_output_dir,
+    config_dir,
+    plain,
+)
+from spikernn.validation import ConfigError, check_int
+
+BUILDERS = {
+    "run": build_run_config,
+    "train": build_run_config,
+    "convert": build_convert_config,
+    "evaluate": build_evaluate_config,
+}
+INVALID_CONFIG_EXIT = 2
+_validated = False  # set once a command's config passed: later exits are the command's own
+
+
+def _job_config(cfg: DictConfig) -> dict:
+    """The resolved config of the job (without the ``hydra`` node, which a job resolves itself)."""
+    keys = [k for k in cfg.keys() if k != "hydra"]
+    try:
+        return plain(OmegaConf.masked_copy(cfg, keys))
+    except ConfigError:
+        raise
+    except OmegaConfBaseException as err:
+        raise ConfigError(f"{getattr(err, 'full_key', '') or 'config'}: {err}") from None
+
+
+def check_sweeper(sweeper: Any) -> None:
+    """``hydra.sweeper`` settings of an Optuna sweep: a budget of at least one trial, one job."""
+    if sweeper is None or "n_trials" not in sweeper:
+        return
+    check_int("hydra.sweeper.n_trials", sweeper.get("n_trials"), 1)
+    if "n_jobs" in sweeper:
+        check_int("hydra.sweeper.n_jobs", sweeper.get("n_jobs"), 1)
+
+
+def _sweeps_on_command_line(cfg: DictConfig) -> bool:
+    """Whether a command-line override lists several values (``a=1,2``): the jobs check those."""
+    try:
+        task = list(cfg.hydra.overrides.task)
+        return any(o.is_sweep_override() for o in OverridesParser.create().parse_overrides(task))
+    except Exception:  # noqa: BLE001 - Hydra parsed these already; when in doubt the jobs check them
+        return True
+
+
+def validate(cfg: DictConfig, config_name: str, multirun: bool = False) -> object | None:
+    """Check the composed config of command ``config_name`` (raises ``ConfigError`` naming the first
+    bad key or file); writes nothing. In a sweep, also the sweeper's settings; the job's own keys
+    are checked here unless the command line sweeps some of them (each job checks its own)."""
+    if "paths" in cfg:
+        check_output_dir(cfg.paths.get("output_dir"))
+    if multirun:
+        check_sweeper(OmegaConf.select(cfg, "hydra.sweeper"))
+        if _sweeps_on_command_line(cfg):
+            raw = _job_config(cfg)
+            build_tracking(raw)
+            return None
+    raw = _job_config(cfg)
+    build_tracking(raw)
+    builder = BUILDERS.get(config_name)
+    return None if builder is None else builder(raw)
+
+
+def refuse(command: str, err: ConfigError) -> None:
+    """Print the bad input and exit with code 2."""
+    print(f"{command}: invalid config: {err}", file=sys.stderr)
+    sys.exit(INVALID_CONFIG_EXIT)
+
+
+class ValidateFirst(Callback):
+    """``hydra.callbacks``: validate before Hydra makes the run folder (run) or the sweeper its
+    study (multirun); bad input exits 2 with the message, and nothing is written."""
+
+    def _check(self, config: DictConfig, config_name: str | None, multirun: bool) -> None:
+        global _validated
+        name = config_name or ""
+        HydraConfig.instance().set_config(config)  # lets the job's ${hydra:…} resolve as in the job
+        try:
+            validate(config, name, multirun)
+        except ConfigError as err:
+            refuse(f"spikernn-{name}", err)
+        _validated = True
+
+    def on_run_start(self, config: DictConfig, config_name: str | None = None, **kwargs: Any) -> None:
+        self._check(config, config_name, multirun=False)
+
+    def on_multirun_start(self, config: DictConfig, config_name: str | None = None, **kwargs: Any) -> None:
+        self._check(config, config_name, multirun=True)
+
+
+def command(config_name: str):
+    """``hydra.main`` for a spikernn command. Hydra refuses a bad command line (unknown key or
+    option, bad syntax) with its message and exit 1 before any job starts; that exits 2 here."""
+
+    def decorate(task):
+        main = hydra.main(config_path=config_dir(), config_name=config_name)(task)
+
+        @functools.wraps(task)
+        def entry(*args, **kwargs):
+            global _validated
+            _validated = False
+            # our own callback is a trusted target (Hydra 1.4 warns about every unlisted one)
+            warnings.filterwarnings("ignore", message=r".*_target_='spikernn\.apps\.command\.ValidateFirst'")
+            try:
+                return main(*args, **kwargs)
+            except SystemExit as stop:
+                if stop.code == 1 and not _validated:
+                    raise SystemExit(INVALID_CONFIG_EXIT) from None
+                raise
+
+        return entry
+
+    return decorate
