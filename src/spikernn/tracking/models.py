@@ -105,6 +105,7 @@ def log_model_file(
     key = {RATE_MODEL_NAME: RATE_KEY, SPIKING_MODEL_NAME: CONVERTED_KEY}[name]
     signature, example = _signature(task)
     mlflow.set_tracking_uri(tracking_uri)
+    mlflow.set_registry_uri(tracking_uri)  # the registry lives in the tracking store (register_as)
     # the logged model belongs to the run's experiment (MLflow takes the active one, else "Default")
     mlflow.set_experiment(experiment_id=mlflow.MlflowClient().get_run(run_id).info.experiment_id)
     with quiet_downloads():  # MLflow checks the input example against the logged copy
