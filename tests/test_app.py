@@ -59,6 +59,8 @@ def test_tiny_run_writes_summary_figures_and_models(tmp_path: Path) -> None:
         "raster_NoGo.png",
     ):
         assert (run_dir / name).stat().st_size > 0, name
+    for name in ("rate_model.pt", "converted_model.pt", "rate_model.mat"):  # readable by colleagues
+        assert (run_dir / name).stat().st_mode & 0o044 == 0o044, name
 
 
 @pytest.mark.parametrize(

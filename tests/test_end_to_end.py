@@ -34,5 +34,5 @@ def test_small_go_nogo_network_trains_converts_and_solves_the_task() -> None:
     search = search_scaling_factor(network, task, SIGMOID_GRID, n_trials=50, generator=g)
     assert search.best_accuracy >= 0.9
     evaluation = evaluate_spiking(network, task, search.best_factor, 100, g)
-    assert evaluation["lif_accuracy"] >= 0.9
-    assert 0 < evaluation["rate_exc_hz"] < 100 and 0 < evaluation["rate_inh_hz"] < 200
+    assert evaluation.lif_accuracy >= 0.9
+    assert 0 < evaluation.lif_exc_hz < 100 and 0 < evaluation.lif_inh_hz < 200

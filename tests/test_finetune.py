@@ -142,12 +142,12 @@ def test_finetuning_raises_the_fused_kernel_accuracy_of_a_badly_scaled_go_nogo_n
     with torch.no_grad():
         model.w_out.mul_(0.4)
     cfg = FinetuneConfig(n_batches=10, validate_every=10, validation_trials=60, train_scaling_factor=False)
-    summary = finetune_stage(model, task, SpikingParameters(), 35.0, cfg, 0, 100, tmp_path)
+    summary = finetune_stage(model, task, SpikingParameters(), 35.0, cfg, 0, 100, tmp_path).summary()
     assert summary["lif_accuracy_before"] < 0.95
     assert summary["lif_accuracy"] >= summary["lif_accuracy_before"] + 0.02
     assert (
         summary["finetune_record"]["validation"]["accuracy"][-1]
         > summary["finetune_record"]["validation"]["accuracy"][0]
     )
-    assert 0 < summary["rate_exc_hz"] < 50 and 0 < summary["rate_inh_hz"] < 50
+    assert 0 < summary["lif_exc_hz"] < 50 and 0 < summary["lif_inh_hz"] < 50
     assert (tmp_path / "finetuned_model.pt").is_file()

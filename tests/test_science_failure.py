@@ -16,8 +16,9 @@ from spikernn import pipeline
 from spikernn.apps.command import validate
 from spikernn.apps.config import config_dir
 from spikernn.io import save_rate_model
-from spikernn.pipeline import RunConfig, rate_model_summary, run_pipeline, write_summary
+from spikernn.pipeline import RunConfig, run_pipeline, score_rate_model, write_summary
 from spikernn.rate import RateRNN, RateRNNConfig
+from spikernn.results import TrainResult
 from spikernn.science import flag_failures, warning_tags
 from spikernn.tasks import get_task
 from spikernn.validation import ConfigError
@@ -82,19 +83,19 @@ def test_nan_rate_readouts_are_counted() -> None:
     model = RateRNN(RateRNNConfig(n_units=10), seed=0)
     with torch.no_grad():
         model.w_out.fill_(float("nan"))
-    summary = rate_model_summary(model, get_task("go_nogo"), seed=0, eval_trials=4)
+    summary = score_rate_model(model, get_task("go_nogo"), seed=0, eval_trials=4).summary()
     assert summary["rate_nan_readout_trials"] == 4
     assert "nan_readout" in flag_failures(summary)["warnings"]
 
 
 def test_run_does_not_convert_an_untrained_network_unless_asked(tmp_path: Path, monkeypatch, caplog) -> None:
-    untrained = {"trained": False, "figures": [], "rate_accuracy": 0.5, "eval_trials": 4}
     model = RateRNN(RateRNNConfig(n_units=10), seed=0)
-    monkeypatch.setattr(pipeline, "train_stage", lambda *a, **k: (model, dict(untrained)))
+    untrained = TrainResult(score_rate_model(model, get_task("go_nogo"), 0, 4), 0, False, None, 0.0, 1)
+    monkeypatch.setattr(pipeline, "train_stage", lambda *a, **k: (model, untrained))
     converted = []
-    monkeypatch.setattr(pipeline, "convert_stage", lambda *a, **k: converted.append(1) or {"figures": []})
+    monkeypatch.setattr(pipeline, "convert_stage", lambda *a, **k: converted.append(1))
     with caplog.at_level(logging.WARNING, logger="spikernn"):
-        summary = run_pipeline(RunConfig(), tmp_path)
+        summary = run_pipeline(RunConfig(), tmp_path).summary()
     assert not converted and summary["lif_accuracy"] is None and "untrained" in summary["warnings"]
     assert any("allow_untrained=true" in r.getMessage() for r in caplog.records)
     run_pipeline(RunConfig(allow_untrained=True), tmp_path)  # asked: the conversion runs (stubbed here)

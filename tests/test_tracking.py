@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import socket
+import stat
 import subprocess
 import sys
 import time
@@ -14,8 +15,10 @@ from pathlib import Path
 
 import pytest
 from mlflow.tracking import MlflowClient
+from mlflow.utils.file_utils import local_file_uri_to_path
 
 from spikernn.tracking import LoggerConfig, TrackedRun, flatten
+from spikernn.transfer import SIGMOID_GRID
 
 TINY_MODEL = [
     "model.n_units=20",
@@ -72,26 +75,62 @@ def test_train_convert_evaluate_chain_by_run_id(tmp_path: Path) -> None:
     client = local_client(tmp_path)
     train_run = client.get_run(trained["mlflow_run_id"])
     assert train_run.info.status == "FINISHED"
+    assert train_run.info.run_name == "go_nogo-N20-seed0-train"
     assert train_run.data.params["model.n_units"] == "20"
-    assert train_run.data.tags["task"] == "go_nogo" and len(train_run.data.tags["git_commit"]) in (40, 7)
+    tags = train_run.data.tags
+    assert tags["task"] == "go_nogo" and len(tags["git_commit"]) in (40, 7)
+    assert tags["mlflow.user"] and tags["mlflow.source.name"].endswith("train.py")
+    # constants and bookkeeping are tags, not metrics or params
+    assert tags["N"] == "20" and tags["trained"] == "False" and tags["trainer.progress_bar"] == "False"
+    assert not {"N", "n_exc", "trained", "eval_trials", "seed"} & set(train_run.data.metrics)
+    assert not [p for p in train_run.data.params if p.startswith(("paths.", "logger.", "trainer.progress_bar"))]
     history = client.get_metric_history(train_run.info.run_id, "eval_accuracy")
     assert [m.step for m in history] == trained["training_history"]["trials"] == [100, 200]
     names = {a.path for a in client.list_artifacts(train_run.info.run_id)}
     assert {"rate_model.pt", "rate_model.mat", "summary.json", "training.png", "checkpoints", ".hydra"} <= names
 
     convert_run = client.get_run(converted["mlflow_run_id"])
-    series = client.get_metric_history(convert_run.info.run_id, "lif_accuracy_by_factor")
-    assert {m.step: m.value for m in series} == {
-        20: converted["lif_accuracy_by_scaling_factor"]["20.0"],
-        40: converted["lif_accuracy_by_scaling_factor"]["40.0"],
-    }
+    by_factor = converted["lif_accuracy_by_scaling_factor"]
+    metrics = convert_run.data.metrics
+    assert (metrics["lif_accuracy_s20"], metrics["lif_accuracy_s40"]) == (by_factor["20.0"], by_factor["40.0"])
+    # MLflow's table artifact (client.load_table reads through the default tracking URI, so read the file)
+    table = json.loads(
+        Path(
+            client.download_artifacts(convert_run.info.run_id, "lif_accuracy_by_scaling_factor.json", str(tmp_path))
+        ).read_text()
+    )
+    assert table["columns"] == ["scaling_factor", "lif_accuracy"]
+    assert table["data"] == [[20.0, by_factor["20.0"]], [40.0, by_factor["40.0"]]]
     assert convert_run.data.tags["source"] == trained["mlflow_run_id"]
-    assert {"rate_exc_hz", "rate_inh_hz", "lif_accuracy", "scaling_factor"} <= set(convert_run.data.metrics)
+    assert convert_run.data.params["transfer.scaling_factors"] == "[20.0, 40.0]"
+    assert {"lif_exc_hz", "lif_inh_hz", "lif_accuracy", "scaling_factor", "lif_accuracy.Go"} <= set(metrics)
     evaluate_run = client.get_run(evaluated["mlflow_run_id"])
     assert evaluate_run.data.params["scaling_factor"] == str(converted["scaling_factor"])
     assert evaluate_run.data.params["spiking.t_ref_ms"] == "2.0"  # the stored value, not the null override
     refused = command("evaluate", [f"source={converted['mlflow_run_id']}", "scaling_factor=0"], tmp_path)
     assert refused.returncode == 2 and "scaling_factor must be a number > 0, got 0" in refused.stderr
+
+
+def test_default_grid_is_logged_as_the_factors_searched(tmp_path: Path) -> None:
+    """With no grid given, the params hold the reference grid that was searched, not null."""
+    trained = summary_of(command("train", TINY_MODEL, tmp_path))
+    converted = summary_of(
+        command("convert", [f"source={trained['mlflow_run_id']}", "transfer.n_trials=1", "eval_trials=1"], tmp_path)
+    )
+    params = local_client(tmp_path).get_run(converted["mlflow_run_id"]).data.params
+    grid = [float(s) for s in converted["lif_accuracy_by_scaling_factor"]]
+    assert params["transfer.scaling_factors"] == str(grid) and grid == SIGMOID_GRID
+
+
+def test_artifacts_are_stored_once_and_readable(tmp_path: Path) -> None:
+    """The local artifact store links the run folder's files (one copy on disk); models are 0644."""
+    summary = summary_of(command("train", TINY_MODEL, tmp_path))
+    run = local_client(tmp_path).get_run(summary["mlflow_run_id"])
+    folder = Path(run.data.tags["run_folder"])
+    logged = Path(local_file_uri_to_path(run.info.artifact_uri))
+    for name in ("rate_model.pt", "rate_model.mat", "summary.json", "checkpoints/last.ckpt"):
+        assert (folder / name).samefile(logged / name), name
+    assert stat.S_IMODE((folder / "rate_model.pt").stat().st_mode) & 0o044 == 0o044
 
 
 def test_invalid_config_creates_no_run(tmp_path: Path) -> None:
@@ -188,7 +227,9 @@ def mlflow_server(tmp_path: Path):
 
 def test_pipeline_against_a_real_mlflow_server(tmp_path: Path, mlflow_server: str) -> None:
     out = tmp_path / "outputs"
-    summary = summary_of(command("run", [*TINY_MODEL, *TINY_SPIKING], out, MLFLOW_TRACKING_URI=mlflow_server))
+    proc = command("run", [*TINY_MODEL, *TINY_SPIKING], out, MLFLOW_TRACKING_URI=mlflow_server)
+    print(proc.stdout)
+    summary = summary_of(proc)
     assert not (out / "mlflow.db").exists()  # nothing went to the embedded store
     client = MlflowClient(mlflow_server)
     run = client.get_run(summary["mlflow_run_id"])
@@ -196,7 +237,7 @@ def test_pipeline_against_a_real_mlflow_server(tmp_path: Path, mlflow_server: st
     assert run.data.params["model.n_units"] == "20" and run.data.params["spiking.t_ref_ms"] == "2.0"
     assert run.data.metrics["lif_accuracy"] == summary["lif_accuracy"]
     assert run.data.metrics["scaling_factor"] == summary["scaling_factor"]
-    assert [m.step for m in client.get_metric_history(run.info.run_id, "lif_accuracy_by_factor")] == [20, 40]
+    assert {"lif_accuracy_s20", "lif_accuracy_s40"} <= set(run.data.metrics)
     names = {a.path for a in client.list_artifacts(run.info.run_id)}
     assert {"rate_model.pt", "rate_model.mat", "converted_model.pt", "summary.json", "accuracy_by_factor.png"} <= names
     local = client.download_artifacts(run.info.run_id, "summary.json", str(tmp_path))

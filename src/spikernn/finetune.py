@@ -43,6 +43,7 @@ from torch.utils.data import DataLoader, IterableDataset
 
 from spikernn.io import save_rate_model
 from spikernn.rate import RateRNN
+from spikernn.results import EvaluationResult, FinetuneResult
 from spikernn.spiking import SpikingParameters
 from spikernn.spiking.differentiable import simulate_surrogate
 from spikernn.spiking.neurons import IntegrateAndFire
@@ -352,9 +353,9 @@ def finetune_stage(
     model_file: str = FINETUNED_MODEL_FILE,
     progress=None,
     callbacks: list | None = None,
-) -> dict:
+) -> FinetuneResult:
     """Score the converted network, fine-tune it, score it again on the same fresh trials (fused
-    kernel, ``spiking.dt_ms``, the task's scoring); write ``model_file`` and return the summary."""
+    kernel, ``spiking.dt_ms``, the task's scoring); write ``model_file`` and return the result."""
     from spikernn.pipeline import _EVALUATION, _generator, _phase, evaluate_spiking
 
     start = time.perf_counter()
@@ -377,21 +378,24 @@ def finetune_stage(
     )
     extra = {"task": task.name, "scaling_factor": new_factor, "spiking": spiking.to_dict(), "finetuned": True}
     save_rate_model(out_dir / model_file, finetuned, extra)
-    return {
-        "finetune": cfg.to_dict(),
-        "spiking": spiking.to_dict(),
-        "eval_trials": eval_trials,
-        "scaling_factor_before": factor,
-        "scaling_factor": new_factor,
-        "lambda": 1.0 / new_factor,
-        "lif_accuracy_before": before["lif_accuracy"],
-        "rate_exc_hz_before": before["rate_exc_hz"],
-        "rate_inh_hz_before": before["rate_inh_hz"],
-        **after,
-        "tau_d_ms_mean_after": finetuned.taus_ms().mean().item(),
-        "finetune_seconds": round(time.perf_counter() - start, 2),
-        "finetune_training_seconds": record.pop("training_seconds"),
-        "peak_rss_mib": round(peak_rss_mib(), 1),
-        "finetune_record": record,
-        "model_file": model_file,
-    }
+    return FinetuneResult(
+        finetune=cfg.to_dict(),
+        spiking=spiking.to_dict(),
+        scaling_factor_before=factor,
+        lif_accuracy_before=before.lif_accuracy,
+        lif_exc_hz_before=before.lif_exc_hz,
+        lif_inh_hz_before=before.lif_inh_hz,
+        evaluation=EvaluationResult(
+            spiking=spiking.to_dict(),
+            scaling_factor=new_factor,
+            lambda_=1.0 / new_factor,
+            eval_trials=eval_trials,
+            score=after,
+        ),  # fmt: skip
+        tau_d_ms_mean_after=finetuned.taus_ms().mean().item(),
+        finetune_seconds=round(time.perf_counter() - start, 2),
+        finetune_training_seconds=record.pop("training_seconds"),
+        peak_rss_mib=round(peak_rss_mib(), 1),
+        finetune_record=record,
+        models=[model_file],
+    )

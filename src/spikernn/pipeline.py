@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 import torch
 
@@ -21,9 +22,16 @@ from spikernn.finetune import FinetuneConfig, finetune_stage
 from spikernn.io import export_mat, save_rate_model
 from spikernn.plots import SavedFigure, plot_accuracy_by_factor, plot_raster, plot_readouts, plot_training
 from spikernn.rate import RateRNN, RateRNNConfig
-from spikernn.rate.criterion import TrainingRecord
 from spikernn.rate.model import trial_loss
 from spikernn.rate.training import MemberResult, TrainerConfig, train_rate_model
+from spikernn.results import (
+    ConversionResult,
+    EvaluationResult,
+    RateModelResult,
+    RunResult,
+    SpikingScore,
+    TrainResult,
+)
 from spikernn.science import flag_failures, json_safe, warn
 from spikernn.spiking import SpikingParameters, SpikingRNN
 from spikernn.tasks import GoNoGoConfig, Task, TaskConfig, condition_slug, get_task
@@ -67,6 +75,23 @@ class RunConfig:
             self.model = RateRNNConfig(**{**self.model.to_dict(), "n_inputs": task.n_inputs})
 
 
+class ConversionSettings(Protocol):
+    """What converting a model needs (``RunConfig``, ``apps.config.ConvertConfig``)."""
+
+    spiking: SpikingParameters
+    transfer: TransferConfig
+    seed: int
+    eval_trials: int
+
+
+class EvaluationSettings(Protocol):
+    """What scoring a converted model needs (``RunConfig``, ``apps.config.EvaluateConfig``)."""
+
+    spiking: SpikingParameters
+    seed: int
+    eval_trials: int
+
+
 def _phase(progress: Progress | None, phase: str) -> Callable[[int, int], None] | None:
     return None if progress is None else (lambda done, total: progress(phase, done, total))
 
@@ -75,60 +100,58 @@ def _generator(seed: int, offset: int) -> torch.Generator:
     return torch.Generator().manual_seed(seed + offset)
 
 
+@dataclass
+class RateEvaluation:
+    """The rate network on fresh trials (noise on): accuracy, mean loss, trials with a NaN readout."""
+
+    accuracy: float
+    loss: float
+    nan_trials: int
+
+
 @torch.no_grad()
-def rate_accuracy(model: RateRNN, task: Task, n_trials: int, generator: torch.Generator) -> tuple[float, float]:
-    """Accuracy and mean loss of the rate network on fresh trials (noise on)."""
-    accuracy, loss, _ = _rate_evaluation(model, task, n_trials, generator)
-    return accuracy, loss
-
-
-def _rate_evaluation(model: RateRNN, task: Task, n_trials: int, generator: torch.Generator) -> tuple:
-    """Accuracy, mean loss and the number of trials with a NaN readout."""
+def evaluate_rate(model: RateRNN, task: Task, n_trials: int, generator: torch.Generator) -> RateEvaluation:
+    """Score the rate network on ``n_trials`` fresh trials drawn from ``generator``."""
     trials = task.make_trials(n_trials, generator)
     out = model(trials.inputs, generator=generator)
-    loss = trial_loss(out.readout, trials.targets, model.config.loss).mean().item()
-    nan_trials = int(torch.isnan(out.readout).reshape(n_trials, -1).any(1).sum())
-    return task.accuracy(out.readout, trials.labels, task.step_ms, "rate"), loss, nan_trials
+    return RateEvaluation(
+        accuracy=task.accuracy(out.readout, trials.labels, task.step_ms, "rate"),
+        loss=trial_loss(out.readout, trials.targets, model.config.loss).mean().item(),
+        nan_trials=int(torch.isnan(out.readout).reshape(n_trials, -1).any(1).sum()),
+    )
 
 
-def rate_model_summary(model: RateRNN, task: Task, seed: int, eval_trials: int) -> dict:
-    """Size, E/I split, τ_d statistics and fresh-trial accuracy of a rate model."""
-    with torch.no_grad():
-        accuracy, loss, nan_trials = _rate_evaluation(model, task, eval_trials, _generator(seed, _RATE_EVAL))
+def score_rate_model(model: RateRNN, task: Task, seed: int, eval_trials: int) -> RateModelResult:
+    """Size, E/I split, τ_d statistics (ms) and fresh-trial score of a rate model."""
+    score = evaluate_rate(model, task, eval_trials, _generator(seed, _RATE_EVAL))
     taus = model.taus_ms()
-    return {
-        "task": task.name,
-        "N": model.config.n_units,
-        "n_exc": int((~model.inhibitory).sum()),
-        "n_inh": int(model.inhibitory.sum()),
-        "rate_accuracy": accuracy,
-        "rate_loss": loss,
-        "rate_nan_readout_trials": nan_trials,
-        "tau_d_ms_mean": taus.mean().item(),
-        "tau_d_ms_sd": taus.std().item() if taus.numel() > 1 else 0.0,
-    }
+    return RateModelResult(
+        task=task.name,
+        N=model.config.n_units,
+        n_exc=int((~model.inhibitory).sum()),
+        n_inh=int(model.inhibitory.sum()),
+        rate_accuracy=score.accuracy,
+        rate_loss=score.loss,
+        rate_nan_readout_trials=score.nan_trials,
+        tau_d_ms_mean=taus.mean().item(),
+        tau_d_ms_sd=taus.std().item() if taus.numel() > 1 else 0.0,
+    )
 
 
 def train_stage(
-    task: Task,
-    model_config: RateRNNConfig,
-    training: TrainerConfig,
-    seed: int,
-    eval_trials: int,
-    out_dir: Path,
-    callbacks: list | None = None,
-    trained: MemberResult | None = None,
-) -> tuple[RateRNN, dict]:
+    cfg: RunConfig, out_dir: Path, *, callbacks: list | None = None, trained: MemberResult | None = None
+) -> tuple[RateRNN, TrainResult]:
     """Train a rate model (checkpoints in ``checkpoints/``), or take the one a population trained
     (``trained``, see ``train_population``); write ``rate_model.pt``, ``rate_model.mat`` and
     ``training.png``."""
+    task = get_task(cfg.task)
     if trained is None:
         start = time.perf_counter()
         model, record = train_rate_model(
             task,
-            model_config,
-            training,
-            seed=seed,
+            cfg.model,
+            cfg.trainer,
+            seed=cfg.seed,
             callbacks=callbacks,
             checkpoint_dir=out_dir / "checkpoints",
             default_root_dir=str(out_dir),
@@ -140,6 +163,7 @@ def train_stage(
     export_mat(out_dir / MAT_FILE, model)
     figures = []
     if record.trials_seen:
+        rule = cfg.trainer.stopping
         figures.append(
             plot_training(
                 out_dir / "training.png",
@@ -147,32 +171,29 @@ def train_stage(
                 record.eval_loss,
                 record.eval_accuracy,
                 train_loss=record.train_loss,
-                loss_threshold=training.stopping.loss_threshold,
-                accuracy_threshold=training.stopping.accuracy_threshold,
+                loss_threshold=rule.loss_threshold,
+                accuracy_threshold=rule.accuracy_threshold,
                 min_trials=task.min_training_trials,
                 trials_to_criterion=record.trials_to_criterion,
             )
         )
-    summary = {
-        **rate_model_summary(model, task, seed, eval_trials),
-        "seed": seed,
-        "trained": record.trained,
-        "trials_to_criterion": record.trials_to_criterion,
-        "training_seconds": round(seconds, 2),
-        "population_size": population,
-        "training_history": _history(record),
-        "figures": [p.name for p in figures],
-    }
-    return model, summary
-
-
-def _history(record: TrainingRecord) -> dict:
-    return {
-        "trials": record.trials_seen,
-        "train_loss": record.train_loss,
-        "eval_loss": record.eval_loss,
-        "eval_accuracy": record.eval_accuracy,
-    }
+    result = TrainResult(
+        rate_model=score_rate_model(model, task, cfg.seed, cfg.eval_trials),
+        seed=cfg.seed,
+        trained=record.trained,
+        trials_to_criterion=record.trials_to_criterion,
+        training_seconds=round(seconds, 2),
+        population_size=population,
+        training_history={
+            "trials": record.trials_seen,
+            "train_loss": record.train_loss,
+            "eval_loss": record.eval_loss,
+            "eval_accuracy": record.eval_accuracy,
+        },
+        figures=[p.name for p in figures],
+        models=[RATE_MODEL_FILE, MAT_FILE],
+    )
+    return model, result
 
 
 def evaluate_spiking(
@@ -182,25 +203,24 @@ def evaluate_spiking(
     n_trials: int,
     generator: torch.Generator,
     on_progress: Callable[[int, int], None] | None = None,
-) -> dict:
+) -> SpikingScore:
     """LIF accuracy on fresh trials at one factor, and mean firing rates (Hz) of E and I units."""
     trials = task.make_trials(n_trials, generator)
     result = network.simulate(trials.inputs, factor, generator=generator, on_progress=on_progress)
     correct = task.score(result.readout, trials.labels, network.params.dt_ms, "spiking")
     rates = result.firing_rates_hz()
     inh = network.inhibitory
-    by_condition = {
-        name: correct[trials.conditions == c].double().mean().item()
-        for c, name in enumerate(task.condition_names)
-        if (trials.conditions == c).any()
-    }
-    return {
-        "lif_accuracy": correct.double().mean().item(),
-        "lif_nan_readout_trials": int(torch.isnan(result.readout).reshape(n_trials, -1).any(1).sum()),
-        "lif_accuracy_by_condition": by_condition,
-        "rate_exc_hz": rates[:, ~inh].mean().item(),
-        "rate_inh_hz": rates[:, inh].mean().item() if inh.any() else None,
-    }
+    return SpikingScore(
+        lif_accuracy=correct.double().mean().item(),
+        lif_nan_readout_trials=int(torch.isnan(result.readout).reshape(n_trials, -1).any(1).sum()),
+        lif_accuracy_by_condition={
+            name: correct[trials.conditions == c].double().mean().item()
+            for c, name in enumerate(task.condition_names)
+            if (trials.conditions == c).any()
+        },
+        lif_exc_hz=rates[:, ~inh].mean().item(),
+        lif_inh_hz=rates[:, inh].mean().item() if inh.any() else None,
+    )
 
 
 def example_figures(
@@ -241,16 +261,15 @@ def example_figures(
 def evaluate_stage(
     model: RateRNN,
     task: Task,
-    spiking: SpikingParameters,
+    settings: EvaluationSettings,
     factor: float,
-    seed: int,
-    n_trials: int,
     out_dir: Path,
+    *,
     progress: Progress | None = None,
-) -> dict:
+) -> EvaluationResult:
     """Score the converted network at ``factor`` on fresh trials; write the example figures."""
-    network = to_spiking(model, spiking, input_step_ms=task.step_ms)
-    return _evaluate_converted(model, network, task, factor, seed, n_trials, out_dir, progress)
+    network = to_spiking(model, settings.spiking, input_step_ms=task.step_ms)
+    return _evaluate_converted(model, network, task, factor, settings, out_dir, progress)
 
 
 def _evaluate_converted(
@@ -258,48 +277,45 @@ def _evaluate_converted(
     network: SpikingRNN,
     task: Task,
     factor: float,
-    seed: int,
-    n_trials: int,
+    settings: EvaluationSettings,
     out_dir: Path,
     progress: Progress | None,
-) -> dict:
-    evaluation = evaluate_spiking(
-        network, task, factor, n_trials, _generator(seed, _EVALUATION), _phase(progress, "evaluation")
+) -> EvaluationResult:
+    generator = _generator(settings.seed, _EVALUATION)
+    score = evaluate_spiking(network, task, factor, settings.eval_trials, generator, _phase(progress, "evaluation"))
+    figures = example_figures(out_dir, model, network, task, factor, _generator(settings.seed, _EXAMPLES))
+    return EvaluationResult(
+        spiking=settings.spiking.to_dict(),
+        scaling_factor=factor,
+        lambda_=1.0 / factor,
+        eval_trials=settings.eval_trials,
+        score=score,
+        figures=[p.name for p in figures],
     )
-    figures = example_figures(out_dir, model, network, task, factor, _generator(seed, _EXAMPLES))
-    return {
-        "scaling_factor": factor,
-        "lambda": 1.0 / factor,
-        "eval_trials": n_trials,
-        **evaluation,
-        "figures": [p.name for p in figures],
-    }
 
 
 def convert_stage(
     model: RateRNN,
     task: Task,
-    spiking: SpikingParameters,
-    transfer: TransferConfig,
-    seed: int,
-    eval_trials: int,
+    settings: ConversionSettings,
     out_dir: Path,
+    *,
     progress: Progress | None = None,
     monitor: Callable[[int, list[float]], bool] | None = None,
-) -> dict:
+) -> ConversionResult:
     """Transfer, search the scaling factor, evaluate at the best one; write the converted model
     (``converted_model.pt``), its .mat export with the search results, and the figures.
 
     ``monitor`` (see ``search_scaling_factor``) may stop a hopeless search: then nothing is
-    evaluated and the summary says ``pruned``."""
+    evaluated and the result says ``pruned``."""
+    spiking, transfer = settings.spiking, settings.transfer
     network = to_spiking(model, spiking, input_step_ms=task.step_ms, use_initial_weights=transfer.use_initial_weights)
-    factors = transfer.scaling_factors or default_grid(model.config.activation)
     search = search_scaling_factor(
         network,
         task,
-        factors,
+        factor_grid_of(transfer, model.config.activation),
         transfer.n_trials,
-        _generator(seed, _SEARCH),
+        _generator(settings.seed, _SEARCH),
         transfer.chunk_trials,
         on_progress=_phase(progress, "factor search"),
         report_every_trials=transfer.report_every_trials,
@@ -309,16 +325,20 @@ def convert_stage(
     figure = plot_accuracy_by_factor(
         out_dir / "accuracy_by_factor.png", search.scaling_factors, search.accuracy, best, n_trials=search.n_trials
     )
-    searched = {
-        "spiking": spiking.to_dict(),
-        "search_trials": search.n_trials,
-        "search_accuracy": search.best_accuracy,
-        "lif_accuracy_by_scaling_factor": dict(zip(map(str, search.scaling_factors), search.accuracy, strict=True)),
-        "pruned": search.stopped_early,
-    }
+    result = ConversionResult(
+        spiking=spiking.to_dict(),
+        scaling_factor=best,
+        search_trials=search.n_trials,
+        search_accuracy=search.best_accuracy,
+        lif_accuracy_by_scaling_factor=dict(zip(map(str, search.scaling_factors), search.accuracy, strict=True)),
+        pruned=search.stopped_early,
+        figures=[figure.name],
+    )
     if search.stopped_early:
-        return {"scaling_factor": best, "lif_accuracy": None, **searched, "figures": [figure.name]}
-    evaluation = _evaluate_converted(model, network, task, best, seed, eval_trials, out_dir, progress)
+        return result
+    result.evaluation = _evaluate_converted(model, network, task, best, settings, out_dir, progress)
+    result.figures = [*result.evaluation.figures, figure.name]
+    result.evaluation.figures = []  # listed once, by the conversion
     extra = {"task": task.name, "scaling_factor": best, "spiking": spiking.to_dict()}
     save_rate_model(out_dir / CONVERTED_MODEL_FILE, model, extra)
     export_mat(
@@ -326,7 +346,14 @@ def convert_stage(
         model,
         {"opt_scaling_factor": best, "all_perfs": search.accuracy, "scaling_factors": search.scaling_factors},
     )
-    return {**evaluation, **searched, "figures": [*evaluation["figures"], figure.name]}
+    result.models = [CONVERTED_MODEL_FILE, MAT_FILE]
+    return result
+
+
+def factor_grid_of(transfer: TransferConfig, activation: str) -> list[float]:
+    """The scaling factors searched: ``transfer.scaling_factors``, else the reference grid of the
+    rate model's ``activation``."""
+    return list(transfer.scaling_factors or default_grid(activation))
 
 
 def write_summary(out_dir: Path, summary: dict) -> None:
@@ -340,46 +367,33 @@ def write_summary(out_dir: Path, summary: dict) -> None:
 def run_pipeline(
     cfg: RunConfig,
     out_dir: Path,
+    *,
     progress: Progress | None = None,
     callbacks: list | None = None,
     monitor: Callable[[int, list[float]], bool] | None = None,
     trained: MemberResult | None = None,
-) -> dict:
-    """Train (or take the population-trained ``trained``), convert, search, evaluate; write models and
-    figures into ``out_dir`` and return the summary (the command around it times it and writes
-    ``summary.json``)."""
+) -> RunResult:
+    """Train (or take the population-trained ``trained``), convert, search, evaluate, fine-tune if
+    asked; write models and figures into ``out_dir`` and return the result (the command around it
+    times it and writes ``summary.json``)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     task = get_task(cfg.task)
-    member = trained
-    model, trained = train_stage(task, cfg.model, cfg.trainer, cfg.seed, cfg.eval_trials, out_dir, callbacks, member)
-    if not trained["trained"] and not cfg.allow_untrained:
+    model, training = train_stage(cfg, out_dir, callbacks=callbacks, trained=trained)
+    result = RunResult(train=training)
+    if not training.trained and not cfg.allow_untrained:
+        notes: dict = {}
         warn(
-            trained,
+            notes,
             "untrained",
             "the rate network did not meet the training criterion: it is not converted "
             "(allow_untrained=true converts it anyway)",
         )
-        return {**trained, "scaling_factor": None, "lif_accuracy": None}
-    converted = convert_stage(
-        model, task, cfg.spiking, cfg.transfer, cfg.seed, cfg.eval_trials, out_dir, progress, monitor
-    )
-    summary = {**trained, **converted, "figures": [*trained["figures"], *converted["figures"]]}
-    if cfg.finetune.enabled and converted["lif_accuracy"] is not None:
-        tuned = finetune_stage(
-            model, task, cfg.spiking, converted["scaling_factor"], cfg.finetune, cfg.seed, cfg.eval_trials, out_dir,
-            progress=progress,
+        result.warnings, result.warning_messages = notes["warnings"], notes["warning_messages"]
+        return result
+    result.conversion = convert_stage(model, task, cfg, out_dir, progress=progress, monitor=monitor)
+    if cfg.finetune.enabled and result.conversion.evaluation is not None:
+        result.finetune = finetune_stage(
+            model, task, cfg.spiking, result.conversion.scaling_factor, cfg.finetune, cfg.seed, cfg.eval_trials,
+            out_dir, progress=progress,
         )  # fmt: skip
-        summary["finetune"] = tuned
-        summary |= {f"finetuned_{k}": tuned[k] for k in FINETUNE_SUMMARY_KEYS}
-    return summary
-
-
-# what spikernn-run's summary (and MLflow metrics) take over from the fine-tuning stage, as finetuned_<key>
-FINETUNE_SUMMARY_KEYS = (
-    "lif_accuracy",
-    "scaling_factor",
-    "rate_exc_hz",
-    "rate_inh_hz",
-    "finetune_seconds",
-    "peak_rss_mib",
-)
+    return result

@@ -6,31 +6,25 @@ from omegaconf import DictConfig
 
 from spikernn.apps.command import command
 from spikernn.apps.config import ConvertConfig, build_convert_config
-from spikernn.apps.runner import CommandContext, execute, objective_value, source_summary, source_tags
-from spikernn.pipeline import convert_stage
+from spikernn.apps.runner import CommandContext, execute, objective_value, source_label, source_result
+from spikernn.pipeline import convert_stage, factor_grid_of
+from spikernn.results import FromSource
 
 
-def convert(cfg: ConvertConfig, ctx: CommandContext) -> dict:
+def convert(cfg: ConvertConfig, ctx: CommandContext) -> FromSource:
     src = cfg.source
-    return {
-        **source_summary(cfg),
-        **convert_stage(
-            src.model,
-            src.task,
-            cfg.spiking,
-            cfg.transfer,
-            cfg.seed,
-            cfg.eval_trials,
-            ctx.out_dir,
-            ctx.progress,
-            ctx.monitor,
-        ),
-    }
+    conversion = convert_stage(src.model, src.task, cfg, ctx.out_dir, progress=ctx.progress, monitor=ctx.monitor)
+    return FromSource(source_result(cfg), conversion)
+
+
+def effective(cfg: ConvertConfig) -> dict:
+    """The factor grid searched (the reference grid of the model's activation when none is given)."""
+    return {"transfer": {"scaling_factors": factor_grid_of(cfg.transfer, cfg.source.model.config.activation)}}
 
 
 @command("convert")
 def main(cfg: DictConfig) -> float | list[float]:
-    summary = execute(cfg, "spikernn-convert", build_convert_config, convert, source_tags)
+    summary = execute(cfg, "spikernn-convert", build_convert_config, convert, source_label, effective)
     return objective_value(summary, cfg.objective)
 
 

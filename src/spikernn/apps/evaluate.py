@@ -6,28 +6,25 @@ from omegaconf import DictConfig
 
 from spikernn.apps.command import command
 from spikernn.apps.config import EvaluateConfig, build_evaluate_config
-from spikernn.apps.runner import CommandContext, execute, objective_value, source_summary, source_tags
+from spikernn.apps.runner import CommandContext, execute, objective_value, source_label, source_result
 from spikernn.pipeline import evaluate_stage
+from spikernn.results import FromSource
 
 
-def evaluate(cfg: EvaluateConfig, ctx: CommandContext) -> dict:
+def evaluate(cfg: EvaluateConfig, ctx: CommandContext) -> FromSource:
     src = cfg.source
-    return {
-        **source_summary(cfg),
-        "spiking": cfg.spiking.to_dict(),
-        **evaluate_stage(
-            src.model, src.task, cfg.spiking, cfg.scaling_factor, cfg.seed, cfg.eval_trials, ctx.out_dir, ctx.progress
-        ),
-    }
+    evaluation = evaluate_stage(src.model, src.task, cfg, cfg.scaling_factor, ctx.out_dir, progress=ctx.progress)
+    return FromSource(source_result(cfg), evaluation)
 
 
 def effective(cfg: EvaluateConfig) -> dict:
+    """The spiking parameters and factor used: those stored with the model unless overridden."""
     return {"spiking": cfg.spiking.to_dict(), "scaling_factor": cfg.scaling_factor}
 
 
 @command("evaluate")
 def main(cfg: DictConfig) -> float | list[float]:
-    summary = execute(cfg, "spikernn-evaluate", build_evaluate_config, evaluate, source_tags, effective)
+    summary = execute(cfg, "spikernn-evaluate", build_evaluate_config, evaluate, source_label, effective)
     return objective_value(summary, cfg.objective)
 
 

@@ -8,9 +8,10 @@ import hydra
 from omegaconf import DictConfig
 
 from spikernn.apps.config import EvaluateConfig, build_evaluate_config, config_dir
-from spikernn.apps.runner import CommandContext, execute, objective_value, source_summary, source_tags
+from spikernn.apps.runner import CommandContext, execute, objective_value, source_label, source_result
 from spikernn.finetune import FinetuneConfig, finetune_stage
 from spikernn.pipeline import CONVERTED_MODEL_FILE
+from spikernn.results import FromSource
 
 
 @dataclass
@@ -26,29 +27,26 @@ def build_finetune_config(raw: dict) -> FinetuneCommandConfig:
     return FinetuneCommandConfig(**vars(settings), finetune=finetune)
 
 
-def finetune(cfg: FinetuneCommandConfig, ctx: CommandContext) -> dict:
+def finetune(cfg: FinetuneCommandConfig, ctx: CommandContext) -> FromSource:
     """Writes the fine-tuned network as ``converted_model.pt``, so ``spikernn-evaluate`` and
     ``spikernn-finetune`` take this run's id as their source."""
     src = cfg.source
-    summary = {
-        **source_summary(cfg),
-        **finetune_stage(
-            src.model,
-            src.task,
-            cfg.spiking,
-            cfg.scaling_factor,
-            cfg.finetune,
-            cfg.seed,
-            cfg.eval_trials,
-            ctx.out_dir,
-            model_file=CONVERTED_MODEL_FILE,
-            progress=ctx.progress,
-        ),
-    }
-    record = summary["finetune_record"]
-    ctx.run.log_series("finetune_loss", record["history"]["batch"], record["history"]["loss"])
-    ctx.run.log_series("finetune_validation_accuracy", record["validation"]["batch"], record["validation"]["accuracy"])
-    return summary
+    tuned = finetune_stage(
+        src.model,
+        src.task,
+        cfg.spiking,
+        cfg.scaling_factor,
+        cfg.finetune,
+        cfg.seed,
+        cfg.eval_trials,
+        ctx.out_dir,
+        model_file=CONVERTED_MODEL_FILE,
+        progress=ctx.progress,
+    )
+    history, validation = tuned.finetune_record["history"], tuned.finetune_record["validation"]
+    ctx.run.log_series("finetune_loss", history["batch"], history["loss"])
+    ctx.run.log_series("finetune_validation_accuracy", validation["batch"], validation["accuracy"])
+    return FromSource(source_result(cfg), tuned)
 
 
 def effective(cfg: FinetuneCommandConfig) -> dict:
@@ -57,7 +55,7 @@ def effective(cfg: FinetuneCommandConfig) -> dict:
 
 @hydra.main(config_path=config_dir(), config_name="finetune")
 def main(cfg: DictConfig) -> float | list[float]:
-    summary = execute(cfg, "spikernn-finetune", build_finetune_config, finetune, source_tags, effective)
+    summary = execute(cfg, "spikernn-finetune", build_finetune_config, finetune, source_label, effective)
     return objective_value(summary, cfg.objective)
 
 

@@ -18,10 +18,10 @@ from omegaconf import DictConfig
 
 from spikernn.apps.config import ConvertConfig, EvaluateConfig, build_tracking, plain
 from spikernn.apps.progress import PhaseProgress
-from spikernn.pipeline import RunConfig, rate_model_summary, write_summary
+from spikernn.pipeline import RunConfig, score_rate_model, write_summary
+from spikernn.results import Result, SourceResult, metric, tracking_record
 from spikernn.science import warning_tags
 from spikernn.sweeps import TrialLink
-from spikernn.tasks import condition_slug
 from spikernn.tracking import TrackedRun
 from spikernn.tracking.models import log_run_models
 from spikernn.tracking.signals import Interrupted, acknowledge, interruptible
@@ -49,27 +49,56 @@ class CommandContext:
         return lambda trials_done, accuracy: self.trial.keep_going(trials_done, max(accuracy))
 
 
-Work = Callable[[S, CommandContext], dict]
+Work = Callable[[S, CommandContext], Result]
 
 
-def run_tags(cfg: RunConfig) -> dict:
-    """Tags of a command that trains (``spikernn-train``, ``spikernn-run``)."""
-    return {"task": cfg.task.name, "seed": str(cfg.seed)}
+@dataclass
+class RunLabel:
+    """What names a command's run: the network's task, size and seed (and its source model)."""
+
+    task: str
+    n_units: int
+    seed: int
+    source: str | None = None
+
+    def tags(self) -> dict[str, str]:
+        tags = {"task": self.task, "seed": str(self.seed)}
+        return tags if self.source is None else {**tags, "source": self.source}
+
+    def name(self, command: str, trial: TrialLink | None) -> str:
+        """e.g. ``go_nogo-N200-seed0`` (spikernn-run), ``go_nogo-N200-seed0-convert``, ``…-trial3``."""
+        name = f"{self.task}-N{self.n_units}-seed{self.seed}"
+        verb = command.removeprefix("spikernn-")
+        name = name if verb == "run" else f"{name}-{verb}"
+        return name if trial is None else f"{name}-trial{trial.number}"
 
 
-def source_tags(cfg: ConvertConfig | EvaluateConfig) -> dict:
-    """Tags of a command that starts from a trained model (``spikernn-convert``, ``spikernn-evaluate``)."""
-    return {"task": cfg.source.task.name, "seed": str(cfg.seed), "source": cfg.source.source}
+def run_label(cfg: RunConfig) -> RunLabel:
+    """A command that trains (``spikernn-train``, ``spikernn-run``)."""
+    return RunLabel(cfg.task.name, cfg.model.n_units, cfg.seed)
 
 
-def source_summary(cfg: ConvertConfig | EvaluateConfig) -> dict:
-    """The summary's head for a command that starts from a trained model: the model, its source."""
+def source_label(cfg: ConvertConfig | EvaluateConfig) -> RunLabel:
+    """A command that starts from a trained model (``spikernn-convert``, ``-evaluate``, ``-finetune``)."""
     src = cfg.source
-    return {
-        **rate_model_summary(src.model, src.task, cfg.seed, cfg.eval_trials),
-        "source": src.source,
-        "seed": cfg.seed,
-    }
+    return RunLabel(src.task.name, src.model.config.n_units, cfg.seed, src.source)
+
+
+def source_result(cfg: ConvertConfig | EvaluateConfig) -> SourceResult:
+    """The result's head for a command that starts from a trained model: the model, its source."""
+    src = cfg.source
+    return SourceResult(
+        rate_model=score_rate_model(src.model, src.task, cfg.seed, cfg.eval_trials), source=src.source, seed=cfg.seed
+    )
+
+
+@dataclass
+class CommandResult(Result):
+    """A command's result as ``summary.json`` holds it: the work's result, its wall time (s) and run."""
+
+    result: Result
+    seconds: float = metric()
+    mlflow_run_id: str = ""
 
 
 def objective_value(summary: dict, objective: str | list[str]) -> float | list[float]:
@@ -91,6 +120,43 @@ SUMMARY_KEYS = (
     "seconds",
 )
 
+# settings that say where and how a command runs, not what it computes: tags, not params
+BOOKKEEPING = (
+    "paths",
+    "logger",
+    "optuna",
+    "objective",
+    "allow_untrained",
+    "trainer.progress_bar",
+    "trainer.resume_from",
+)
+
+
+def split_params(config: dict) -> tuple[dict, dict[str, str]]:
+    """The experiment's parameters (nested) and the bookkeeping settings as tags (``a.b`` keys)."""
+    params = json.loads(json.dumps(config))  # a deep copy of plain values
+    tags: dict[str, str] = {}
+    for key in BOOKKEEPING:
+        *parents, last = key.split(".")
+        node = params
+        for part in parents:
+            node = node.get(part) or {}
+        if last in node:
+            value = node.pop(last)
+            flat = {f"{key}.{k}": v for k, v in value.items()} if isinstance(value, dict) else {key: value}
+            tags |= {k: str(v) for k, v in flat.items() if v is not None}
+    return params, tags
+
+
+def _merge(base: dict, update: dict) -> dict:
+    """``base`` with ``update``'s values put in, nested dicts merged key by key."""
+    merged = dict(base)
+    for key, value in update.items():
+        merged[key] = (
+            _merge(merged[key], value) if isinstance(value, dict) and isinstance(merged.get(key), dict) else value
+        )
+    return merged
+
 
 def _discard_empty_run_dir(out_dir: Path) -> None:
     """Remove a run folder that holds nothing but Hydra's own bookkeeping."""
@@ -98,27 +164,14 @@ def _discard_empty_run_dir(out_dir: Path) -> None:
         shutil.rmtree(out_dir)
 
 
-def log_summary(run: TrackedRun, summary: dict) -> None:
-    """Numbers of a summary as metrics; per-factor accuracy as a series over s; trial types apart."""
-    metrics = {
-        k: v for k, v in summary.items() if isinstance(v, (int, float)) and not isinstance(v, bool) and k != "seed"
-    }
-    metrics |= {
-        f"lif_accuracy.{condition_slug(name)}": value
-        for name, value in (summary.get("lif_accuracy_by_condition") or {}).items()
-    }
-    if "trained" in summary:
-        metrics["trained"] = int(summary["trained"])
-        run.set_tags({"trained": str(summary["trained"])})
-    run.log_metrics(metrics)
-    if summary.get("warnings"):  # scientific failures flagged by write_summary (spikernn.science)
-        run.set_tags(warning_tags(summary))
-    by_factor = summary.get("lif_accuracy_by_scaling_factor")
-    if by_factor:
-        factors = [float(s) for s in by_factor]
-        scale = 1 if all(s.is_integer() for s in factors) else 1000
-        run.log_series("lif_accuracy_by_factor", [round(s * scale) for s in factors], list(by_factor.values()))
-        run.set_tags({"lif_accuracy_by_factor.step": "s" if scale == 1 else "1000·s"})
+def log_result(run: TrackedRun, result: Result, summary: dict) -> None:
+    """The result's metrics, tags and tables (``results.tracking_record``), and the flagged
+    scientific failures of its summary as tags."""
+    record = tracking_record(result)
+    run.log_metrics(record.metrics)
+    run.set_tags(record.tags | warning_tags(summary))
+    for name, columns in record.tables.items():
+        run.log_table(name, columns)
 
 
 def execute(
@@ -126,14 +179,15 @@ def execute(
     command: str,
     build: Callable[[dict], S],
     work: Work,
-    tags: Callable[[S], dict],
+    label: Callable[[S], RunLabel],
     effective: Callable[[S], dict] = lambda settings: {},
 ) -> dict:
     """Validate ``cfg`` (resolved once) with ``build`` (a bad value exits with code 2 before anything
-    is written or tracked), then do ``work`` inside an MLflow run and log its summary.
+    is written or tracked), then do ``work`` inside an MLflow run and log its result.
 
-    The run's params are the resolved config, with ``effective(settings)`` replacing the entries
-    that the command resolves itself (e.g. values stored with a model)."""
+    The run's params are the resolved config with ``effective(settings)`` put in where the command
+    resolves values itself (e.g. the factor grid, values stored with a model); bookkeeping settings
+    (``BOOKKEEPING``) are tags."""
     out_dir = Path(HydraConfig.get().runtime.output_dir)
     try:
         raw = plain(cfg)
@@ -147,23 +201,25 @@ def execute(
     # the rate net's matrices are small: one intra-op thread is faster, and much faster on a loaded machine
     torch.set_num_threads(1)
     out_dir.mkdir(parents=True, exist_ok=True)
-    params = {**raw, **effective(settings)}
-    all_tags = tags(settings)
+    params, all_tags = split_params(_merge(raw, effective(settings)))
+    labels = label(settings)
+    all_tags |= labels.tags()
     if trial is not None:
         all_tags |= {"optuna_study": trial.study_name, "optuna_trial": str(trial.number)}
     output_dir = raw["paths"]["output_dir"]
+    name = labels.name(command, trial)
     try:
-        with interruptible(), TrackedRun(tracking, output_dir, out_dir, command, params, all_tags) as run:
+        with interruptible(), TrackedRun(tracking, output_dir, out_dir, command, params, all_tags, name) as run:
             log.info(f"{command}: run folder {out_dir}; MLflow run {run.run_id} ({run.tracking_uri})")
             if trial is not None:
                 trial.attach_run(run.run_id)
             start = time.perf_counter()
             with PhaseProgress() as progress:
-                summary = work(settings, CommandContext(out_dir, run, progress, trial))
-            summary["seconds"] = round(time.perf_counter() - start, 2)
-            summary["mlflow_run_id"] = run.run_id
+                result = work(settings, CommandContext(out_dir, run, progress, trial))
+            outcome = CommandResult(result, round(time.perf_counter() - start, 2), run.run_id)
+            summary = outcome.summary()
             write_summary(out_dir, summary)
-            log_summary(run, summary)
+            log_result(run, outcome, summary)
             if summary.get("task"):
                 log_run_models(run.tracking_uri, run.run_id, out_dir, summary["task"], tracking.register_as)
             if trial is not None and raw.get("objective"):

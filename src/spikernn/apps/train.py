@@ -7,21 +7,20 @@ from omegaconf import DictConfig
 from spikernn.apps.command import command
 from spikernn.apps.config import build_run_config
 from spikernn.apps.population import training_source
-from spikernn.apps.runner import CommandContext, execute, objective_value, run_tags
+from spikernn.apps.runner import CommandContext, execute, objective_value, run_label
 from spikernn.pipeline import RunConfig, train_stage
-from spikernn.tasks import get_task
+from spikernn.results import TrainResult
 
 
-def train(cfg: RunConfig, ctx: CommandContext) -> dict:
+def train(cfg: RunConfig, ctx: CommandContext) -> TrainResult:
     member, callbacks = training_source(ctx.run)
-    task = get_task(cfg.task)
-    _, summary = train_stage(task, cfg.model, cfg.trainer, cfg.seed, cfg.eval_trials, ctx.out_dir, callbacks, member)
-    return summary
+    _, result = train_stage(cfg, ctx.out_dir, callbacks=callbacks, trained=member)
+    return result
 
 
 @command("train")
 def main(cfg: DictConfig) -> float | list[float]:
-    summary = execute(cfg, "spikernn-train", build_run_config, train, run_tags)
+    summary = execute(cfg, "spikernn-train", build_run_config, train, run_label)
     return objective_value(summary, cfg.objective)
 
 

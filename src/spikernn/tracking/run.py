@@ -1,10 +1,14 @@
-"""One MLflow run per command: config as params, provenance tags, metrics, artifacts, final status.
+"""One MLflow run per command: parameters, provenance tags, metrics, tables, artifacts, final status.
 
 A crash ends the run FAILED (the error as tag ``error``), Ctrl-C or SIGTERM ends it KILLED (tag
 ``interrupted``); whatever the run folder holds by then is still logged, so nothing written before
 is lost. A run records its host and process (tags ``host``, ``pid``, ``pid_start``): a run left
 RUNNING by a process that is gone (SIGKILL, power cut) is closed KILLED by the next command on that
 host.
+
+Artifacts are stored once: on a local artifact store (the embedded SQLite store's ``mlartifacts/``)
+the run folder's files are hard-linked into the run's artifact folder rather than copied; elsewhere
+(a server, another file system) MLflow uploads them.
 """
 
 from __future__ import annotations
@@ -21,7 +25,10 @@ from types import TracebackType
 
 import mlflow
 from mlflow.entities import Metric, Param, RunTag
+from mlflow.environment_variables import MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT
 from mlflow.tracking import MlflowClient
+from mlflow.tracking.context.registry import resolve_tags
+from mlflow.utils.file_utils import local_file_uri_to_path
 from mlflow.utils.mlflow_tags import MLFLOW_GIT_COMMIT, MLFLOW_PARENT_RUN_ID, MLFLOW_RUN_NAME
 
 import spikernn
@@ -29,8 +36,7 @@ from spikernn.tracking.signals import acknowledge, deferred, interrupt_signal
 from spikernn.tracking.store import ensure_experiment, open_tracking_store, retrying
 from spikernn.validation import ConfigError
 
-MAX_PARAM_CHARS = 6000  # MLflow's limit on a param value
-PARAM_BATCH, METRIC_BATCH = 100, 1000  # MLflow's limits per log_batch call
+MAX_ERROR_CHARS = 6000  # the error tag of a FAILED run: its closing must not fail on a long message
 
 
 @dataclass
@@ -59,16 +65,7 @@ def flatten(tree: dict, prefix: str = "") -> dict[str, str]:
         if isinstance(value, dict):
             flat.update(flatten(value, f"{name}."))
         else:
-            flat[name] = str(value)[:MAX_PARAM_CHARS]
-    return flat
-
-
-def log_params(client: MlflowClient, run_id: str, params: dict) -> dict[str, str]:
-    """Log ``params`` flattened (``a.b`` keys), in as few calls as MLflow allows; returns them."""
-    flat = flatten(params)
-    items = [Param(k, v) for k, v in flat.items()]
-    for i in range(0, len(items), PARAM_BATCH):
-        retrying(lambda chunk=items[i : i + PARAM_BATCH]: client.log_batch(run_id, params=chunk))
+            flat[name] = str(value)
     return flat
 
 
@@ -154,15 +151,21 @@ class TrackedRun:
         command: str,
         params: dict,
         tags: dict[str, str],
+        run_name: str | None = None,
     ) -> None:
+        """Open the run: ``params`` (nested, logged as ``a.b`` keys), ``tags``, and the run's name
+        (``logger.run_name`` if set, else ``run_name``); MLflow adds the user and the source."""
         self.config = config
         self.out_dir = out_dir
+        # stdout holds the command's JSON summary: MLflow must not print the run's address there
+        os.environ.setdefault(MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT.name, "true")
         self.tracking_uri = open_tracking_store(config.tracking_uri, output_dir)
         self.client = MlflowClient(tracking_uri=self.tracking_uri)
         self.experiment_id = ensure_experiment(self.client, config.experiment_name, output_dir, self.tracking_uri)
         close_orphaned_runs(self.client, self.experiment_id)
         commit, dirty = git_commit()
         all_tags = {
+            **resolve_tags(),  # mlflow.user, mlflow.source.name and .type, as mlflow.start_run sets them
             "command": command,
             "git_commit": commit,
             "git_dirty": str(dirty),
@@ -172,13 +175,17 @@ class TrackedRun:
             **process_tags(),
             **tags,
         }
-        if config.run_name:
-            all_tags[MLFLOW_RUN_NAME] = config.run_name
+        name = config.run_name or run_name
+        if name:
+            all_tags[MLFLOW_RUN_NAME] = name
         if config.parent_run_id:
             all_tags[MLFLOW_PARENT_RUN_ID] = config.parent_run_id
-        run = retrying(lambda: self.client.create_run(self.experiment_id, run_name=config.run_name, tags=all_tags))
+        run = retrying(lambda: self.client.create_run(self.experiment_id, run_name=name, tags=all_tags))
         self.run_id = run.info.run_id
-        self.params = log_params(self.client, self.run_id, params)
+        self.artifact_uri = run.info.artifact_uri
+        self.params = flatten(params)
+        items = [Param(k, v) for k, v in self.params.items()]
+        retrying(lambda: self.client.log_batch(self.run_id, params=items))
 
     def __enter__(self) -> TrackedRun:
         return self
@@ -195,7 +202,7 @@ class TrackedRun:
                 self.set_tags({"interrupted": signal.Signals(signum).name})
             elif error is not None and not (isinstance(error, SystemExit) and error.code in (0, None)):
                 status = "FAILED"
-                self.set_tags({"error": f"{type(error).__name__}: {error}"[:MAX_PARAM_CHARS]})
+                self.set_tags({"error": f"{type(error).__name__}: {error}"[:MAX_ERROR_CHARS]})
             try:
                 self.log_folder()
             finally:
@@ -208,26 +215,44 @@ class TrackedRun:
     def log_metrics(self, metrics: dict[str, float | int | None], step: int = 0) -> None:
         """Log the finite numbers of ``metrics`` at ``step`` (None and NaN are skipped)."""
         stamp = mlflow.utils.time.get_current_time_millis()
-        self._log_metric_items(
-            [
-                Metric(k, float(v), stamp, step)
-                for k, v in metrics.items()
-                if v is not None and not isinstance(v, bool) and math.isfinite(float(v))
-            ]
-        )
+        items = [
+            Metric(k, float(v), stamp, step)
+            for k, v in metrics.items()
+            if v is not None and not isinstance(v, bool) and math.isfinite(float(v))
+        ]
+        retrying(lambda: self.client.log_batch(self.run_id, metrics=items))
 
     def log_series(self, name: str, steps: list[int], values: list[float]) -> None:
         """One metric as a series over ``steps`` (e.g. accuracy per trials seen)."""
         stamp = mlflow.utils.time.get_current_time_millis()
-        self._log_metric_items(
-            [Metric(name, float(v), stamp, int(s)) for s, v in zip(steps, values, strict=True) if v is not None]
-        )
+        items = [Metric(name, float(v), stamp, int(s)) for s, v in zip(steps, values, strict=True) if v is not None]
+        retrying(lambda: self.client.log_batch(self.run_id, metrics=items))
 
-    def _log_metric_items(self, items: list[Metric]) -> None:
-        for i in range(0, len(items), METRIC_BATCH):
-            retrying(lambda chunk=items[i : i + METRIC_BATCH]: self.client.log_batch(self.run_id, metrics=chunk))
+    def log_table(self, artifact_file: str, columns: dict[str, list]) -> None:
+        """A table (column name → values) as MLflow's JSON table artifact ``artifact_file``."""
+        retrying(lambda: self.client.log_table(self.run_id, data=columns, artifact_file=artifact_file))
 
     def log_folder(self) -> None:
-        """Log every file of the run folder (config, models, summary, figures, checkpoints)."""
-        if self.out_dir.is_dir() and any(self.out_dir.iterdir()):
+        """Log every file of the run folder (config, models, summary, figures, checkpoints): hard
+        links on a local artifact store on the same file system, else MLflow's upload."""
+        if not (self.out_dir.is_dir() and any(self.out_dir.iterdir())):
+            return
+        if not link_tree(self.out_dir, self.artifact_uri):
             retrying(lambda: self.client.log_artifacts(self.run_id, str(self.out_dir)))
+
+
+def link_tree(folder: Path, artifact_uri: str) -> bool:
+    """Hard-link every file under ``folder`` into the local artifact folder ``artifact_uri``;
+    False (nothing to rely on) when the store is not a local folder or a link cannot be made."""
+    if not artifact_uri.startswith("file:"):
+        return False
+    target = Path(local_file_uri_to_path(artifact_uri))
+    try:
+        for path in sorted(p for p in folder.rglob("*") if p.is_file() and not p.is_symlink()):
+            dest = target / path.relative_to(folder)
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            dest.unlink(missing_ok=True)
+            os.link(path, dest)
+    except OSError:  # another file system (EXDEV), links not allowed: MLflow copies instead
+        return False
+    return True
