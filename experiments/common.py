@@ -74,9 +74,14 @@ CONDITION_PARAMS = (
 
 
 def trained(runs: Iterable[Run]) -> list[Run]:
-    """The runs whose rate network met the training criterion (a conversion run, which logs no
-    ``trained``, counts: only trained networks are converted)."""
-    return [r for r in runs if r.data.metrics.get("trained", 1) == 1]
+    """The runs whose rate network met the training criterion (tag ``trained``; a conversion run,
+    which has none, counts: only trained networks are converted)."""
+    return [r for r in runs if r.data.tags.get("trained", "True") == "True"]
+
+
+def constant(run: Run, name: str) -> float:
+    """A constant of a run (``N``, ``n_exc``, ``n_inh``): a tag, or a metric in runs logged before."""
+    return float(run.data.tags[name]) if name in run.data.tags else run.data.metrics[name]
 
 
 def lif_accuracies(runs: Iterable[Run]) -> list[float]:
@@ -85,7 +90,15 @@ def lif_accuracies(runs: Iterable[Run]) -> list[float]:
 
 
 def accuracy_by_factor(run: Run) -> dict[float, float]:
-    """The LIF accuracy series of a run's factor search (step = s)."""
+    """The LIF accuracy of a run's factor search per s: metrics ``lif_accuracy_s<s>`` (runs logged
+    before: the series ``lif_accuracy_by_factor`` with step = s)."""
+    by_factor = {
+        float(name.removeprefix("lif_accuracy_s")): value
+        for name, value in run.data.metrics.items()
+        if name.startswith("lif_accuracy_s") and name.removeprefix("lif_accuracy_s")[:1].isdigit()
+    }
+    if by_factor:
+        return dict(sorted(by_factor.items()))
     history = client().get_metric_history(run.info.run_id, "lif_accuracy_by_factor")
     return {float(m.step): m.value for m in history}
 

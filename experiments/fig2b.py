@@ -10,7 +10,7 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
-from common import accuracy_by_factor, finished_runs, load_model, save_figure, write_table
+from common import accuracy_by_factor, constant, finished_runs, load_model, save_figure, write_table
 
 from spikernn.spiking import SpikingParameters
 from spikernn.tasks import get_task
@@ -56,7 +56,7 @@ def main() -> None:
         "Fig. 2B — Go-NoGo N = 200, one network, LIF at three λ",
         ["λ", "paper", "ours: accuracy", "ours: max |output| (example trials)"],
         rows,
-        f"Network: {int(run.data.metrics['n_exc'])} E / {int(run.data.metrics['n_inh'])} I "
+        f"Network: {int(constant(run, 'n_exc'))} E / {int(constant(run, 'n_inh'))} I "
         f"(paper 169 E / 31 I); best s = {run.data.metrics['scaling_factor']:g}; MLflow run {run.info.run_id}.",
     )
 

@@ -12,6 +12,7 @@ import matplotlib.pyplot as plt
 from common import (
     GRID_NOTE,
     Sample,
+    constant,
     finished_runs,
     grid_search_column,
     group,
@@ -28,7 +29,7 @@ PAPER = {10: "unreliable", 50: "unreliable", 250: "smallest rate–LIF gap"}
 def main() -> None:
     networks = {r.info.run_id for r in trained(finished_runs("fig1c", "spikernn-train"))}
     converts = [r for r in finished_runs("fig2c", "spikernn-convert") if param(r, "source") in networks]
-    by_n = group(converts, lambda r: int(r.data.metrics["N"]))
+    by_n = group(converts, lambda r: int(constant(r, "N")))
     sizes = sorted(by_n)
     rows, converted, rate_mean, lif_mean = [], [], [], []
     for n in sizes:

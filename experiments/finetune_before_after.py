@@ -31,7 +31,10 @@ def load(folder: Path) -> dict | None:
     summary = json.loads(summary_file.read_text())
     if "lif_accuracy_before" not in summary:
         return None
-    model, _ = load_rate_model(folder / summary.get("model_file", "converted_model.pt"))
+    model_file = summary.get("model_file") or (summary.get("models") or ["converted_model.pt"])[0]
+    model, _ = load_rate_model(folder / model_file)
+    for key in ("exc_hz", "inh_hz", "exc_hz_before", "inh_hz_before"):  # runs written before the rename
+        summary.setdefault(f"lif_{key}", summary.get(f"rate_{key}"))
     return {**summary, "activation": model.config.activation, "folder": folder.name}
 
 
@@ -72,8 +75,8 @@ def main() -> None:
         print(
             f"{run['activation']:13s} {run['folder']}: {run['lif_accuracy_before']:.3f} → {run['lif_accuracy']:.3f}, "
             f"s {run['scaling_factor_before']:.2f} → {run['scaling_factor']:.2f}, "
-            f"E {run['rate_exc_hz_before']:.1f} → {run['rate_exc_hz']:.1f} Hz, "
-            f"I {run['rate_inh_hz_before']:.1f} → {run['rate_inh_hz']:.1f} Hz, "
+            f"E {run['lif_exc_hz_before']:.1f} → {run['lif_exc_hz']:.1f} Hz, "
+            f"I {run['lif_inh_hz_before']:.1f} → {run['lif_inh_hz']:.1f} Hz, "
             f"{run['finetune_seconds']:.0f} s, peak RSS {run['peak_rss_mib']:.0f} MiB"
         )
     print(f"figure: {args.out}")
