@@ -40,7 +40,7 @@ run = mlflow_client().get_run(run_id)
 m = run.data.metrics
 print(f"converted:   s = {m['scaling_factor']:g}, LIF accuracy {m['lif_accuracy']:.2f}")
 print(f"fine-tuned:  s = {m['finetuned_scaling_factor']:.1f}, LIF accuracy {m['finetuned_lif_accuracy']:.2f}")
-print(f"firing rates after: E {m['finetuned_rate_exc_hz']:.1f} Hz, I {m['finetuned_rate_inh_hz']:.1f} Hz")
+print(f"firing rates after: E {m['finetuned_lif_exc_hz']:.1f} Hz, I {m['finetuned_lif_inh_hz']:.1f} Hz")
 print(f"fine-tuning took {m['finetuned_finetune_seconds']:.0f} s, peak memory {m['finetuned_peak_rss_mib']:.0f} MiB")
 artifacts = sorted(a.path for a in mlflow_client().list_artifacts(run_id) if a.path.endswith(".pt"))
 print("model files:", artifacts)

@@ -40,12 +40,15 @@ print("rate accuracy:", train.data.metrics["rate_accuracy"], "| N =", train.data
 for point in client.get_metric_history(train_id, "eval_accuracy"):
     print(f"  after {point.step:5d} trials: eval accuracy {point.value:.2f}")
 
-# the factor search: accuracy at each s (step = s), then the chosen factor on fresh trials
-search = {p.step: p.value for p in client.get_metric_history(convert_id, "lif_accuracy_by_factor")}
-print("LIF accuracy by s:", search)
+# the factor search: a table with one row per s (and one metric lif_accuracy_s<s> each), then the
+# chosen factor on fresh trials
+with tempfile.TemporaryDirectory() as tmp:
+    table_file = client.download_artifacts(convert_id, "lif_accuracy_by_scaling_factor.json", tmp)
+    search = json.loads(Path(table_file).read_text())
+print("LIF accuracy by s:", {s if s % 1 else int(s): accuracy for s, accuracy in search["data"]})
 m = convert.data.metrics
 print(f"chosen s = {m['scaling_factor']:g} (λ = 1/{m['scaling_factor']:g}): LIF accuracy {m['lif_accuracy']:.2f}")
-print(f"firing rates: E {m['rate_exc_hz']:.1f} Hz, I {m['rate_inh_hz']:.1f} Hz")
+print(f"spiking firing rates: E {m['lif_exc_hz']:.1f} Hz, I {m['lif_inh_hz']:.1f} Hz")
 
 # every run of the experiment as a pandas table (params.*, metrics.*, tags.* columns)
 mlflow.set_tracking_uri(client.tracking_uri)
