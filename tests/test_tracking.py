@@ -17,6 +17,15 @@ import pytest
 from mlflow.tracking import MlflowClient
 from mlflow.utils.file_utils import local_file_uri_to_path
 
+from spikernn.results import (
+    ConversionResult,
+    EvaluationResult,
+    RateModelResult,
+    RunResult,
+    SpikingScore,
+    TrainResult,
+    tracking_record,
+)
 from spikernn.tracking import LoggerConfig, TrackedRun, flatten
 from spikernn.transfer import SIGMOID_GRID
 
@@ -55,6 +64,52 @@ def test_flatten_names_nested_keys() -> None:
         "seed": "0",
         "x": "None",
     }
+
+
+def _conversion(pruned: bool = False) -> ConversionResult:
+    score = SpikingScore(0.9, 0, {"Go": 0.8, "NoGo": 1.0}, 12.5, 30.0)
+    evaluation = EvaluationResult({"t_ref_ms": 2.0}, 25.0, 0.04, 200, score, ["raster_Go.png"])
+    return ConversionResult(
+        spiking={"t_ref_ms": 2.0},
+        scaling_factor=25.0,
+        search_trials=100,
+        search_accuracy=0.95,
+        lif_accuracy_by_scaling_factor={"20.0": 0.5, "25.0": 0.95, "27.5": 0.9},
+        pruned=pruned,
+        evaluation=None if pruned else evaluation,
+        figures=["accuracy_by_factor.png"],
+    )
+
+
+def test_result_decides_metrics_tags_and_tables() -> None:
+    """One typed result: numbers as metrics, constants as tags, per-factor accuracy as a table and
+    one metric per factor; summary.json is the same result, files listed once."""
+    rate = RateModelResult("go_nogo", 200, 160, 40, 0.99, 1.2, 0, 50.0, 20.0)
+    train = TrainResult(rate, 0, True, 1600, 30.0, 1, figures=["training.png"], models=["rate_model.pt"])
+    result = RunResult(train, _conversion())
+    record = tracking_record(result)
+    assert record.metrics["lif_accuracy"] == 0.9 and record.metrics["lif_exc_hz"] == 12.5
+    assert record.metrics["lif_accuracy.NoGo"] == 1.0 and record.metrics["lif_accuracy_s27.5"] == 0.9
+    assert record.tables["lif_accuracy_by_scaling_factor.json"] == {
+        "scaling_factor": [20.0, 25.0, 27.5],
+        "lif_accuracy": [0.5, 0.95, 0.9],
+    }
+    assert {"N": "200", "trained": "True", "lambda": "0.04", "eval_trials": "200"}.items() <= record.tags.items()
+    assert not {"N", "n_exc", "trained", "eval_trials", "lambda", "seed"} & set(record.metrics)
+    summary = result.summary()
+    assert summary["lambda"] == 0.04 and summary["lif_accuracy_by_condition"] == {"Go": 0.8, "NoGo": 1.0}
+    assert summary["figures"] == ["training.png", "raster_Go.png", "accuracy_by_factor.png"]  # each stage's, in order
+
+
+def test_a_stage_that_did_not_run_leaves_null_keys() -> None:
+    """An untrained network is not converted: the conversion's keys are null, nothing is logged for them."""
+    rate = RateModelResult("go_nogo", 20, 16, 4, 0.5, 7.0, 0, 60.0, 20.0)
+    result = RunResult(TrainResult(rate, 0, False, None, 1.0, 1))
+    summary = result.summary()
+    assert summary["lif_accuracy"] is None and summary["scaling_factor"] is None and "finetuned" not in summary
+    assert "lif_accuracy" not in tracking_record(result).metrics
+    pruned = _conversion(pruned=True).summary()  # a pruned search: its factor, no evaluation
+    assert pruned["scaling_factor"] == 25.0 and pruned["lif_accuracy"] is None
 
 
 def test_train_convert_evaluate_chain_by_run_id(tmp_path: Path) -> None:

@@ -337,8 +337,6 @@ def convert_stage(
     if search.stopped_early:
         return result
     result.evaluation = _evaluate_converted(model, network, task, best, settings, out_dir, progress)
-    result.figures = [*result.evaluation.figures, figure.name]
-    result.evaluation.figures = []  # listed once, by the conversion
     extra = {"task": task.name, "scaling_factor": best, "spiking": spiking.to_dict()}
     save_rate_model(out_dir / CONVERTED_MODEL_FILE, model, extra)
     export_mat(

@@ -81,12 +81,12 @@ class Result:
 
 def _join(out: dict, part: dict) -> None:
     for key, value in part.items():
-        if key in out and isinstance(out[key], list) and isinstance(value, list):
-            out[key] = [*out[key], *(v for v in value if v not in out[key])]
-        elif key in out and out[key] is not None and value != out[key]:
-            raise ValueError(f"two stages disagree on {key!r}: {out[key]!r} vs {value!r}")
-        elif key not in out or value is not None:
+        if key not in out or out[key] is None:
             out[key] = value
+        elif isinstance(out[key], list) and isinstance(value, list):
+            out[key] = [*out[key], *(v for v in value if v not in out[key])]
+        elif value is not None and value != out[key]:
+            raise ValueError(f"two stages disagree on {key!r}: {out[key]!r} vs {value!r}")
 
 
 @dataclass
