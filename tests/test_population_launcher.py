@@ -80,3 +80,29 @@ def test_a_bad_launcher_setting_writes_nothing(tmp_path: Path) -> None:
     assert proc.returncode == 2, proc.stderr[-2000:]
     assert "hydra.launcher.max_members must be in [1, inf], got 0" in proc.stderr
     assert not list(tmp_path.iterdir())
+
+
+def test_a_launch_run_again_reuses_its_trained_networks(tmp_path: Path) -> None:
+    """Trained networks are kept as soon as the population is done: the same sweep run again (as
+    after an interrupt in the jobs' phase) trains nothing and ends with the same results; a damaged
+    kept file is reported and only that network trained again."""
+    sweep = ["-m", *TRAIN, "seed=5,6", "hydra/launcher=population"]
+    first = _train(sweep, tmp_path)
+    assert first.returncode == 0, first.stderr[-3000:]
+    kept = sorted((tmp_path / "populations").glob("*.pt"))
+    assert len(kept) == 2
+    again = _train(sweep, tmp_path)
+    assert again.returncode == 0, again.stderr[-3000:]
+    log = again.stdout + again.stderr
+    assert "2 of 2 networks reused" in log and "Training a population" not in log
+    summaries = [sorted(tmp_path.glob(f"multiruns/*/*/{i}/summary.json")) for i in (0, 1)]
+    for pair in summaries:
+        assert len(pair) == 2, summaries
+        before, after = (json.loads(p.read_text()) for p in pair)
+        for key in ("trained", "trials_to_criterion", "rate_accuracy", "training_history"):
+            assert before[key] == after[key], key
+    kept[0].write_bytes(b"not a model")
+    third = _train(sweep, tmp_path)
+    assert third.returncode == 0, third.stderr[-3000:]
+    log = third.stdout + third.stderr
+    assert "not reused" in log and "Training a population of 1 networks" in log

@@ -8,7 +8,10 @@ different seeds, activations, τ ranges, gains, noise are fine), and each popula
 ``spikernn.rate.training.train_population``. Every job then runs as it would alone (its own run
 folder, its own MLflow run with the same params, metrics and artifacts), skipping only the training
 it was handed; the jobs' runs are nested under one MLflow parent run per launch. Populations larger
-than ``max_members`` or than the memory budget are split.
+than ``max_members`` or than the memory budget are split. Trained networks are kept in
+``<paths.output_dir>/populations`` under a hash of what decides them (task, model, seed, trainer
+settings, code), so a launch interrupted after training, or the same sweep run again with other
+spiking or conversion settings, reuses them instead of training again.
 
 Why our own launcher rather than joblib's: joblib runs each job in its own worker, so the jobs
 cannot share a training loop; here they share one process and one kernel call per step.
@@ -178,26 +181,40 @@ class PopulationLauncher(Launcher):
         return groups
 
     def _train(self, group: list[_Job]) -> None:
-        from spikernn.apps.population import hand_over
+        """Train the group's networks (those not kept by an earlier launch), keep them, hand them over."""
+        from spikernn.apps.population import TrainedStore, hand_over, member_key
         from spikernn.rate.training import train_population
         from spikernn.tasks import get_task
 
         first = group[0].settings
-        log.info(f"Training a population of {len(group)} networks (task {first.task}, N = {first.model.n_units})")
-        start = time.perf_counter()
-        members = train_population(
-            get_task(first.task), [(j.settings.model, j.settings.seed) for j in group], first.trainer
-        )
-        trained = sum(m.record.trained for m in members)
-        failed = [(j.num, m.record.failure) for j, m in zip(group, members, strict=True) if m.record.failure]
-        log.info(
-            f"Population of {len(group)}: {trained} met the criterion, {len(failed)} failed, "
-            f"{time.perf_counter() - start:.1f} s"
-        )
-        for num, why in failed:
-            log.warning(f"job #{num}: {why}")
-        for job, member in zip(group, members, strict=True):
-            hand_over(job.num, member)
+        store = TrainedStore(Path(str(group[0].config.paths.output_dir)) / "populations")
+        keys = {j.num: member_key(s.task, s.model, s.seed, s.trainer) for j in group if (s := j.settings)}
+        kept = {j.num: m for j in group if (m := store.load(keys[j.num])) is not None}
+        if kept:
+            log.info(
+                f"{len(kept)} of {len(group)} networks reused: trained before with the same settings "
+                f"(kept in {store.folder})"
+            )
+        todo = [j for j in group if j.num not in kept]
+        if todo:
+            log.info(f"Training a population of {len(todo)} networks (task {first.task}, N = {first.model.n_units})")
+            start = time.perf_counter()
+            members = train_population(
+                get_task(first.task), [(j.settings.model, j.settings.seed) for j in todo], first.trainer
+            )
+            trained = sum(m.record.trained for m in members)
+            failed = [(j.num, m.record.failure) for j, m in zip(todo, members, strict=True) if m.record.failure]
+            log.info(
+                f"Population of {len(todo)}: {trained} met the criterion, {len(failed)} failed, "
+                f"{time.perf_counter() - start:.1f} s"
+            )
+            for num, why in failed:
+                log.warning(f"job #{num}: {why}")
+            for job, member in zip(todo, members, strict=True):
+                store.save(keys[job.num], member)
+                kept[job.num] = member
+        for job in group:
+            hand_over(job.num, kept[job.num])
 
     def _run(self, job: _Job, parent: _ParentRun | None) -> JobReturn:
         log.info(f"\t#{job.num} : {' '.join(filter_overrides(job.overrides))}")

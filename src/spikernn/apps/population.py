@@ -7,13 +7,28 @@ command (conversion, evaluation, files, MLflow run) exactly as a job trained alo
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
+import json
+import logging
+from pathlib import Path
+
+import torch
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import OmegaConf
 from pytorch_lightning.loggers import Logger
 
-from spikernn.rate.training import MemberResult
+import spikernn
+from spikernn.io.torch_format import load_rate_model, save_rate_model
+from spikernn.rate import RateRNNConfig
+from spikernn.rate.criterion import TrainingRecord
+from spikernn.rate.training import MemberResult, TrainerConfig
+from spikernn.tasks import TaskConfig
 from spikernn.tracking.run import TrackedRun
 from spikernn.tracking.training_metrics import log_training_record, run_logger
+from spikernn.validation import ModelFileError
+
+log = logging.getLogger(__name__)
 
 _TRAINED: dict[int, MemberResult] = {}  # by Hydra job number
 
@@ -40,3 +55,69 @@ def training_source(run: TrackedRun) -> tuple[MemberResult | None, list[Logger]]
     log_training_record(run, member.record)
     run.set_tags({"population_size": str(member.population_size)})
     return member, []
+
+
+def _code_digest() -> str:
+    """Hash of the source that determines a trained network (rate model, training, tasks) and torch's
+    version: a network trained by other code is never reused."""
+    root = Path(spikernn.__file__).parent
+    digest = hashlib.sha256(torch.__version__.encode())
+    for path in sorted([*(root / "rate").glob("*.py"), *(root / "tasks").glob("*.py")]):
+        digest.update(path.name.encode() + path.read_bytes())
+    return digest.hexdigest()
+
+
+def member_key(task: TaskConfig, model: RateRNNConfig, seed: int, trainer: TrainerConfig) -> str:
+    """What decides a network's training, hashed: the task and its timing, model config, seed, the
+    trainer's settings that change the numbers, and the code."""
+    settings = dataclasses.asdict(trainer)
+    for bookkeeping in ("progress_bar", "resume_from"):
+        settings.pop(bookkeeping, None)
+    decides = {
+        "task": [type(task).__name__, dataclasses.asdict(task)],
+        "model": model.to_dict(),
+        "seed": seed,
+        "trainer": settings,
+        "code": _code_digest(),
+    }
+    text = json.dumps(
+        decides,
+        sort_keys=True,
+        default=str,
+    )
+    return hashlib.sha256(text.encode()).hexdigest()[:24]
+
+
+class TrainedStore:
+    """Networks a population trained, kept in ``folder`` (``<output_dir>/populations``) under
+    their ``member_key`` as soon as the population is done, so that a launch interrupted later (in
+    the jobs' conversion) or run again (e.g. another spiking setting) reuses them instead of
+    training again. A file that cannot be read is reported and its network trained again."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+
+    def _path(self, key: str) -> Path:
+        return self.folder / f"{key}.pt"
+
+    def load(self, key: str) -> MemberResult | None:
+        path = self._path(key)
+        if not path.exists():
+            return None
+        try:
+            model, extra = load_rate_model(path)
+            return MemberResult(
+                model.train(), TrainingRecord(**extra["record"]), extra["seconds"], extra["population_size"]
+            )
+        except (ModelFileError, KeyError, TypeError) as err:
+            log.warning(f"{path}: not reused, the network is trained again ({err})")
+            return None
+
+    def save(self, key: str, member: MemberResult) -> None:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        extra = {
+            "record": dataclasses.asdict(member.record),
+            "seconds": member.seconds,
+            "population_size": member.population_size,
+        }
+        save_rate_model(self._path(key), member.model, extra)
