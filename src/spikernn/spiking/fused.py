@@ -53,19 +53,13 @@ from spikernn.spiking.noise_generator import (
 from spikernn.spiking.parameters import SpikingParameters
 
 
-class KernelNetwork(NamedTuple):
-    """A spiking network and its parameters as the kernel reads them (all float32 unless said).
+class KernelConstants(NamedTuple):
+    """The spiking parameters as the kernel reads them, float32: I_bias (mV), dt/τ_m, v_th, v_reset
+    (mV), refractory period (steps), decay_r = e^{−dt/τ_r}, dt (s), σ of the voltage noise and of the
+    current noise (mV; the unselected ``noise_mode``'s is 0); and the neuron and synapse variants.
+    Numbers only, so the per-step updates take it at no cost (a tuple holding arrays costs reference
+    counting every time it is handed over)."""
 
-    w_in [N, n_in]; w_eff_t [N, N] (row j = W_eff[:, j]); w_out64 [Np] float64, zero-padded to a
-    multiple of READOUT_LANES; decay_d, gain [N] (:func:`~spikernn.spiking.neurons.synapse_constants`);
-    scalars: I_bias (mV), dt/τ_m, v_th, v_reset (mV), refractory period (steps), decay_r, dt (s), σ
-    of the voltage noise and of the current noise (mV; the unselected ``noise_mode``'s is 0)."""
-
-    w_in: np.ndarray
-    w_eff_t: np.ndarray
-    w_out64: np.ndarray
-    decay_d: np.ndarray
-    gain: np.ndarray
     i_bias: np.float32
     dt_over_tau_m: np.float32
     v_th: np.float32
@@ -79,6 +73,26 @@ class KernelNetwork(NamedTuple):
     double_exponential: bool
 
 
+class KernelWeights(NamedTuple):
+    """w_in [N, n_in] and w_eff_t [N, N] (row j = W_eff[:, j]) float32; w_out64 [Np] float64,
+    zero-padded to a multiple of READOUT_LANES; decay_d and gain [N] float32
+    (:func:`~spikernn.spiking.neurons.synapse_constants`)."""
+
+    w_in: np.ndarray
+    w_eff_t: np.ndarray
+    w_out64: np.ndarray
+    decay_d: np.ndarray
+    gain: np.ndarray
+
+
+class KernelNetwork(NamedTuple):
+    """A spiking network and its parameters as the kernel reads them (two parts: numba's parallel
+    loop takes no tuple nested in a tuple)."""
+
+    weights: KernelWeights
+    constants: KernelConstants
+
+
 def kernel_network(
     w_eff: torch.Tensor, w_in: torch.Tensor, w_out: torch.Tensor, tau_d_ms: torch.Tensor, params: SpikingParameters
 ) -> KernelNetwork:
@@ -90,22 +104,26 @@ def kernel_network(
     decay_d, gain, decay_r, dt_s = synapse_constants(tau_d_ms.detach().float(), params)
     f32 = np.float32
     return KernelNetwork(
-        w_in=_array(w_in, f32),
-        w_eff_t=_array(w_eff.T, f32),
-        w_out64=w_out64,
-        decay_d=_array(decay_d, f32),
-        gain=_array(gain, f32),
-        i_bias=f32(params.i_bias_mv),
-        dt_over_tau_m=f32(params.dt_ms / params.tau_m_ms),
-        v_th=f32(params.v_th_mv),
-        v_reset=f32(params.v_reset_mv),
-        refractory_steps=f32(params.refractory_steps),
-        decay_r=f32(decay_r),
-        dt_s=f32(dt_s),
-        voltage_noise_sd=f32(params.voltage_noise_mv),
-        current_noise_sd=f32(params.current_noise_mv),
-        quadratic=params.neuron == "qif",
-        double_exponential=params.double_exponential,
+        weights=KernelWeights(
+            w_in=_array(w_in, f32),
+            w_eff_t=_array(w_eff.T, f32),
+            w_out64=w_out64,
+            decay_d=_array(decay_d, f32),
+            gain=_array(gain, f32),
+        ),
+        constants=KernelConstants(
+            i_bias=f32(params.i_bias_mv),
+            dt_over_tau_m=f32(params.dt_ms / params.tau_m_ms),
+            v_th=f32(params.v_th_mv),
+            v_reset=f32(params.v_reset_mv),
+            refractory_steps=f32(params.refractory_steps),
+            decay_r=f32(decay_r),
+            dt_s=f32(dt_s),
+            voltage_noise_sd=f32(params.voltage_noise_mv),
+            current_noise_sd=f32(params.current_noise_mv),
+            quadratic=params.neuron == "qif",
+            double_exponential=params.double_exponential,
+        ),
     )
 
 
@@ -156,7 +174,7 @@ def _external_drive(u: np.ndarray, w_in: np.ndarray, i_bias: np.float32, externa
 
 @njit(cache=True, inline="always")
 def _membrane_step(
-    net: KernelNetwork,
+    c: KernelConstants,
     v: np.ndarray,
     refractory: np.ndarray,
     ipsc: np.ndarray,
@@ -177,15 +195,15 @@ def _membrane_step(
         vi = v[i]
         current = ipsc[i] * inv_s + external[i]
         if noisy:
-            current = current + z[i] * net.current_noise_sd
-        drive = current + (vi * vi if net.quadratic else -vi)
+            current = current + z[i] * c.current_noise_sd
+        drive = current + (vi * vi if c.quadratic else -vi)
         ref_i = refractory[i]
-        vi = vi + drive * net.dt_over_tau_m if ref_i == zero else vi
+        vi = vi + drive * c.dt_over_tau_m if ref_i == zero else vi
         if noisy:
-            vi = vi + z[i] * net.voltage_noise_sd
-        fire = vi >= net.v_th
-        v[i] = net.v_reset if fire else vi
-        refractory[i] = net.refractory_steps if fire else (ref_i - one if ref_i > zero else zero)
+            vi = vi + z[i] * c.voltage_noise_sd
+        fire = vi >= c.v_th
+        v[i] = c.v_reset if fire else vi
+        refractory[i] = c.refractory_steps if fire else (ref_i - one if ref_i > zero else zero)
         spiked[i] = np.uint8(fire)
         counts[i] = counts[i] + (one if fire else zero)
 
@@ -214,7 +232,10 @@ def _recurrent_input(spiked: np.ndarray, w_eff_t: np.ndarray, jd: np.ndarray) ->
 
 @njit(cache=True, inline="always")
 def _synapse_step(
-    net: KernelNetwork,
+    c: KernelConstants,
+    decay_d: np.ndarray,
+    gain: np.ndarray,
+    w_out64: np.ndarray,
     ipsc: np.ndarray,
     h: np.ndarray,
     r: np.ndarray,
@@ -228,8 +249,8 @@ def _synapse_step(
     readout. ``any_spike`` False leaves out the spike terms, which are then all zero; it is a
     constant at each call site, so each compiles to its own loop."""
     zero = np.float32(0.0)
-    decay_d, gain, decay_r, dt_s, w_out64 = net.decay_d, net.gain, net.decay_r, net.dt_s, net.w_out64
-    if net.double_exponential:
+    decay_r, dt_s = c.decay_r, c.dt_s
+    if c.double_exponential:
         for i in range(ipsc.shape[0]):
             ipsc[i] = ipsc[i] * decay_d[i] + h[i] * dt_s
             h_i = h[i] * decay_r
@@ -265,7 +286,6 @@ def _readout_sum(products: np.ndarray, lane_sums: np.ndarray) -> float:
 
 @njit(cache=True, inline="always")
 def _record(
-    rec: Recordings,
     b: int,
     k: int,
     spiked: np.ndarray,
@@ -273,16 +293,20 @@ def _record(
     r: np.ndarray,
     ipsc: np.ndarray,
     inv_s: np.float32,
+    rec_spikes: np.ndarray,
+    rec_voltage: np.ndarray,
+    rec_rates: np.ndarray,
+    rec_ipsc: np.ndarray,
 ) -> None:
-    """Copy step k of row b into the recordings that were asked for."""
-    for i in range(rec.spikes.shape[2]):
-        rec.spikes[b, k, i] = spiked[i] != 0
-    for i in range(rec.voltage.shape[2]):
-        rec.voltage[b, k, i] = v[i]
-    for i in range(rec.rates.shape[2]):
-        rec.rates[b, k, i] = r[i]
-    for i in range(rec.ipsc.shape[2]):
-        rec.ipsc[b, k, i] = ipsc[i] * inv_s
+    """Copy step k of row b into the :class:`Recordings` (unpacked) that were asked for."""
+    for i in range(rec_spikes.shape[2]):
+        rec_spikes[b, k, i] = spiked[i] != 0
+    for i in range(rec_voltage.shape[2]):
+        rec_voltage[b, k, i] = v[i]
+    for i in range(rec_rates.shape[2]):
+        rec_rates[b, k, i] = r[i]
+    for i in range(rec_ipsc.shape[2]):
+        rec_ipsc[b, k, i] = ipsc[i] * inv_s
 
 
 # --- the kernel ---------------------------------------------------------------------------------
@@ -293,7 +317,8 @@ def run_rows(
     k0: int,
     k1: int,
     trials: KernelTrials,
-    net: KernelNetwork,
+    weights: KernelWeights,
+    constants: KernelConstants,
     noisy: bool,
     want_readout: bool,  # False only to profile the kernel
     state: KernelState,
@@ -304,7 +329,7 @@ def run_rows(
 ) -> None:
     """Advance every row from step k0 to step k1 (exclusive), in place; rows in parallel."""
     for b in prange(state.v.shape[0]):
-        _run_row(b, k0, k1, trials, net, noisy, want_readout, state, streams, tables, readout, rec)
+        _run_row(b, k0, k1, trials, weights, constants, noisy, want_readout, state, streams, tables, readout, rec)
 
 
 @njit(cache=True)
@@ -313,7 +338,8 @@ def _run_row(
     k0: int,
     k1: int,
     trials: KernelTrials,
-    net: KernelNetwork,
+    weights: KernelWeights,
+    constants: KernelConstants,
     noisy: bool,
     want_readout: bool,
     state: KernelState,
@@ -323,38 +349,45 @@ def _run_row(
     rec: Recordings,
 ) -> None:
     """Row b (one trial at one factor), steps k0 … k1 − 1, with the torch path's arithmetic.
-    (A function of its own: numba miscompiles ``inline="always"`` calls on named tuples made
-    directly in a ``prange`` body.)"""
+
+    The bundles are unpacked here, once per row: the per-step updates take arrays and the
+    :class:`KernelConstants` (numba would count references to a tuple of arrays at every hand-over;
+    and it miscompiles ``inline="always"`` calls on named tuples made directly in a ``prange`` body,
+    hence a function of its own)."""
     n = state.v.shape[1]
     v, refractory, ipsc, h, r, h_r, counts = (
         state.v[b], state.refractory[b], state.ipsc[b], state.h[b], state.r[b], state.h_r[b], state.counts[b],
     )  # fmt: skip
-    inv_s = trials.inv_s[b]
-    gen = open_row(streams, b, n)
+    inputs, columns, inv_s = trials.inputs[b], trials.columns, trials.inv_s[b]
+    w_in, w_eff_t, w_out64, decay_d, gain = weights
+    c = constants
+    rec_spikes, rec_voltage, rec_rates, rec_ipsc = rec
+    s0, s1, s2, s3, scalar, words, entries, rejected = open_row(streams, b, n)
+    ztab, zk, zig = tables
     external = np.empty(n, dtype=np.float32)
     z = np.zeros(n, dtype=np.float32)
     jd = np.zeros(n, dtype=np.float32)
     spiked = np.zeros(-(-n // 8) * 8, dtype=np.uint8)
-    products = np.zeros(net.w_out64.shape[0])
+    products = np.zeros(w_out64.shape[0])
     lane_sums = np.zeros(READOUT_LANES)
     column = -1
     for k in range(k0, k1):
-        if trials.columns[k] != column:
-            column = trials.columns[k]
-            _external_drive(trials.inputs[b, column], net.w_in, net.i_bias, external)
+        if columns[k] != column:
+            column = columns[k]
+            _external_drive(inputs[column], w_in, c.i_bias, external)
         if noisy:
-            draw_normals(gen, tables, z)
-            _membrane_step(net, v, refractory, ipsc, external, inv_s, z, True, spiked, counts)
+            draw_normals(z, s0, s1, s2, s3, scalar, words, entries, rejected, ztab, zk, zig)
+            _membrane_step(c, v, refractory, ipsc, external, inv_s, z, True, spiked, counts)
         else:
-            _membrane_step(net, v, refractory, ipsc, external, inv_s, z, False, spiked, counts)
-        if _recurrent_input(spiked, net.w_eff_t, jd):
-            _synapse_step(net, ipsc, h, r, h_r, jd, spiked, True, products)
+            _membrane_step(c, v, refractory, ipsc, external, inv_s, z, False, spiked, counts)
+        if _recurrent_input(spiked, w_eff_t, jd):
+            _synapse_step(c, decay_d, gain, w_out64, ipsc, h, r, h_r, jd, spiked, True, products)
         else:
-            _synapse_step(net, ipsc, h, r, h_r, jd, spiked, False, products)
+            _synapse_step(c, decay_d, gain, w_out64, ipsc, h, r, h_r, jd, spiked, False, products)
         if want_readout:
             readout[b, k] = np.float32(_readout_sum(products, lane_sums)) * inv_s
-        _record(rec, b, k, spiked, v, r, ipsc, inv_s)
-    close_row(gen, streams, b)
+        _record(b, k, spiked, v, r, ipsc, inv_s, rec_spikes, rec_voltage, rec_rates, rec_ipsc)
+    close_row(streams, b, s0, s1, s2, s3, scalar)
 
 
 # --- the torch-facing wrapper -------------------------------------------------------------------
@@ -385,14 +418,14 @@ def simulate_fused(
     n_rows, n = v0.shape
     n_steps = len(columns)
     f32 = np.float32
-    noisy = bool(noise) and (net.voltage_noise_sd > 0 or net.current_noise_sd > 0)
+    noisy = bool(noise) and (net.constants.voltage_noise_sd > 0 or net.constants.current_noise_sd > 0)
     seed = 0
     if noisy:
         seed = int(torch.randint(0, 2**63 - 1, (1,), generator=generator, dtype=torch.int64))
     streams = seed_streams(np.uint64(seed), n_rows, n)
     state = KernelState(
         _array(v0, f32).copy(),
-        np.full((n_rows, n), net.refractory_steps, dtype=f32),
+        np.full((n_rows, n), net.constants.refractory_steps, dtype=f32),
         *(np.zeros((n_rows, n), dtype=f32) for _ in range(5)),
     )
     trials = KernelTrials(_array(flat_inputs, f32), _array(columns, np.int64), _array(inv_s, f32))
@@ -410,7 +443,7 @@ def simulate_fused(
         k1 = min(k0 + chunk, n_steps)
         try:
             with numba.parallel_chunksize(1):  # rows handed out one at a time: balanced on a busy machine
-                run_rows(k0, k1, trials, net, noisy, compute_readout, state, streams, TABLES, readout, rec)
+                run_rows(k0, k1, trials, *net, noisy, compute_readout, state, streams, TABLES, readout, rec)
         finally:
             # numba's OpenMP layer sets the OpenMP thread count that torch shares: give torch its own back
             if torch.get_num_threads() != torch_threads:

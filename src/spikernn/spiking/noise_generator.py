@@ -109,7 +109,8 @@ class NoiseStreams(NamedTuple):
 class RowGenerator(NamedTuple):
     """One row's generator while it runs: the four state words of its lane streams as separate
     [n_lanes] arrays (so the draw vectorises), its scalar stream [4], and work arrays (64-bit draws
-    [n_lanes], table entries [n_units], rejection flags [n_units rounded up to 8])."""
+    [n_lanes], table entries [n_units], rejection flags [n_units rounded up to 8]). Unpack it once
+    per row for :func:`draw_normals`."""
 
     s0: np.ndarray
     s1: np.ndarray
@@ -190,10 +191,13 @@ def open_row(streams: NoiseStreams, b: int, n_units: int) -> RowGenerator:
 
 
 @njit(cache=True, inline="always")
-def close_row(gen: RowGenerator, streams: NoiseStreams, b: int) -> None:
-    """Write row b's advanced state back, so that a later call continues its streams."""
-    streams.lanes[b, 0], streams.lanes[b, 1], streams.lanes[b, 2], streams.lanes[b, 3] = gen.s0, gen.s1, gen.s2, gen.s3
-    streams.scalar[b] = gen.scalar
+def close_row(
+    streams: NoiseStreams, b: int, s0: np.ndarray, s1: np.ndarray, s2: np.ndarray, s3: np.ndarray, scalar: np.ndarray
+) -> None:
+    """Write row b's advanced state (a :class:`RowGenerator`'s first five arrays) back, so that a
+    later call continues its streams."""
+    streams.lanes[b, 0], streams.lanes[b, 1], streams.lanes[b, 2], streams.lanes[b, 3] = s0, s1, s2, s3
+    streams.scalar[b] = scalar
 
 
 @njit(cache=True, inline="always")
@@ -250,17 +254,30 @@ def _ziggurat_slow(word: np.uint64, st: np.ndarray, zk: np.ndarray, zig: np.ndar
 
 
 @njit(cache=True, inline="always")
-def draw_normals(gen: RowGenerator, tables: ZigguratTables, z: np.ndarray) -> None:
+def draw_normals(
+    z: np.ndarray,
+    s0: np.ndarray,
+    s1: np.ndarray,
+    s2: np.ndarray,
+    s3: np.ndarray,
+    scalar: np.ndarray,
+    words: np.ndarray,
+    entries: np.ndarray,
+    rejected: np.ndarray,
+    ztab: np.ndarray,
+    zk: np.ndarray,
+    zig: np.ndarray,
+) -> None:
     """z[i] ← a standard normal for each unit i, from 32-bit word i of this step's draws (lane l's
-    64-bit draw holds words 2l and 2l + 1). Separate loops so that the draw and the fast path
-    vectorise: draw; look up (w, k) of each word's layer; scale and flag the ~0.4 % of words outside
-    their rectangle; finish those on the slow path."""
-    s0, s1, s2, s3, words, entries, rejected = gen.s0, gen.s1, gen.s2, gen.s3, gen.words, gen.entries, gen.rejected
+    64-bit draw holds words 2l and 2l + 1); then come a :class:`RowGenerator`'s and the
+    :class:`ZigguratTables`' arrays, unpacked once per row by the caller (a named tuple of arrays
+    handed over every step costs its reference counting, ~25 % of a draw at N = 250). Separate
+    loops so that the draw and the fast path vectorise: draw; look up (w, k) of each word's layer;
+    scale and flag the ~0.4 % of words outside their rectangle; finish those on the slow path."""
     for lane in range(s0.shape[0]):  # xoshiro256++, one stream per lane
         words[lane], s0[lane], s1[lane], s2[lane], s3[lane] = _xoshiro_step(s0[lane], s1[lane], s2[lane], s3[lane])
     w32 = words.view(np.uint32)
     n_units = z.shape[0]
-    ztab = tables.packed
     for i in range(n_units):  # bits 0-9: layer
         entries[i] = ztab[w32[i] & _LAYER32]
     wl = entries.view(np.float32)
@@ -280,7 +297,7 @@ def draw_normals(gen: RowGenerator, tables: ZigguratTables, z: np.ndarray) -> No
             if packed[q]:
                 for i in range(8 * q, 8 * q + 8):
                     if rejected[i]:
-                        z[i] = _ziggurat_slow(np.uint64(w32[i]), gen.scalar, tables.k, tables.rows)
+                        z[i] = _ziggurat_slow(np.uint64(w32[i]), scalar, zk, zig)
                         rejected[i] = 0
 
 
@@ -295,7 +312,8 @@ def _standard_normal(seed: np.uint64, n_rows: int, n_units: int, n_draws: int, t
     streams = seed_streams(seed, n_rows, n_units)
     out = np.empty((n_rows, n_draws, n_units), dtype=np.float32)
     for r in range(n_rows):
-        gen = open_row(streams, r, n_units)
+        s0, s1, s2, s3, scalar, words, entries, rejected = open_row(streams, r, n_units)
+        ztab, zk, zig = tables
         for d in range(n_draws):
-            draw_normals(gen, tables, out[r, d])
+            draw_normals(out[r, d], s0, s1, s2, s3, scalar, words, entries, rejected, ztab, zk, zig)
     return out
