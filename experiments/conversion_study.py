@@ -8,7 +8,8 @@ spiking noise mode), from its FINISHED ``spikernn-run`` / ``spikernn-convert`` r
   number), with a Wilson 95 % interval, and mean ± SD of that accuracy;
 - converted by the reference's number: the best of the factor grid's 100-trial accuracies
   (``lambda_grid_search.m``), with its interval;
-- how many best factors sit at the grid's smallest or largest value.
+- how many best factors sit at the grid's smallest or largest value;
+- the mean LIF accuracy per trial type (which trials fail: Go-NoGo's are NoGo false alarms).
 
     python experiments/conversion_study.py paper_fig7 paper_fig7_current   # table → results/conversion_study.md
 """
@@ -67,6 +68,16 @@ def at_edge(runs) -> str:
     return f"{low} / {high}"
 
 
+def by_trial_type(runs) -> str:
+    """Mean fresh-trial LIF accuracy per trial type (metrics ``lif_accuracy.<type>``): which trials fail."""
+    kinds = sorted({k.split(".", 1)[1] for r in runs for k in r.data.metrics if k.startswith("lif_accuracy.")})
+    means = []
+    for kind in kinds:
+        values = [r.data.metrics[f"lif_accuracy.{kind}"] for r in runs if f"lif_accuracy.{kind}" in r.data.metrics]
+        means.append(f"{kind} {100 * sum(values) / len(values):.1f} %")
+    return ", ".join(means)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("experiments", nargs="+", help="MLflow experiment names")
@@ -89,6 +100,7 @@ def main() -> None:
                     Sample(fresh).mean_sd(),
                     fraction(grid),
                     at_edge(ok),
+                    by_trial_type(ok),
                 ]
             )
     write_table(
@@ -102,6 +114,7 @@ def main() -> None:
             "LIF accuracy (fresh)",
             "converted, best grid accuracy",
             "best s at grid low / high edge",
+            "LIF accuracy by trial type (fresh)",
         ],
         rows,
         "Fresh trials: the chosen factor scored on 200 new trials. Best grid accuracy: the highest of the "
