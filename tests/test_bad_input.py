@@ -203,6 +203,25 @@ EVALUATE_CASES = [
     ("source={conv} spiking.v_th_mv=inf", "spiking.v_th_mv must be a finite number"),
     ("source={conv} eval_trials=0", "eval_trials must be in [1, inf]"),
     ("source={junk}", "source: {junk} is not a spikernn model file"),
+    ("source={conv} stimulation=exc stimulation.start_ms=0 stimulation.stop_ms=10", "stimulation.units"),
+    (
+        "source={conv} stimulation=exc stimulation.units=[0,20] stimulation.start_ms=0 stimulation.stop_ms=10",
+        "stimulation.units must be a non-empty list of units in [0, 19]",
+    ),
+    (
+        "source={conv} stimulation=inh stimulation.units=[0] stimulation.start_ms=0 stimulation.stop_ms=2000",
+        "stimulation.stop_ms must be at most the trial's length (1000 ms)",
+    ),
+    (
+        "source={conv} stimulation=inh stimulation.units=[0] stimulation.start_ms=50 stimulation.stop_ms=10",
+        "stimulation.stop_ms must be in [50",
+    ),
+    (
+        "source={conv} stimulation=exc stimulation.units=[0] stimulation.start_ms=0 stimulation.stop_ms=10 "
+        "stimulation.probability=2",
+        "stimulation.probability must be in [0, 1]",
+    ),
+    ("source={conv} stimulation=light", "stimulation"),
 ]
 
 SWEEP_CASES = [

@@ -33,7 +33,7 @@ from spikernn.results import (
     TrainResult,
 )
 from spikernn.science import flag_failures, json_safe, warn
-from spikernn.spiking import SpikingParameters, SpikingRNN
+from spikernn.spiking import SpikingParameters, SpikingRNN, Stimulation
 from spikernn.tasks import GoNoGoConfig, Task, TaskConfig, condition_slug, get_task
 from spikernn.transfer import TransferConfig, default_grid, search_scaling_factor, to_spiking
 from spikernn.validation import ConfigError, check_int
@@ -203,10 +203,14 @@ def evaluate_spiking(
     n_trials: int,
     generator: torch.Generator,
     on_progress: Callable[[int, int], None] | None = None,
+    stimulation: Stimulation | None = None,
 ) -> SpikingScore:
-    """LIF accuracy on fresh trials at one factor, and mean firing rates (Hz) of E and I units."""
+    """LIF accuracy on fresh trials at one factor (under ``stimulation`` if given), and mean firing
+    rates (Hz) of E and I units."""
     trials = task.make_trials(n_trials, generator)
-    result = network.simulate(trials.inputs, factor, generator=generator, on_progress=on_progress)
+    result = network.simulate(
+        trials.inputs, factor, generator=generator, on_progress=on_progress, stimulation=stimulation
+    )
     correct = task.score(result.readout, trials.labels, network.params.dt_ms, "spiking")
     rates = result.firing_rates_hz()
     inh = network.inhibitory
@@ -224,13 +228,19 @@ def evaluate_spiking(
 
 
 def example_figures(
-    out_dir: Path, model: RateRNN, network: SpikingRNN, task: Task, factor: float, generator: torch.Generator
+    out_dir: Path,
+    model: RateRNN,
+    network: SpikingRNN,
+    task: Task,
+    factor: float,
+    generator: torch.Generator,
+    stimulation: Stimulation | None = None,
 ) -> list[SavedFigure]:
     """One trial of each type: rate vs LIF readout, and a raster of the first two trial types."""
     trials = task.make_trials(len(task.condition_names), generator, conditions=torch.arange(len(task.condition_names)))
     with torch.no_grad():
         rate_out = model(trials.inputs, generator=generator).readout
-    lif = network.simulate(trials.inputs, factor, generator=generator, record=("spikes",))
+    lif = network.simulate(trials.inputs, factor, generator=generator, record=("spikes",), stimulation=stimulation)
     paths = [
         plot_readouts(
             out_dir / "readout_rate_vs_lif.png",
@@ -266,10 +276,12 @@ def evaluate_stage(
     out_dir: Path,
     *,
     progress: Progress | None = None,
+    stimulation: Stimulation | None = None,
 ) -> EvaluationResult:
-    """Score the converted network at ``factor`` on fresh trials; write the example figures."""
+    """Score the converted network at ``factor`` on fresh trials (under optogenetic-style
+    ``stimulation`` if given: the trials and the figures); write the example figures."""
     network = to_spiking(model, settings.spiking, input_step_ms=task.step_ms)
-    return _evaluate_converted(model, network, task, factor, settings, out_dir, progress)
+    return _evaluate_converted(model, network, task, factor, settings, out_dir, progress, stimulation)
 
 
 def _evaluate_converted(
@@ -280,10 +292,13 @@ def _evaluate_converted(
     settings: EvaluationSettings,
     out_dir: Path,
     progress: Progress | None,
+    stimulation: Stimulation | None = None,
 ) -> EvaluationResult:
     generator = _generator(settings.seed, _EVALUATION)
-    score = evaluate_spiking(network, task, factor, settings.eval_trials, generator, _phase(progress, "evaluation"))
-    figures = example_figures(out_dir, model, network, task, factor, _generator(settings.seed, _EXAMPLES))
+    score = evaluate_spiking(
+        network, task, factor, settings.eval_trials, generator, _phase(progress, "evaluation"), stimulation
+    )
+    figures = example_figures(out_dir, model, network, task, factor, _generator(settings.seed, _EXAMPLES), stimulation)
     return EvaluationResult(
         spiking=settings.spiking.to_dict(),
         scaling_factor=factor,

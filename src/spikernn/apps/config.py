@@ -22,7 +22,7 @@ from spikernn.pipeline import CONVERTED_MODEL_FILE, RATE_MODEL_FILE, RunConfig
 from spikernn.rate import RateRNN, RateRNNConfig
 from spikernn.rate.connectivity import make_connectivity
 from spikernn.rate.training import TrainerConfig
-from spikernn.spiking import SpikingParameters
+from spikernn.spiking import SpikingParameters, Stimulation
 from spikernn.tasks import TASKS, Task, TaskConfig, get_task
 from spikernn.tracking import LoggerConfig, resolve_model_source
 from spikernn.tracking.store import resolve_tracking_uri
@@ -327,6 +327,7 @@ class EvaluateConfig:
     scaling_factor: float
     seed: int
     eval_trials: int
+    stimulation: Stimulation | None = None  # optogenetic-style stimulation during the fresh trials
 
 
 def build_evaluate_config(raw: dict) -> EvaluateConfig:
@@ -349,4 +350,19 @@ def build_evaluate_config(raw: dict) -> EvaluateConfig:
         raise ModelFileError(f"source: {source.source} stores unknown spiking parameter(s) {', '.join(unknown)}")
     spiking = typed(SpikingParameters, "spiking", {**stored_spiking, **overrides})
     check_dt(spiking, source.task)
-    return EvaluateConfig(source, spiking, float(factor), seed, eval_trials)
+    stimulation = raw.get("stimulation")
+    if stimulation is not None:
+        stimulation = typed(Stimulation, "stimulation", stimulation)
+        check_stimulation(stimulation, source.model.n_units, source.task)
+    return EvaluateConfig(source, spiking, float(factor), seed, eval_trials, stimulation)
+
+
+def check_stimulation(stimulation: Stimulation, n_units: int, task: Task) -> None:
+    """Stimulated units exist and the window lies inside the trial."""
+    if not stimulation.units or any(not 0 <= u < n_units for u in stimulation.units):
+        raise ConfigError(f"stimulation.units must be a non-empty list of units in [0, {n_units - 1}]")
+    if stimulation.stop_ms > task.config.trial_ms:
+        raise ConfigError(
+            f"stimulation.stop_ms must be at most the trial's length ({task.config.trial_ms:g} ms), "
+            f"got {stimulation.stop_ms:g}"
+        )

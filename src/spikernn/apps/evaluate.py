@@ -13,7 +13,9 @@ from spikernn.results import FromSource
 
 def evaluate(cfg: EvaluateConfig, ctx: CommandContext) -> FromSource:
     src = cfg.source
-    evaluation = evaluate_stage(src.model, src.task, cfg, cfg.scaling_factor, ctx.out_dir, progress=ctx.progress)
+    evaluation = evaluate_stage(
+        src.model, src.task, cfg, cfg.scaling_factor, ctx.out_dir, progress=ctx.progress, stimulation=cfg.stimulation
+    )
     return FromSource(source_result(cfg), evaluation)
 
 

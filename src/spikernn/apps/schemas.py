@@ -15,7 +15,7 @@ from hydra.core.config_store import ConfigStore
 from spikernn.finetune import FinetuneConfig
 from spikernn.rate import RateRNNConfig
 from spikernn.rate.training import TrainerConfig
-from spikernn.spiking import SpikingParameters
+from spikernn.spiking import SpikingParameters, Stimulation
 from spikernn.tasks import TASKS
 from spikernn.tracking import LoggerConfig
 from spikernn.transfer import TransferConfig
@@ -65,6 +65,7 @@ GROUPS: dict[str, type] = {
     "transfer": TransferConfig,
     "finetune": FinetuneConfig,
     "logger": LoggerConfig,
+    "stimulation": Stimulation,  # spikernn-evaluate stimulation=exc|inh
 }
 
 
