@@ -70,7 +70,7 @@ def test_tiny_run_writes_summary_figures_and_models(tmp_path: Path) -> None:
         ("model.p_inh=1.5", r"model.p_inh must be in [0, 1), got 1.5"),
         ("model.tau_min_ms=150", "model.tau_min_ms must be ≤ model.tau_max_ms (100.0 ms), got 150"),
         ("model.tau_min_ms=-5", "model.tau_min_ms must be in (0, inf], got -5"),
-        ("+model.taus_ms=[20,50]", "model.taus_ms is set by model.tau_min_ms and model.tau_max_ms"),
+        ("+model.taus_ms=[20,50]", "unknown key(s) model.taus_ms; allowed: n_units"),
         ("transfer.scaling_factors=[20,0]", "transfer.scaling_factors[1] must be a number > 0, got 0"),
         ("task.name=dms", "task must be one of 'go_nogo', 'xor', 'mante', got 'dms'"),
         ("model.activation=tanh", "model.activation must be one of"),
