@@ -206,6 +206,7 @@ def test_killed_sweep_resumes_without_losing_or_duplicating_trials(tmp_path: Pat
     assert parent.data.metrics["trials_fail"] == counts[TrialState.FAIL]
 
 
+@pytest.mark.slow  # two sweep commands at once: ~70 s on 2 cores (make test-slow)
 def test_two_workers_share_one_study(tmp_path: Path, tiny_model: Path) -> None:
     """A first one-trial run creates the study and its parent run; then two workers started
     together share the remaining budget of the same command."""
@@ -368,6 +369,7 @@ def test_sigterm_ends_a_sweep_killed_with_its_runs_closed(tmp_path: Path, tiny_m
             assert any(t.state == TrialState.WAITING and t.params == trial.params for t in study.trials)
 
 
+@pytest.mark.slow  # a full grid sweep: ~40 s on 2 cores (make test-slow)
 def test_grid_sweep_covers_its_grid_and_finishes(tmp_path: Path, tiny_model: Path) -> None:
     """hparams_search=refractory uses Optuna's grid sampler, which asks the study to stop once the
     grid is covered; the sweep must still end cleanly, and a re-run finds nothing left to do."""
