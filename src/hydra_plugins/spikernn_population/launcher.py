@@ -188,7 +188,9 @@ class PopulationLauncher(Launcher):
 
         first = group[0].settings
         store = TrainedStore(Path(str(group[0].config.paths.output_dir)) / "populations")
-        keys = {j.num: member_key(s.task, s.model, s.seed, s.trainer) for j in group if (s := j.settings)}
+        keys = {
+            j.num: member_key(j.settings.task, j.settings.model, j.settings.seed, j.settings.trainer) for j in group
+        }
         kept = {j.num: m for j in group if (m := store.load(keys[j.num])) is not None}
         if kept:
             log.info(

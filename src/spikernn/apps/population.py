@@ -8,6 +8,7 @@ command (conversion, evaluation, files, MLflow run) exactly as a job trained alo
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import json
 import logging
@@ -57,9 +58,10 @@ def training_source(run: TrackedRun) -> tuple[MemberResult | None, list[Logger]]
     return member, []
 
 
+@functools.cache
 def _code_digest() -> str:
     """Hash of the source that determines a trained network (rate model, training, tasks) and torch's
-    version: a network trained by other code is never reused."""
+    version: a network trained by other code is never reused (read once per process)."""
     root = Path(spikernn.__file__).parent
     digest = hashlib.sha256(torch.__version__.encode())
     for path in sorted([*(root / "rate").glob("*.py"), *(root / "tasks").glob("*.py")]):
@@ -80,11 +82,7 @@ def member_key(task: TaskConfig, model: RateRNNConfig, seed: int, trainer: Train
         "trainer": settings,
         "code": _code_digest(),
     }
-    text = json.dumps(
-        decides,
-        sort_keys=True,
-        default=str,
-    )
+    text = json.dumps(decides, sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:24]
 
 
