@@ -85,7 +85,8 @@ def test_a_bad_launcher_setting_writes_nothing(tmp_path: Path) -> None:
 def test_a_launch_run_again_reuses_its_trained_networks(tmp_path: Path) -> None:
     """Trained networks are kept as soon as the population is done: the same sweep run again (as
     after an interrupt in the jobs' phase) trains nothing and ends with the same results; a damaged
-    kept file is reported and only that network trained again."""
+    kept file (unreadable, or weights changed but finite) is reported and only that network trained
+    again."""
     sweep = ["-m", *TRAIN, "seed=5,6", "hydra/launcher=population"]
     first = _train(sweep, tmp_path)
     assert first.returncode == 0, first.stderr[-3000:]
@@ -102,7 +103,15 @@ def test_a_launch_run_again_reuses_its_trained_networks(tmp_path: Path) -> None:
         for key in ("trained", "trials_to_criterion", "rate_accuracy", "training_history"):
             assert before[key] == after[key], key
     kept[0].write_bytes(b"not a model")
+    _damage_weights(kept[1])
     third = _train(sweep, tmp_path)
     assert third.returncode == 0, third.stderr[-3000:]
     log = third.stdout + third.stderr
-    assert "not reused" in log and "Training a population of 1 networks" in log
+    assert log.count("not reused") == 2 and "Training a population of 2 networks" in log
+
+
+def _damage_weights(path: Path) -> None:
+    """Rewrite a kept file with one weight changed (finite, the file still readable)."""
+    payload = torch.load(path, weights_only=True)
+    payload["state"]["w"][0, 0] += 1.0
+    torch.save(payload, path)

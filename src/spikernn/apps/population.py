@@ -21,7 +21,7 @@ from pytorch_lightning.loggers import Logger
 
 import spikernn
 from spikernn.io.torch_format import load_rate_model, save_rate_model
-from spikernn.rate import RateRNNConfig
+from spikernn.rate import RateRNN, RateRNNConfig
 from spikernn.rate.criterion import TrainingRecord
 from spikernn.rate.training import MemberResult, TrainerConfig
 from spikernn.tasks import TaskConfig
@@ -86,6 +86,15 @@ def member_key(task: TaskConfig, model: RateRNNConfig, seed: int, trainer: Train
     return hashlib.sha256(text.encode()).hexdigest()[:24]
 
 
+def _state_digest(model: RateRNN) -> str:
+    """Checksum of a model's tensors: a kept file damaged inside its weights (still finite, so the
+    model file's own checks pass) is not reused."""
+    digest = hashlib.sha256()
+    for name, tensor in sorted(model.state_dict().items()):
+        digest.update(name.encode() + tensor.detach().contiguous().cpu().numpy().tobytes())
+    return digest.hexdigest()
+
+
 class TrainedStore:
     """Networks a population trained, kept in ``folder`` (``<output_dir>/populations``) under
     their ``member_key`` as soon as the population is done, so that a launch interrupted later (in
@@ -104,6 +113,8 @@ class TrainedStore:
             return None
         try:
             model, extra = load_rate_model(path)
+            if extra["state_sha256"] != _state_digest(model):
+                raise ModelFileError(f"{path}: its weights do not match the checksum saved with them (damaged)")
             return MemberResult(
                 model.train(), TrainingRecord(**extra["record"]), extra["seconds"], extra["population_size"]
             )
@@ -117,5 +128,6 @@ class TrainedStore:
             "record": dataclasses.asdict(member.record),
             "seconds": member.seconds,
             "population_size": member.population_size,
+            "state_sha256": _state_digest(member.model),
         }
         save_rate_model(self._path(key), member.model, extra)
