@@ -77,7 +77,7 @@ def main() -> None:
 
     def training(backend: str) -> TrainerConfig:
         return TrainerConfig(
-            n_trials=args.budget, batch_size=args.batch, learning_rate=args.lr, backend=backend, progress_bar=False
+            max_trials=args.budget, batch_size=args.batch, learning_rate=args.lr, backend=backend, progress_bar=False
         )
 
     print(

@@ -52,7 +52,7 @@ def main() -> None:
         name, batch, lr, budget = spec.split(":")
         batch, lr, budget = int(batch), float(lr), int(budget)
         config = MODELS[name]
-        training = TrainerConfig(n_trials=budget, batch_size=batch, learning_rate=lr, progress_bar=False)
+        training = TrainerConfig(max_trials=budget, batch_size=batch, learning_rate=lr, progress_bar=False)
         start = time.perf_counter()
         _, record = train_rate_model(get_task(name), config, training, seed=args.seed)
         wall = time.perf_counter() - start

@@ -216,7 +216,7 @@ def main() -> None:
     start = time.perf_counter()
     with PeakRSS() as rss:
         result = search_scaling_factor(
-            net, task, factors, n_trials=args.trials, generator=torch.Generator().manual_seed(args.seed)
+            net, task, factors, trials_per_factor=args.trials, generator=torch.Generator().manual_seed(args.seed)
         )
     fused_wall = time.perf_counter() - start
     fused_cpu = time.process_time() - cpu0

@@ -12,9 +12,9 @@ import pytest
 
 TINY = [
     "model.n_units=20",
-    "trainer.n_trials=200",
+    "trainer.max_trials=200",
     "trainer.batch_size=20",
-    "transfer.n_trials=4",
+    "transfer.trials_per_factor=4",
     "eval_trials=4",
     "transfer.scaling_factors=[20,40]",
     "trainer.progress_bar=false",

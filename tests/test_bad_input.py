@@ -18,7 +18,7 @@ from hydra import compose, initialize_config_dir
 from hydra.errors import ConfigCompositionException
 
 from spikernn.apps.command import validate
-from spikernn.apps.config import config_dir
+from spikernn.apps.config import check_not_renamed, config_dir, override_keys
 from spikernn.io import export_mat, save_rate_model
 from spikernn.rate import RateRNN, RateRNNConfig
 from spikernn.validation import ConfigError
@@ -82,8 +82,9 @@ RUN_CASES = [
     ("model.apply_dale=maybe", "Value 'maybe' is not a valid bool (type str) full_key: model.apply_dale"),
     ("+model.extra_key=1", "unknown key(s) model.extra_key"),
     # trainer
-    ("trainer.n_trials=0", "trainer.n_trials must be in [1, inf]"),
-    ("trainer.n_trials=1.5", "could not be converted to Integer full_key: trainer.n_trials"),
+    ("trainer.max_trials=0", "trainer.max_trials must be in [1, inf]"),
+    ("trainer.max_trials=1.5", "could not be converted to Integer full_key: trainer.max_trials"),
+    ("+trainer.n_trials=500", "trainer.n_trials was renamed to trainer.max_trials"),
     ("trainer.batch_size=0", "trainer.batch_size must be in [1, inf]"),
     ("trainer.learning_rate=0", "trainer.learning_rate must be in (0, inf]"),
     ("trainer.learning_rate=inf", "trainer.learning_rate must be a finite number"),
@@ -136,7 +137,8 @@ RUN_CASES = [
     ("transfer.scaling_factors=[nan]", "transfer.scaling_factors[0] must be a number > 0"),
     ("transfer.scaling_factors=[a]", "could not be converted to Float full_key: transfer.scaling_factors[0]"),
     ("transfer.scaling_factors=0", "is not a ListConfig, TupleConfig, list, or tuple. full_key: transfer.scaling"),
-    ("transfer.n_trials=0", "transfer.n_trials must be in [1, inf]"),
+    ("transfer.trials_per_factor=0", "transfer.trials_per_factor must be in [1, inf]"),
+    ("+transfer.n_trials=50", "transfer.n_trials was renamed to transfer.trials_per_factor"),
     ("transfer.chunk_trials=0", "transfer.chunk_trials must be in [1, inf]"),
     ("transfer.report_every_trials=0", "transfer.report_every_trials must be in [1, inf]"),
     ("transfer.scaling_factor=0", "transfer.scaling_factor must be a number > 0, got 0"),
@@ -236,7 +238,14 @@ SWEEP_CASES = [
 ]
 
 # spikernn-train shares the builder of spikernn-run: a sample of its keys
-TRAIN_KEYS = ("model.n_units=0", "model.gain=inf", "trainer.n_trials=0", "trainer.resume_from={ckpt}", "seed=-1")
+TRAIN_KEYS = (
+    "model.n_units=0",
+    "model.gain=inf",
+    "trainer.max_trials=0",
+    "+trainer.n_trials",
+    "trainer.resume_from={ckpt}",
+    "seed=-1",
+)
 CASES = (
     [("run", o, m, False) for o, m in RUN_CASES]
     + [("train", o, m, False) for o, m in RUN_CASES if o.startswith(TRAIN_KEYS)]
@@ -321,6 +330,23 @@ def test_at_least_110_kinds() -> None:
     assert len(CASES) >= 110
 
 
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["trainer.n_trials=500"], "trainer.n_trials was renamed to trainer.max_trials"),
+        (["-m", "+transfer.n_trials=5"], "transfer.n_trials was renamed to transfer.trials_per_factor"),
+        (["seed=1", "~trainer.n_trials"], "trainer.n_trials was renamed to trainer.max_trials"),
+    ],
+)
+def test_renamed_key_on_the_command_line_names_the_new_key(argv: list[str], message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        check_not_renamed(override_keys(argv))
+
+
+def test_new_names_are_not_refused() -> None:
+    check_not_renamed(override_keys(["trainer.max_trials=5", "transfer.trials_per_factor=5", "--cfg", "job"]))
+
+
 def test_unreadable_source_says_permission_denied(hydra_conf, files, monkeypatch) -> None:
     real = os.access
     monkeypatch.setattr(os, "access", lambda p, mode, **k: False if str(p) == files["pt"] else real(p, mode, **k))
@@ -336,6 +362,17 @@ COMMANDS = [
     ("convert", ["-m", "hparams_search=scaling_factor", "source={pt}", "hydra.sweeper.n_trials=0"], "n_trials"),
     ("evaluate", ["source={junk}"], "is not a spikernn model file"),
     ("run", ["model.n_units=abc"], "full_key: model.n_units"),  # refused by Hydra (the group's schema)
+    # renamed keys: refused before Hydra composes anything, naming the new key
+    (
+        "train",
+        ["trainer.n_trials=500"],
+        "spikernn-train: invalid config: trainer.n_trials was renamed to trainer.max_trials",
+    ),
+    (
+        "convert",
+        ["-m", "hparams_search=scaling_factor", "source={pt}", "transfer.n_trials=20,40"],
+        "transfer.n_trials was renamed to transfer.trials_per_factor",
+    ),
     *([] if torch.cuda.is_available() else [("train", ["trainer=gpu"], "no CUDA GPU is available")]),
 ]
 

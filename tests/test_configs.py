@@ -36,7 +36,7 @@ def test_fig2de_spans_fixed_and_long_decay_constants() -> None:
 def test_fig3_trains_mante_in_the_papers_mode() -> None:
     raw, config = run_config("experiment=fig3", "model.n_units=10")
     assert config.task.name == "mante" and config.model.taus_ms == [20.0, 50.0]
-    assert (config.trainer.batch_size, config.trainer.learning_rate, config.trainer.n_trials) == (1, 0.01, 6000)
+    assert (config.trainer.batch_size, config.trainer.learning_rate, config.trainer.max_trials) == (1, 0.01, 6000)
     assert raw["logger"]["experiment_name"] == "fig3"
 
 

@@ -21,7 +21,7 @@ def command(name: str, args: list[str], out: Path) -> subprocess.CompletedProces
 
 
 def test_train_prints_the_summary_alone_and_logs_its_messages(tmp_path: Path) -> None:
-    args = ["model.n_units=20", "trainer.n_trials=40", "trainer.batch_size=20", "eval_trials=4"]
+    args = ["model.n_units=20", "trainer.max_trials=40", "trainer.batch_size=20", "eval_trials=4"]
     proc = command("train", args, tmp_path)
     assert proc.returncode == 0, proc.stderr[-3000:]
     summary = json.loads(proc.stdout)  # nothing else on stdout

@@ -17,7 +17,7 @@ def test_small_go_nogo_network_trains_converts_and_solves_the_task() -> None:
     model, record = train_rate_model(
         task,
         RateRNNConfig(n_units=200),
-        TrainerConfig(n_trials=3000, progress_bar=False),
+        TrainerConfig(max_trials=3000, progress_bar=False),
         seed=0,
     )
     assert record.trained and record.trials_to_criterion > task.min_training_trials
@@ -31,7 +31,7 @@ def test_small_go_nogo_network_trains_converts_and_solves_the_task() -> None:
 
     network = to_spiking(model)
     g = torch.Generator().manual_seed(0)
-    search = search_scaling_factor(network, task, SIGMOID_GRID, n_trials=50, generator=g)
+    search = search_scaling_factor(network, task, SIGMOID_GRID, trials_per_factor=50, generator=g)
     assert search.best_accuracy >= 0.9
     evaluation = evaluate_spiking(network, task, search.best_factor, 100, g)
     assert evaluation.lif_accuracy >= 0.9

@@ -135,7 +135,7 @@ def test_finetuning_raises_the_fused_kernel_accuracy_of_a_badly_scaled_go_nogo_n
     model, _ = train_rate_model(
         task,
         RateRNNConfig(n_units=50),
-        TrainerConfig(n_trials=2400, batch_size=8, learning_rate=0.03, progress_bar=False,
+        TrainerConfig(max_trials=2400, batch_size=8, learning_rate=0.03, progress_bar=False,
                        stopping=StoppingRule(eval_every_trials=400)),
         seed=0,
     )  # fmt: skip

@@ -60,7 +60,7 @@ def test_members_of_a_population_equal_networks_trained_alone(batch_size: int) -
     each trained alone (weights, τ, readout, criterion history, trials to criterion); a member
     that meets the criterion stops changing while the others go on."""
     task = get_task("go_nogo")
-    training = TrainerConfig(n_trials=1800, batch_size=batch_size, learning_rate=0.03, progress_bar=False)
+    training = TrainerConfig(max_trials=1800, batch_size=batch_size, learning_rate=0.03, progress_bar=False)
     members = [
         (RateRNNConfig(n_units=30, taus_ms=[20.0, 50.0]), 11),
         (RateRNNConfig(n_units=30, taus_ms=[20.0, 50.0], activation="softplus"), 12),
@@ -79,7 +79,7 @@ def test_members_of_a_population_equal_networks_trained_alone(batch_size: int) -
 
 def test_a_member_that_fails_does_not_stop_the_others(monkeypatch) -> None:
     task = get_task("go_nogo")
-    training = TrainerConfig(n_trials=200, batch_size=2, progress_bar=False)
+    training = TrainerConfig(max_trials=200, batch_size=2, progress_bar=False)
     broken = RateRNNConfig(n_units=20, noise_std=0.25)  # fault injected below: its state noise turns NaN
     draw_noise = RateRNN.draw_noise
 
@@ -104,7 +104,7 @@ def test_population_needs_one_network_size() -> None:
         train_population(
             get_task("go_nogo"),
             [(RateRNNConfig(n_units=20), 0), (RateRNNConfig(n_units=30), 1)],
-            TrainerConfig(n_trials=10, progress_bar=False),
+            TrainerConfig(max_trials=10, progress_bar=False),
         )
 
 
@@ -115,9 +115,9 @@ def test_extra_trials_go_on_past_the_criterion_then_stop() -> None:
 
     task = get_task("go_nogo")
     config = RateRNNConfig(n_units=30, taus_ms=[20.0, 50.0])
-    plain = TrainerConfig(n_trials=2600, learning_rate=0.03, progress_bar=False)
+    plain = TrainerConfig(max_trials=2600, learning_rate=0.03, progress_bar=False)
     extra = TrainerConfig(
-        n_trials=2600, learning_rate=0.03, progress_bar=False, stopping=StoppingRule(extra_trials=300)
+        max_trials=2600, learning_rate=0.03, progress_bar=False, stopping=StoppingRule(extra_trials=300)
     )
     base, base_record = train_rate_model(task, config, plain, seed=11)
     longer, record = train_rate_model(task, config, extra, seed=11)

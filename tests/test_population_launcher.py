@@ -14,7 +14,7 @@ from mlflow.tracking import MlflowClient
 
 TRAIN = [
     "model.n_units=20",
-    "trainer.n_trials=300",
+    "trainer.max_trials=300",
     "trainer.batch_size=20",
     "trainer.progress_bar=false",
     "eval_trials=8",

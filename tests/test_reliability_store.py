@@ -133,7 +133,7 @@ def test_run_left_running_by_a_killed_process_is_closed_by_the_next_command(tmp_
     assert closed.info.status == "KILLED" and "ended without closing" in closed.data.tags["interrupted"]
 
 
-TINY = ["model.n_units=20", "trainer.n_trials=100", "trainer.batch_size=20", "trainer.progress_bar=false",
+TINY = ["model.n_units=20", "trainer.max_trials=100", "trainer.batch_size=20", "trainer.progress_bar=false",
         "eval_trials=4"]  # fmt: skip
 
 

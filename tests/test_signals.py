@@ -15,7 +15,7 @@ import torch
 from mlflow.tracking import MlflowClient
 
 # never meets the criterion (accuracy > 1), so it trains until interrupted; a checkpoint every 5 steps
-ENDLESS = ["model.n_units=20", "trainer.n_trials=2000000", "trainer.batch_size=20", "trainer.progress_bar=false",
+ENDLESS = ["model.n_units=20", "trainer.max_trials=2000000", "trainer.batch_size=20", "trainer.progress_bar=false",
            "trainer.stopping.eval_every_trials=100", "trainer.stopping.eval_trials=4",
            "trainer.stopping.accuracy_threshold=1.0", "eval_trials=4"]  # fmt: skip
 
@@ -66,7 +66,7 @@ def test_training_resumes_after_sigterm(tmp_path: Path) -> None:
     _, checkpoint = _interrupt_training(tmp_path, signal.SIGTERM)
     steps = torch.load(checkpoint, map_location="cpu", weights_only=True)["global_step"]
     budget = (steps + 10) * 20  # ten more batches of 20 trials
-    args = [*ENDLESS, f"trainer.n_trials={budget}", f"trainer.resume_from={checkpoint}"]
+    args = [*ENDLESS, f"trainer.max_trials={budget}", f"trainer.resume_from={checkpoint}"]
     proc = subprocess.run([sys.executable, "-m", "spikernn.apps.train", *args], env=environment(tmp_path),
                           capture_output=True, text=True, timeout=600)  # fmt: skip
     assert proc.returncode == 0, proc.stderr[-3000:]

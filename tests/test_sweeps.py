@@ -19,7 +19,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 TINY_TRAINING = [
     "model.n_units=20",
-    "trainer.n_trials=100",
+    "trainer.max_trials=100",
     "trainer.batch_size=20",
     "trainer.progress_bar=false",
     "eval_trials=4",
@@ -58,7 +58,7 @@ def sweep_command(model: Path, n_trials: int, *extra: str) -> list[str]:
         f"source={model}",
         f"hydra.sweeper.study_name={STUDY}",
         f"hydra.sweeper.n_trials={n_trials}",
-        "transfer.n_trials=8",
+        "transfer.trials_per_factor=8",
         "transfer.report_every_trials=2",
         "eval_trials=4",
         *extra,
@@ -150,7 +150,9 @@ def test_pruned_trials_stop_early_and_are_counted_as_pruned(tmp_path: Path, tiny
     assert all(list(t.intermediate_values) == [2] for t in study.trials)
     for child in mlflow_runs(tmp_path, "tags.optuna_state = 'PRUNED'"):
         summary = json.loads(Path(child.data.tags["run_folder"], "summary.json").read_text())
-        assert summary["pruned"] is True and summary["search_trials"] == 2 and summary["lif_accuracy"] is None
+        assert (
+            summary["pruned"] is True and summary["search_trials_per_factor"] == 2 and summary["lif_accuracy"] is None
+        )
 
 
 def _wait_for(predicate, timeout_s: float = 300) -> None:
@@ -176,7 +178,7 @@ def _finished(out: Path) -> dict[int, tuple]:
 
 
 def test_killed_sweep_resumes_without_losing_or_duplicating_trials(tmp_path: Path, tiny_model: Path) -> None:
-    command = sweep_command(tiny_model, 6, "transfer.n_trials=40", "transfer.report_every_trials=10")
+    command = sweep_command(tiny_model, 6, "transfer.trials_per_factor=40", "transfer.report_every_trials=10")
     first = subprocess.Popen(
         command, env=environment(tmp_path), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
     )
@@ -210,7 +212,7 @@ def test_killed_sweep_resumes_without_losing_or_duplicating_trials(tmp_path: Pat
 def test_two_workers_share_one_study(tmp_path: Path, tiny_model: Path) -> None:
     """A first one-trial run creates the study and its parent run; then two workers started
     together share the remaining budget of the same command."""
-    settings = ("transfer.n_trials=20", "transfer.report_every_trials=10")
+    settings = ("transfer.trials_per_factor=20", "transfer.report_every_trials=10")
     setup = subprocess.run(
         sweep_command(tiny_model, 1, *settings), capture_output=True, text=True, env=environment(tmp_path), timeout=600
     )
@@ -352,7 +354,7 @@ def test_nan_objectives_fail_and_too_many_failures_stop_the_sweep(tmp_path: Path
 
 
 def test_sigterm_ends_a_sweep_killed_with_its_runs_closed(tmp_path: Path, tiny_model: Path) -> None:
-    command = sweep_command(tiny_model, 6, "transfer.n_trials=40", "transfer.report_every_trials=10")
+    command = sweep_command(tiny_model, 6, "transfer.trials_per_factor=40", "transfer.report_every_trials=10")
     sweep = subprocess.Popen(command, env=environment(tmp_path), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     _wait_for(lambda: len(_finished(tmp_path)) >= 1)
     time.sleep(1.0)
@@ -375,7 +377,7 @@ def test_grid_sweep_covers_its_grid_and_finishes(tmp_path: Path, tiny_model: Pat
     grid is covered; the sweep must still end cleanly, and a re-run finds nothing left to do."""
     command = [
         sys.executable, "-m", "spikernn.apps.convert", "-m", "hparams_search=refractory", f"source={tiny_model}",
-        "spiking.t_ref_ms=choice(0.0,2.0,10.0)", "transfer.scaling_factor=20", "transfer.n_trials=4",
+        "spiking.t_ref_ms=choice(0.0,2.0,10.0)", "transfer.scaling_factor=20", "transfer.trials_per_factor=4",
         "eval_trials=4",
     ]  # fmt: skip
     for _ in range(2):
@@ -394,7 +396,7 @@ def test_random_sigkills_of_a_sweep_lose_and_duplicate_nothing(tmp_path: Path, t
     import random
 
     rng = random.Random(15)
-    command = sweep_command(tiny_model, 12, "transfer.n_trials=20", "transfer.report_every_trials=10")
+    command = sweep_command(tiny_model, 12, "transfer.trials_per_factor=20", "transfer.report_every_trials=10")
     kept: dict[int, tuple] = {}
     for _ in range(15):
         sweep = subprocess.Popen(command, env=environment(tmp_path), stdout=subprocess.DEVNULL,

@@ -31,12 +31,12 @@ from spikernn.transfer import SIGMOID_GRID
 
 TINY_MODEL = [
     "model.n_units=20",
-    "trainer.n_trials=200",
+    "trainer.max_trials=200",
     "trainer.batch_size=20",
     "trainer.progress_bar=false",
     "eval_trials=4",
 ]
-TINY_SPIKING = ["transfer.n_trials=4", "transfer.scaling_factors=[20,40]"]
+TINY_SPIKING = ["transfer.trials_per_factor=4", "transfer.scaling_factors=[20,40]"]
 
 
 def command(name: str, args: list[str], out: Path, **env: str) -> subprocess.CompletedProcess:
@@ -72,7 +72,7 @@ def _conversion(pruned: bool = False) -> ConversionResult:
     return ConversionResult(
         spiking={"t_ref_ms": 2.0},
         scaling_factor=25.0,
-        search_trials=100,
+        search_trials_per_factor=100,
         search_accuracy=0.95,
         lif_accuracy_by_scaling_factor={"20.0": 0.5, "25.0": 0.95, "27.5": 0.9},
         pruned=pruned,
@@ -170,7 +170,9 @@ def test_default_grid_is_logged_as_the_factors_searched(tmp_path: Path) -> None:
     """With no grid given, the params hold the reference grid that was searched, not null."""
     trained = summary_of(command("train", TINY_MODEL, tmp_path))
     converted = summary_of(
-        command("convert", [f"source={trained['mlflow_run_id']}", "transfer.n_trials=1", "eval_trials=1"], tmp_path)
+        command(
+            "convert", [f"source={trained['mlflow_run_id']}", "transfer.trials_per_factor=1", "eval_trials=1"], tmp_path
+        )
     )
     params = local_client(tmp_path).get_run(converted["mlflow_run_id"]).data.params
     grid = [float(s) for s in converted["lif_accuracy_by_scaling_factor"]]

@@ -16,9 +16,9 @@ def test_dale_mask_and_fixed_input_survive_training() -> None:
     task = get_task("xor")
     config = RateRNNConfig(n_units=30, n_inputs=2, sst_n=2, p_inh=0.3)
     model, record = train_rate_model(
-        task, config, TrainerConfig(n_trials=200, batch_size=10, progress_bar=False), seed=4
+        task, config, TrainerConfig(max_trials=200, batch_size=10, progress_bar=False), seed=4
     )
-    untrained, _ = train_rate_model(task, config, TrainerConfig(n_trials=1, progress_bar=False), seed=4)
+    untrained, _ = train_rate_model(task, config, TrainerConfig(max_trials=1, progress_bar=False), seed=4)
     assert not torch.equal(model.w, model.w0)  # it did learn
     w = model.effective_weights().detach()
     inh = model.inhibitory
@@ -34,7 +34,7 @@ def test_training_is_reproducible_on_cpu() -> None:
     task = get_task("go_nogo")
     runs = [
         train_rate_model(
-            task, RateRNNConfig(n_units=20), TrainerConfig(n_trials=100, batch_size=5, progress_bar=False), seed=7
+            task, RateRNNConfig(n_units=20), TrainerConfig(max_trials=100, batch_size=5, progress_bar=False), seed=7
         )
         for _ in range(2)
     ]
@@ -49,7 +49,7 @@ def test_go_nogo_cannot_stop_before_1500_trials() -> None:
     _, record = train_rate_model(
         task,
         RateRNNConfig(n_units=10),
-        TrainerConfig(n_trials=1700, batch_size=50, progress_bar=False, stopping=lenient),
+        TrainerConfig(max_trials=1700, batch_size=50, progress_bar=False, stopping=lenient),
     )
     assert record.trained and record.trials_to_criterion == 1600
     assert record.trials_seen == list(range(100, 1700, 100))
@@ -58,7 +58,7 @@ def test_go_nogo_cannot_stop_before_1500_trials() -> None:
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        ({"n_trials": 0}, r"trainer.n_trials must be in \[1, inf\]"),
+        ({"max_trials": 0}, r"trainer.max_trials must be in \[1, inf\]"),
         ({"batch_size": 0}, r"trainer.batch_size must be in \[1, inf\]"),
         ({"learning_rate": -1.0}, r"trainer.learning_rate must be in \(0, inf\]"),
     ],
@@ -73,12 +73,12 @@ def test_interrupted_training_resumes_exactly(tmp_path) -> None:
     checkpoint to 400: same weights, same criterion history (trial stream, noise, Adam state)."""
     task, config = get_task("go_nogo"), RateRNNConfig(n_units=20)
     whole, whole_record = train_rate_model(
-        task, config, TrainerConfig(n_trials=400, batch_size=20, progress_bar=False), seed=5
+        task, config, TrainerConfig(max_trials=400, batch_size=20, progress_bar=False), seed=5
     )
     train_rate_model(
         task,
         config,
-        TrainerConfig(n_trials=200, batch_size=20, progress_bar=False),
+        TrainerConfig(max_trials=200, batch_size=20, progress_bar=False),
         seed=5,
         checkpoint_dir=tmp_path,
     )
@@ -87,7 +87,7 @@ def test_interrupted_training_resumes_exactly(tmp_path) -> None:
     resumed, resumed_record = train_rate_model(
         task,
         config,
-        TrainerConfig(n_trials=400, batch_size=20, progress_bar=False, resume_from=str(checkpoint)),
+        TrainerConfig(max_trials=400, batch_size=20, progress_bar=False, resume_from=str(checkpoint)),
         seed=5,
     )
     assert resumed_record.trials_seen == [100, 200, 300, 400]
@@ -112,7 +112,7 @@ def test_training_metrics_go_to_the_commands_mlflow_run_through_lightning(tmp_pa
     uri = open_tracking_store(None, tmp_path)
     client = MlflowClient(uri)
     run_id = client.create_run(ensure_experiment(client, "t", tmp_path, uri)).info.run_id
-    trainer = TrainerConfig(n_trials=300, batch_size=20, progress_bar=False)
+    trainer = TrainerConfig(max_trials=300, batch_size=20, progress_bar=False)
     _, record = train_rate_model(
         get_task("go_nogo"), RateRNNConfig(n_units=20), trainer, seed=1,
         callbacks=[CommandRunLogger(tracking_uri=uri, run_id=run_id)],
@@ -130,7 +130,9 @@ def test_training_metrics_go_to_the_commands_mlflow_run_through_lightning(tmp_pa
 
 
 def test_training_progress_goes_to_stderr_without_epoch_text(capsys) -> None:
-    train_rate_model(get_task("go_nogo"), RateRNNConfig(n_units=20), TrainerConfig(n_trials=40, batch_size=20), seed=1)
+    train_rate_model(
+        get_task("go_nogo"), RateRNNConfig(n_units=20), TrainerConfig(max_trials=40, batch_size=20), seed=1
+    )
     out, err = capsys.readouterr()
     assert out == ""  # stdout is the command's JSON summary alone
     assert "training" in err and "Epoch" not in err and "litlogger" not in err

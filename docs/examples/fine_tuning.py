@@ -16,10 +16,10 @@ from example_tools import mlflow_client, parser, spikernn
 args = parser(__doc__).parse_args()
 tiny = [
     "model.n_units=30",
-    "trainer.n_trials=40",
+    "trainer.max_trials=40",
     "trainer.batch_size=20",
     "allow_untrained=true",  # the tiny network is not trained
-    "transfer.n_trials=4",
+    "transfer.trials_per_factor=4",
     "transfer.scaling_factors=[4,8]",
     "eval_trials=4",
     "finetune.n_batches=2",

@@ -30,14 +30,14 @@ if args.mat:
     mat = Path(args.mat)
 else:  # the stand-in: train (batch 8: a few seconds at N = 200) and export in the reference layout
     size = {"n_units": 30} if args.tiny else {}
-    training = TrainerConfig(n_trials=100 if args.tiny else 6000, batch_size=8, progress_bar=False)
+    training = TrainerConfig(max_trials=100 if args.tiny else 6000, batch_size=8, progress_bar=False)
     model, record = train_rate_model(task, RateRNNConfig(**size), training, seed=0)
     mat = export_mat(Path(output_dir()) / "examples" / "reference_go_nogo.mat", model)
     print(f"stand-in written to {mat} (trained: {record.trained})")
 
 # 1. The command: a .mat file carries no task, so name it. The factor search, the files and the
 #    MLflow run are those of any conversion.
-search_size = ["transfer.n_trials=4", "transfer.scaling_factors=[20,40]", "eval_trials=4"] if args.tiny else []
+search_size = ["transfer.trials_per_factor=4", "transfer.scaling_factors=[20,40]", "eval_trials=4"] if args.tiny else []
 spikernn("convert", f"source={mat}", "task=go_nogo", *search_size)
 
 # 2. The same in Python. The original code's files have no activation key: spikernn assumes
@@ -50,6 +50,6 @@ print(
 network = to_spiking(model)  # W_eff, W_in, W_out and τ_d copied; b_out dropped
 factors = [20.0, 40.0] if args.tiny else default_grid(model.config.activation)
 result = search_scaling_factor(
-    network, task, factors, n_trials=4 if args.tiny else 100, generator=torch.Generator().manual_seed(0)
+    network, task, factors, trials_per_factor=4 if args.tiny else 100, generator=torch.Generator().manual_seed(0)
 )
-print(f"best s = {result.best_factor:g}: {result.best_accuracy:.2f} on {result.n_trials} trials per factor")
+print(f"best s = {result.best_factor:g}: {result.best_accuracy:.2f} on {result.trials_per_factor} trials per factor")

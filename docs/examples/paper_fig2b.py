@@ -30,14 +30,14 @@ PAPER = {1.0: "wild fluctuation", 10.0: "insufficient", 25.0: "correct"}
 
 # the rate network of Fig. 2B: N = 200, τ 20–100 ms, batch 1, Adam lr 0.01, the paper's stopping rule
 task = get_task("go_nogo")
-training = TrainerConfig(n_trials=40, batch_size=20, progress_bar=False) if args.tiny else TrainerConfig()
+training = TrainerConfig(max_trials=40, batch_size=20, progress_bar=False) if args.tiny else TrainerConfig()
 model, record = train_rate_model(task, RateRNNConfig(**({"n_units": 30} if args.tiny else {})), training, seed=0)
 print(f"trained: {record.trained} after {record.trials_seen[-1] if record.trials_seen else 0} trials")
 
 # the transfer: W_spk = W_eff / s; the LIF parameters of SI Table S1 (SpikingParameters())
 network = to_spiking(model)
-n_trials = 4 if args.tiny else 100
-search = search_scaling_factor(network, task, FACTORS, n_trials, generator=torch.Generator().manual_seed(1))
+trials_per_factor = 4 if args.tiny else 100
+search = search_scaling_factor(network, task, FACTORS, trials_per_factor, generator=torch.Generator().manual_seed(1))
 
 # one Go and one NoGo trial at each factor (the same trials for every factor), and the rate network
 trials = task.make_trials(2, torch.Generator().manual_seed(0), conditions=torch.tensor([1, 0]))
@@ -64,5 +64,6 @@ print("| λ | paper | ours: accuracy | ours: max |output| |")
 print("|---|---|---|---|")
 for i, s in enumerate(FACTORS):
     lam = "1" if s == 1 else f"1/{s:g}"
-    print(f"| {lam} | {PAPER[s]} | {search.accuracy[i]:.0%} ({n_trials} trials) | {lif.readout[i].abs().max():.1f} |")
+    ours = f"{search.accuracy[i]:.0%} ({search.trials_per_factor} trials)"
+    print(f"| {lam} | {PAPER[s]} | {ours} | {lif.readout[i].abs().max():.1f} |")
 print(f"figure: {path}")

@@ -28,18 +28,18 @@ members = [
     for phi in activations
     for seed in seeds
 ]
-training = TrainerConfig(n_trials=40, batch_size=20, progress_bar=False) if args.tiny else TrainerConfig()
+training = TrainerConfig(max_trials=40, batch_size=20, progress_bar=False) if args.tiny else TrainerConfig()
 results = train_population(task, members, training)  # the paper's mode: batch 1, Adam lr 0.01
 
 print("| φ | seed | trained | trials to criterion | best s | LIF accuracy (search) |")
 print("|---|---|---|---|---|---|")
-n_trials = 4 if args.tiny else 100
+trials_per_factor = 4 if args.tiny else 100
 for (config, seed), member in zip(members, results, strict=True):
     record = member.record  # the member's own stopping-rule history; record.failure if it was dropped
     # each network is converted on its activation's reference grid (sigmoid: 20–75; others: 4–26)
     grid = default_grid(config.activation)[:2] if args.tiny else default_grid(config.activation)
     search = search_scaling_factor(
-        to_spiking(member.model), task, grid, n_trials, generator=torch.Generator().manual_seed(seed)
+        to_spiking(member.model), task, grid, trials_per_factor, generator=torch.Generator().manual_seed(seed)
     )
     print(
         f"| {config.activation} | {seed} | {record.trained} | {record.trials_to_criterion or '–'} | "

@@ -24,7 +24,7 @@ args = parser(__doc__).parse_args()
 
 # a trained network to sweep (any rate_model.pt, .mat file or MLflow run id would do)
 task = get_task("go_nogo")
-training = TrainerConfig(n_trials=100 if args.tiny else 6000, batch_size=8, progress_bar=False)
+training = TrainerConfig(max_trials=100 if args.tiny else 6000, batch_size=8, progress_bar=False)
 model, record = train_rate_model(task, RateRNNConfig(**({"n_units": 30} if args.tiny else {})), training, seed=2)
 stored = {"task": task.name, "trained": record.trained}  # what spikernn-train stores with a model
 source = save_rate_model(Path(output_dir()) / "examples" / "sweep_source.pt", model, stored)
@@ -34,7 +34,7 @@ source = save_rate_model(Path(output_dir()) / "examples" / "sweep_source.pt", mo
 tiny = [
     "allow_untrained=true",
     "spiking.t_ref_ms=choice(0.0,2.0,10.0)",
-    "transfer.n_trials=4",
+    "transfer.trials_per_factor=4",
     "transfer.scaling_factors=[20,40]",
     "eval_trials=4",
 ]

@@ -16,9 +16,16 @@ from example_tools import mlflow_client, parser, spikernn
 from spikernn.io import load_rate_model
 
 args = parser(__doc__).parse_args()
-train_size = ["model.n_units=30", "trainer.n_trials=200", "trainer.batch_size=20", "eval_trials=4"] if args.tiny else []
+train_size = (
+    ["model.n_units=30", "trainer.max_trials=200", "trainer.batch_size=20", "eval_trials=4"] if args.tiny else []
+)
 # --tiny: the network does not meet the training criterion; converting it must be asked for (allow_untrained)
-search_size = ["transfer.n_trials=4", "transfer.scaling_factors=[20,40]", "eval_trials=4", "allow_untrained=true"]
+search_size = [
+    "transfer.trials_per_factor=4",
+    "transfer.scaling_factors=[20,40]",
+    "eval_trials=4",
+    "allow_untrained=true",
+]
 search_size = search_size if args.tiny else []
 
 # 1. Train (batch 1, Adam lr 0.01, until the paper's criterion or 6000 trials) and log the run.

@@ -329,7 +329,7 @@ def convert_stage(
         network,
         task,
         factor_grid_of(transfer, model.config.activation),
-        transfer.n_trials,
+        transfer.trials_per_factor,
         _generator(settings.seed, _SEARCH),
         transfer.chunk_trials,
         on_progress=_phase(progress, "factor search"),
@@ -338,12 +338,16 @@ def convert_stage(
     )
     best = search.best_factor
     figure = plot_accuracy_by_factor(
-        out_dir / "accuracy_by_factor.png", search.scaling_factors, search.accuracy, best, n_trials=search.n_trials
+        out_dir / "accuracy_by_factor.png",
+        search.scaling_factors,
+        search.accuracy,
+        best,
+        trials_per_factor=search.trials_per_factor,
     )
     result = ConversionResult(
         spiking=spiking.to_dict(),
         scaling_factor=best,
-        search_trials=search.n_trials,
+        search_trials_per_factor=search.trials_per_factor,
         search_accuracy=search.best_accuracy,
         lif_accuracy_by_scaling_factor=dict(zip(map(str, search.scaling_factors), search.accuracy, strict=True)),
         pruned=search.stopped_early,

@@ -208,7 +208,7 @@ class ConversionResult(Result):
 
     spiking: dict  # the spiking parameters used
     scaling_factor: float = metric()
-    search_trials: int = tag()
+    search_trials_per_factor: int = tag()
     search_accuracy: float = metric()
     lif_accuracy_by_scaling_factor: dict[str, float] = field(metadata={ROLE: BY_FACTOR})
     pruned: bool = tag()

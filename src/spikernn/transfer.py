@@ -47,7 +47,7 @@ def to_spiking(
 
 @dataclass
 class TransferConfig:
-    """``transfer`` group: the scaling-factor search, ``n_trials`` fresh trials per factor.
+    """``transfer`` group: the scaling-factor search, ``trials_per_factor`` fresh trials per factor.
 
     ``scaling_factor`` (one factor, e.g. a sweep's suggestion) replaces the grid ``scaling_factors``
     (null = the reference grid); after construction ``scaling_factors`` holds the factors searched.
@@ -57,13 +57,13 @@ class TransferConfig:
 
     scaling_factors: list[float] | None = None  # null = 20, 25, …, 75 (sigmoid) or 4, 6, …, 26 (softplus/ReLU)
     scaling_factor: float | None = None  # one factor instead of a grid (sweeps: transfer.scaling_factor=…)
-    n_trials: int = 100  # fresh trials per factor
+    trials_per_factor: int = 100  # fresh trials scored at each factor
     chunk_trials: int = 300  # trials × factors simulated together (memory ∝ chunk × N; sets which trials are drawn)
     report_every_trials: int | None = None  # sweeps: score in rungs of this many trials so a pruner can stop early
     use_initial_weights: bool = False  # control (reference code): transfer the untrained initial W
 
     def __post_init__(self) -> None:
-        check_int("transfer.n_trials", self.n_trials, 1)
+        check_int("transfer.trials_per_factor", self.trials_per_factor, 1)
         check_int("transfer.chunk_trials", self.chunk_trials, 1)
         if self.report_every_trials is not None:
             check_int("transfer.report_every_trials", self.report_every_trials, 1)
@@ -98,7 +98,7 @@ class FactorSearchResult:
 
     scaling_factors: list[float]
     accuracy: list[float]
-    n_trials: int  # trials scored per factor (fewer than asked when a monitor stopped the search)
+    trials_per_factor: int  # trials scored per factor (fewer than asked when a monitor stopped the search)
     stopped_early: bool = False
 
     @property
@@ -118,28 +118,28 @@ def search_scaling_factor(
     network: SpikingRNN,
     task: Task,
     factors: list[float],
-    n_trials: int = 100,
+    trials_per_factor: int = 100,
     generator: torch.Generator | None = None,
     chunk_trials: int = TransferConfig.chunk_trials,
     on_progress: Callable[[int, int], None] | None = None,
     report_every_trials: int | None = None,
     monitor: Callable[[int, list[float]], bool] | None = None,
 ) -> FactorSearchResult:
-    """Score ``n_trials`` fresh trials at every factor, simulated together in chunks of at most
+    """Score ``trials_per_factor`` fresh trials at every factor, simulated together in chunks of at most
     ``chunk_trials`` trials × factors (memory is O(chunk × N) plus the readouts).
 
     ``on_progress(done, total)`` counts simulated steps over all chunks. After every chunk (at most
     ``report_every_trials`` trials per factor), ``monitor(trials_done, accuracy_so_far)`` may
     return False to stop the search early."""
     check_factors(factors)
-    check_int("transfer.n_trials", n_trials, 1)
+    check_int("transfer.trials_per_factor", trials_per_factor, 1)
     generator = generator or torch.Generator().manual_seed(torch.seed())
     correct = torch.zeros(len(factors), dtype=torch.float64)
-    per_chunk = max(1, min(chunk_trials // len(factors), report_every_trials or n_trials))
+    per_chunk = max(1, min(chunk_trials // len(factors), report_every_trials or trials_per_factor))
     done = 0
-    n_chunks = -(-n_trials // per_chunk)
-    while done < n_trials:
-        count = min(per_chunk, n_trials - done)
+    n_chunks = -(-trials_per_factor // per_chunk)
+    while done < trials_per_factor:
+        count = min(per_chunk, trials_per_factor - done)
         trials = [task.make_trials(count, generator) for _ in factors]
         inputs = torch.stack([t.inputs for t in trials])
         labels = torch.stack([t.labels for t in trials])
@@ -148,11 +148,11 @@ def search_scaling_factor(
         result = network.simulate(inputs, torch.tensor(factors), generator=generator, on_progress=report)
         correct += task.score(result.readout, labels, network.params.dt_ms, "spiking").double().sum(1)
         done += count
-        if done < n_trials and monitor is not None and not monitor(done, (correct / done).tolist()):
+        if done < trials_per_factor and monitor is not None and not monitor(done, (correct / done).tolist()):
             break
     return FactorSearchResult(
         scaling_factors=list(map(float, factors)),
         accuracy=(correct / done).tolist(),
-        n_trials=done,
-        stopped_early=done < n_trials,
+        trials_per_factor=done,
+        stopped_early=done < trials_per_factor,
     )

@@ -164,7 +164,7 @@ class PopulationLauncher(Launcher):
             if s is None or s.trainer.resume_from is not None:  # resumes its own checkpoint alone
                 continue
             t = s.trainer
-            key = (s.task, s.model.n_units, t.batch_size, t.n_trials, t.learning_rate, repr(t.stopping), t.backend)
+            key = (s.task, s.model.n_units, t.batch_size, t.max_trials, t.learning_rate, repr(t.stopping), t.backend)
             shared[key].append(job)
         budget = self.memory_gb * 1e9 if self.memory_gb is not None else available_bytes() / 2
         groups = []

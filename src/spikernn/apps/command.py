@@ -24,8 +24,10 @@ from spikernn.apps.config import (
     build_evaluate_config,
     build_run_config,
     build_tracking,
+    check_not_renamed,
     check_output_dir,
     config_dir,
+    override_keys,
     plain,
 )
 from spikernn.validation import ConfigError, check_int
@@ -116,7 +118,8 @@ class ValidateFirst(Callback):
 
 def command(config_name: str):
     """``hydra.main`` for a spikernn command. Hydra refuses a bad command line (unknown key or
-    option, bad syntax) with its message and exit 1 before any job starts; that exits 2 here."""
+    option, bad syntax) with its message and exit 1 before any job starts; that exits 2 here. A
+    renamed key (``RENAMED_KEYS``) is refused first, naming its new name."""
 
     def decorate(task):
         main = hydra.main(config_path=config_dir(), config_name=config_name)(task)
@@ -127,6 +130,10 @@ def command(config_name: str):
             _validated = False
             # our own callback is a trusted target (Hydra 1.4 warns about every unlisted one)
             warnings.filterwarnings("ignore", message=r".*_target_='spikernn\.apps\.command\.ValidateFirst'")
+            try:
+                check_not_renamed(override_keys(sys.argv[1:]))
+            except ConfigError as err:
+                refuse(f"spikernn-{config_name}", err)
             try:
                 return main(*args, **kwargs)
             except SystemExit as stop:

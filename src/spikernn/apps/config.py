@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import tempfile
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
@@ -42,6 +43,31 @@ def config_dir() -> str:
     raise FileNotFoundError("spikernn's conf/ folder was not found")
 
 
+# keys that were renamed: the old name is refused with the new one (not merely as unknown)
+RENAMED_KEYS = {
+    "trainer.n_trials": "trainer.max_trials",
+    "transfer.n_trials": "transfer.trials_per_factor",
+}
+
+
+def check_not_renamed(keys: Iterable[str]) -> None:
+    """Refuse a key of ``RENAMED_KEYS`` by its new name."""
+    for key in keys:
+        if key in RENAMED_KEYS:
+            raise ConfigError(f"{key} was renamed to {RENAMED_KEYS[key]}")
+
+
+def override_keys(args: Iterable[str]) -> list[str]:
+    """The keys a Hydra command line sets, adds or deletes (``a.b=1``, ``+a.b=1``, ``~a.b``);
+    options (``-m``, ``--cfg``) are passed over."""
+    keys = []
+    for arg in args:
+        if arg.startswith("-") or not ("=" in arg or arg.startswith("~")):
+            continue
+        keys.append(arg.split("=", 1)[0].lstrip("+~").split("@", 1)[0])
+    return keys
+
+
 def typed(cls: type[T], group: str, values: dict) -> T:
     """The resolved ``group`` of a config as its dataclass ``cls``, its schema: Hydra checked types
     when it composed the config, this checks keys added with ``+`` (or in a dict built by hand),
@@ -49,6 +75,7 @@ def typed(cls: type[T], group: str, values: dict) -> T:
     try:
         return OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(cls), values))
     except ConfigKeyError as err:
+        check_not_renamed([f"{group}.{err.full_key}"])
         allowed = ", ".join(f.name for f in dataclasses.fields(cls))
         raise ConfigError(f"unknown key(s) {group}.{err.full_key}; allowed: {allowed}") from None
     except OmegaConfBaseException as err:

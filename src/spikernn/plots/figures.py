@@ -173,16 +173,16 @@ def plot_accuracy_by_factor(
     accuracy: Sequence[float],
     best: float,
     *,
-    n_trials: int,
+    trials_per_factor: int,
     chance: float = 0.5,
     criterion: float = 0.95,
 ) -> SavedFigure:
     """LIF accuracy (%) against the scaling factor s = 1/λ, each point with its Wilson 95 %
-    interval over ``n_trials`` trials; the chosen factor ``best`` marked, the chance level (a
+    interval over ``trials_per_factor`` trials; the chosen factor ``best`` marked, the chance level (a
     network that always gives the same answer: 50 % for the two balanced answers of every task
     here) and the conversion criterion (the paper's 95 %) drawn."""
     acc = np.asarray(accuracy, dtype=float)
-    intervals = np.array([wilson_interval(round(a * n_trials), n_trials) for a in acc])
+    intervals = np.array([wilson_interval(round(a * trials_per_factor), trials_per_factor) for a in acc])
     fig = Figure(figsize=(3.6, 2.8))
     ax = fig.subplots()
     measured = ax.errorbar(
@@ -209,7 +209,7 @@ def plot_accuracy_by_factor(
     ax.set_xlabel("scaling factor s (λ = 1/s)")
     ax.set_ylabel("LIF accuracy (%)")
     ax.set_ylim(0, 102)
-    ax.set_title(f"factor search, n = {n_trials} trials per factor")
+    ax.set_title(f"factor search, n = {trials_per_factor} trials per factor")
     ax.legend(handles=[measured, marked, criterion_line, chance_line], loc="best")
     return save(fig, path)
 

@@ -26,12 +26,12 @@ from spikernn.validation import ConfigError, check_choice, check_int, check_rang
 
 @dataclass
 class TrainerConfig:
-    """Optimisation settings; ``batch_size`` 1 is the paper's mode, ``n_trials`` the give-up budget.
+    """Optimisation settings; ``batch_size`` 1 is the paper's mode, ``max_trials`` the give-up budget.
 
     ``backend``: ``fused`` = the numba forward/backward kernel (CPU, ~10× faster per trial),
     ``autograd`` = torch's graph (any accelerator); both compute the same gradients."""
 
-    n_trials: int = 6000
+    max_trials: int = 6000  # training budget (trials): not trained by then = not trained
     batch_size: int = 1
     learning_rate: float = 0.01
     accelerator: str = "cpu"
@@ -41,7 +41,7 @@ class TrainerConfig:
     stopping: StoppingRule = field(default_factory=StoppingRule)
 
     def __post_init__(self) -> None:
-        check_int("trainer.n_trials", self.n_trials, 1)
+        check_int("trainer.max_trials", self.max_trials, 1)
         check_int("trainer.batch_size", self.batch_size, 1)
         check_range("trainer.learning_rate", self.learning_rate, 0.0, lo_open=True)
         check_choice("trainer.accelerator", self.accelerator, ("cpu", "gpu", "auto"))
@@ -150,7 +150,7 @@ def train_population(
     loggers = [c for c in callbacks or [] if isinstance(c, Logger)]
     progress = [TrainingProgressBar()] if training.progress_bar else []
     trainer = pl.Trainer(
-        max_steps=math.ceil(training.n_trials / training.batch_size),
+        max_steps=math.ceil(training.max_trials / training.batch_size),
         accelerator=training.accelerator,
         devices=1,
         logger=loggers or False,
