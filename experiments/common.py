@@ -23,6 +23,7 @@ from mlflow.tracking import MlflowClient  # noqa: E402
 from scipy import stats  # noqa: E402
 
 from spikernn.io import load_rate_model  # noqa: E402
+from spikernn.plots.stats import wilson_interval  # noqa: E402
 from spikernn.plots.style import STYLE, save  # noqa: E402
 from spikernn.tracking.store import resolve_tracking_uri  # noqa: E402
 
@@ -146,6 +147,14 @@ class Sample:
     def converted(self) -> str:
         hits = sum(v >= CONVERTED for v in self.values)
         return f"{hits}/{len(self.values)}"
+
+
+def converted_fraction(hits: int, n: int) -> str:
+    """``hits/n = p % [low, high]``: a converted fraction with its Wilson 95 % interval."""
+    if n == 0:
+        return "0/0"
+    low, high = wilson_interval(hits, n)
+    return f"{hits}/{n} = {100 * hits / n:.0f} % [{100 * low:.0f}, {100 * high:.0f}]"
 
 
 GRID_NOTE = (

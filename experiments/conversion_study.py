@@ -17,9 +17,8 @@ spiking noise mode), from its FINISHED ``spikernn-run`` / ``spikernn-convert`` r
 from __future__ import annotations
 
 import argparse
-import math
 
-from common import CONVERTED, Sample, finished_runs, group, trained, write_table
+from common import CONVERTED, Sample, converted_fraction, finished_runs, group, trained, write_table
 
 from spikernn.transfer import default_grid
 
@@ -34,20 +33,8 @@ KEYS = (
 )
 
 
-def wilson(hits: int, n: int, z: float = 1.96) -> tuple[float, float]:
-    """Wilson score interval of a proportion (95 % for z = 1.96)."""
-    if n == 0:
-        return float("nan"), float("nan")
-    p = hits / n
-    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    return centre - half, centre + half
-
-
 def fraction(values: list[float]) -> str:
-    hits = sum(v >= CONVERTED for v in values)
-    lo, hi = wilson(hits, len(values))
-    return f"{hits}/{len(values)} = {100 * hits / max(1, len(values)):.0f} % [{100 * lo:.0f}, {100 * hi:.0f}]"
+    return converted_fraction(sum(v >= CONVERTED for v in values), len(values))
 
 
 def at_edge(runs) -> str:

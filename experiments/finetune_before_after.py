@@ -1,85 +1,175 @@
-"""Issue 13: fresh-trial LIF accuracy before → after surrogate-gradient fine-tuning, per network,
-grouped by activation, and the converted fraction (≥ 95 %) before/after per activation.
+"""Issue 13: converted fractions before → after surrogate-gradient fine-tuning, per condition.
 
-Reads the ``summary.json`` of ``spikernn-finetune`` run folders (and the fine-tuned model file
-next to it for the activation):
+A condition is a set of converted networks (the member folders of a ``spikernn-run`` multirun:
+``summary.json`` + ``converted_model.pt``). Before: each network's LIF accuracy on its run's 200
+fresh trials at the searched factor. Fine-tuned: the ``spikernn-finetune`` run folders whose
+``source`` is one of those networks (normally the ones that missed 95 %). After: the fine-tuned
+accuracy (200 fresh trials, fused kernel at dt 0.05 ms) where a network was fine-tuned, else its
+accuracy before. A network that missed 95 % and has no fine-tuning run is counted as failing
+after too and reported as "not fine-tuned".
 
-    .venv/bin/python experiments/finetune_before_after.py outputs/runs/finetune/*/ --out experiments/finetune.png
+    .venv/bin/python experiments/finetune_before_after.py \\
+        --condition "sigmoid, SPEC training=outputs/multiruns/run/<date>/*" \\
+        --finetuned outputs/issue13/runs/finetune/*/ --name finetune_before_after
+
+writes ``experiments/results/<name>.md`` (the table) and ``<name>.png`` / ``.svg`` (converted
+fractions with Wilson 95 % intervals, and each fine-tuned network's accuracy before → after).
 """
 
 from __future__ import annotations
 
 import argparse
+import glob
 import json
-from collections import defaultdict
+import statistics
+from dataclasses import dataclass
 from pathlib import Path
 
-import matplotlib
+from common import CONVERTED, converted_fraction, plt, save_figure, write_table
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-
-from spikernn.io import load_rate_model  # noqa: E402
-
-CONVERTED = 0.95  # the paper's criterion for a converted network
+from spikernn.plots.stats import wilson_interval
 
 
-def load(folder: Path) -> dict | None:
-    summary_file = folder / "summary.json"
-    if not summary_file.is_file():
-        return None
-    summary = json.loads(summary_file.read_text())
-    if "lif_accuracy_before" not in summary:
-        return None
-    model_file = summary.get("model_file") or (summary.get("models") or ["converted_model.pt"])[0]
-    model, _ = load_rate_model(folder / model_file)
-    for key in ("exc_hz", "inh_hz", "exc_hz_before", "inh_hz_before"):  # runs written before the rename
-        summary.setdefault(f"lif_{key}", summary.get(f"rate_{key}"))
-    return {**summary, "activation": model.config.activation, "folder": folder.name}
+@dataclass
+class Network:
+    """One converted network, and its fine-tuning run if it has one."""
+
+    folder: Path
+    before: float
+    finetune: dict | None
+
+    @property
+    def after(self) -> float:
+        return self.finetune["lif_accuracy"] if self.finetune else self.before
+
+
+def read_json(path: Path) -> dict | None:
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+def finetune_runs(folders: list[Path]) -> dict[Path, dict]:
+    """Fine-tuning summaries by the member folder they started from (the latest run wins)."""
+    by_source: dict[Path, dict] = {}
+    for folder in sorted(folders, key=lambda f: f.name):
+        summary = read_json(folder / "summary.json")
+        if summary and "lif_accuracy_before" in summary and summary.get("source"):
+            by_source[Path(summary["source"]).resolve().parent] = summary
+    return by_source
+
+
+def condition_networks(pattern: str, finetuned: dict[Path, dict]) -> list[Network]:
+    networks = []
+    for folder in sorted(Path(p).resolve() for p in glob.glob(pattern)):
+        summary = read_json(folder / "summary.json")
+        if summary is None or "lif_accuracy" not in summary:
+            continue
+        networks.append(Network(folder, summary["lif_accuracy"], finetuned.get(folder)))
+    return networks
+
+
+def mean_sd(values: list[float], scale: float = 100.0, unit: str = " %") -> str:
+    if not values:
+        return "–"
+    sd = statistics.stdev(values) * scale if len(values) > 1 else 0.0
+    return f"{statistics.fmean(values) * scale:.1f} ± {sd:.1f}{unit}"
+
+
+def median(values: list[float], fmt: str = ".1f") -> str:
+    return format(statistics.median(values), fmt) if values else "–"
+
+
+def table_row(label: str, networks: list[Network]) -> list[str]:
+    n = len(networks)
+    tuned = [net.finetune for net in networks if net.finetune]
+    missing = sum(net.before < CONVERTED and net.finetune is None for net in networks)
+    rates = "; ".join(
+        f"{name} {median([t[f'lif_{key}_hz_before'] for t in tuned])} → "
+        f"{median([t[f'lif_{key}_hz'] for t in tuned])} Hz"
+        for name, key in (("E", "exc"), ("I", "inh"))
+    )
+    cost = (
+        f"{median([t['finetune_seconds'] for t in tuned], '.0f')} s / {max(t['peak_rss_mib'] for t in tuned):.0f} MiB"
+        if tuned
+        else "–"
+    )
+    return [
+        label,
+        converted_fraction(sum(net.before >= CONVERTED for net in networks), n),
+        converted_fraction(sum(net.after >= CONVERTED for net in networks), n),
+        mean_sd([net.before for net in networks]),
+        mean_sd([net.after for net in networks]),
+        f"{len(tuned)} ({missing} not fine-tuned)",
+        converted_fraction(sum(t["lif_accuracy"] >= CONVERTED for t in tuned), len(tuned)) if tuned else "–",
+        rates if tuned else "–",
+        cost,
+    ]
+
+
+def figure(conditions: dict[str, list[Network]], name: str) -> Path:
+    fig, (bars, lines) = plt.subplots(1, 2, figsize=(10, 4))
+    width = 0.38
+    colors = plt.get_cmap("tab10").colors
+    for i, networks in enumerate(conditions.values()):
+        n = len(networks)
+        for offset, when, color in ((-width / 2, "before", "0.7"), (width / 2, "after", colors[i])):
+            hits = sum(getattr(net, when) >= CONVERTED for net in networks)
+            low, high = wilson_interval(hits, n)
+            bars.bar(i + offset, hits / n, width, color=color, label=when if i == 0 else None)
+            bars.errorbar(i + offset, hits / n, [[hits / n - low], [high - hits / n]], color="k", capsize=3, lw=1)
+        bars.text(i, 1.04, f"n = {n}", ha="center", fontsize=8)
+        tuned = [net for net in networks if net.finetune]
+        for j, net in enumerate(tuned):
+            x = i + 0.6 * (j / max(len(tuned) - 1, 1) - 0.5)
+            lines.plot([x - 0.03, x + 0.03], [net.before, net.after], "-", color=colors[i], lw=0.8, alpha=0.7)
+            lines.plot([x + 0.03], [net.after], "o", color=colors[i], ms=3)
+    for ax in (bars, lines):
+        ax.set_xticks(range(len(conditions)), list(conditions), fontsize=8)
+        ax.axhline(CONVERTED, color="grey", ls="--", lw=1)
+        ax.set_xlim(-0.75, len(conditions) - 0.25)
+    bars.set_ylim(0, 1.1)
+    bars.set_ylabel("converted fraction (≥ 95 %, 200 fresh trials)")
+    bars.legend(loc="center left", title="fine-tuning")
+    lines.set_ylim(0, 1.02)
+    lines.set_ylabel("fine-tuned networks: LIF accuracy before → after")
+    fig.suptitle("Surrogate-gradient fine-tuning of converted Go-NoGo LIF networks (N = 250, τ 20–50 ms)")
+    return save_figure(fig, name)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("folders", nargs="+", type=Path)
-    parser.add_argument("--out", type=Path, default=Path("experiments/finetune_before_after.png"))
+    parser.add_argument("--condition", action="append", required=True, metavar="LABEL=GLOB")
+    parser.add_argument("--finetuned", nargs="+", type=Path, default=[])
+    parser.add_argument("--name", default="finetune_before_after")
     args = parser.parse_args()
-    runs = [r for r in map(load, args.folders) if r is not None]
-    by_activation: dict[str, list[dict]] = defaultdict(list)
-    for run in runs:
-        by_activation[run["activation"]].append(run)
-    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4))
-    names = sorted(by_activation)
-    for i, name in enumerate(names):
-        for j, run in enumerate(by_activation[name]):
-            x = i + 0.15 * (j - (len(by_activation[name]) - 1) / 2)
-            left.plot([x - 0.04, x + 0.04], [run["lif_accuracy_before"], run["lif_accuracy"]], "o-", color=f"C{i}")
-    left.axhline(CONVERTED, color="grey", ls="--", lw=1)
-    left.set_xticks(range(len(names)), names)
-    left.set_ylabel("LIF accuracy, 200 fresh trials (before → after)")
-    width = 0.35
-    for i, name in enumerate(names):
-        group = by_activation[name]
-        before = sum(r["lif_accuracy_before"] >= CONVERTED for r in group) / len(group)
-        after = sum(r["lif_accuracy"] >= CONVERTED for r in group) / len(group)
-        right.bar(i - width / 2, before, width, color="lightgrey", label="before" if i == 0 else None)
-        right.bar(i + width / 2, after, width, color=f"C{i}", label="after" if i == 0 else None)
-        right.text(i, max(before, after) + 0.02, f"n = {len(group)}", ha="center")
-    right.set_xticks(range(len(names)), names)
-    right.set_ylim(0, 1.1)
-    right.set_ylabel("converted fraction (≥ 95 %)")
-    right.legend()
-    fig.suptitle("Surrogate-gradient fine-tuning of converted Go-NoGo LIF networks")
-    fig.tight_layout()
-    fig.savefig(args.out, dpi=120)
-    for run in runs:
-        print(
-            f"{run['activation']:13s} {run['folder']}: {run['lif_accuracy_before']:.3f} → {run['lif_accuracy']:.3f}, "
-            f"s {run['scaling_factor_before']:.2f} → {run['scaling_factor']:.2f}, "
-            f"E {run['lif_exc_hz_before']:.1f} → {run['lif_exc_hz']:.1f} Hz, "
-            f"I {run['lif_inh_hz_before']:.1f} → {run['lif_inh_hz']:.1f} Hz, "
-            f"{run['finetune_seconds']:.0f} s, peak RSS {run['peak_rss_mib']:.0f} MiB"
-        )
-    print(f"figure: {args.out}")
+    finetuned = finetune_runs(args.finetuned)
+    conditions: dict[str, list[Network]] = {}
+    for item in args.condition:
+        label, sep, pattern = item.partition("=")
+        if not sep:
+            parser.error(f"--condition must be LABEL=GLOB, got {item!r}")
+        networks = condition_networks(pattern, finetuned)
+        if not networks:
+            parser.error(f"--condition {label!r}: no converted network (summary.json) matches {pattern!r}")
+        conditions[label] = networks
+    header = [
+        "condition",
+        "converted before",
+        "converted after",
+        "LIF accuracy before",
+        "LIF accuracy after",
+        "fine-tuned",
+        "fine-tuned that reached 95 %",
+        "median E / I rate of fine-tuned, before → after",
+        "median wall time / peak RSS per fine-tuning",
+    ]
+    rows = [table_row(label, networks) for label, networks in conditions.items()]
+    notes = (
+        "Converted: ≥ 95 % on 200 fresh trials (Wilson 95 % intervals). Before: the run's own evaluation at "
+        "the searched factor; after: the fine-tuned network on its run's 200 fresh trials (fused kernel, "
+        "dt 0.05 ms, voltage noise on) where it was fine-tuned, else unchanged."
+    )
+    write_table(args.name, "Converted before → after surrogate-gradient fine-tuning", header, rows, notes)
+    print(figure(conditions, args.name))
 
 
 if __name__ == "__main__":

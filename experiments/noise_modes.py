@@ -20,16 +20,9 @@ import math
 from fnmatch import fnmatch
 from pathlib import Path
 
+from spikernn.plots.stats import wilson_interval
+
 CONVERTED = 0.95
-
-
-def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
-    if n == 0:
-        return (math.nan, math.nan)
-    p = k / n
-    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    return (max(0.0, centre - half), min(1.0, centre + half))
 
 
 def load(path: Path, pattern: str) -> dict[str, dict[str, dict]]:
@@ -62,7 +55,7 @@ def row(name: str, runs: dict[str, dict]) -> str:
     lif = [v["lif_accuracy"] for v in values if v.get("lif_accuracy") is not None]
     k = sum(a >= CONVERTED for a in lif)
     k_grid = sum(v["search_accuracy"] >= CONVERTED for v in values)
-    lo, hi = wilson(k, n)
+    lo, hi = wilson_interval(k, n) if n else (math.nan, math.nan)
     mean = sum(lif) / len(lif) if lif else math.nan
     sd = math.sqrt(sum((a - mean) ** 2 for a in lif) / (len(lif) - 1)) if len(lif) > 1 else math.nan
     factors = sorted(v["scaling_factor"] for v in values)
