@@ -145,6 +145,11 @@ RUN_CASES = [
     ("transfer.scaling_factor=-2", "transfer.scaling_factor must be a number > 0"),
     ("transfer.scaling_factor=20 transfer.scaling_factors=[20,30]", "transfer.scaling_factor (one factor) or"),
     ("+transfer.scaling_factorz=20", "unknown key(s) transfer.scaling_factorz"),
+    # finetune (spikernn-run finetune.enabled=true)
+    ("finetune.n_batches=0", "finetune.n_batches must be in [1, inf]"),
+    ("finetune.enabled=maybe", "Value 'maybe' is not a valid bool (type str) full_key: finetune.enabled"),
+    ("finetune.n_batche=10", "Key 'n_batche' not in 'FinetuneConfig'. Did you mean one of: 'n_batches'"),
+    ("+finetune.n_batche=10", "unknown key(s) finetune.n_batche; allowed:"),
     # task, seed, objective
     ("task.name=dms", "task must be one of 'go_nogo', 'xor', 'mante', got 'dms'"),
     ("task.stim_duration_ms=0", "task.stim_duration_ms must be in (0, inf]"),
@@ -226,6 +231,15 @@ EVALUATE_CASES = [
     ("source={conv} stimulation=light", "stimulation"),
 ]
 
+FINETUNE_CASES = [
+    ("source={conv} finetune.n_batches=0", "finetune.n_batches must be in [1, inf]"),
+    ("source={conv} finetune.stop_accuracy=2", "finetune.stop_accuracy must be in [0, 1]"),
+    ("source={conv} finetune.train_dt_ms=abc", "could not be converted to Float full_key: finetune.train_dt_ms"),
+    ("source={conv} finetune.n_batche=10", "Key 'n_batche' not in 'FinetuneConfig'. Did you mean one of: 'n_batches'"),
+    ("source={conv} +finetune.n_batche=10", "unknown key(s) finetune.n_batche; allowed:"),
+    ("source={junk}", "source: {junk} is not a spikernn model file"),
+]
+
 SWEEP_CASES = [
     ("convert", "hparams_search=scaling_factor source={pt} hydra.sweeper.n_trials=0", "hydra.sweeper.n_trials must be"),
     ("convert", "hparams_search=scaling_factor source={pt} hydra.sweeper.n_trials=-4", "hydra.sweeper.n_trials must"),
@@ -251,6 +265,7 @@ CASES = (
     + [("train", o, m, False) for o, m in RUN_CASES if o.startswith(TRAIN_KEYS)]
     + [("convert", o, m, False) for o, m in CONVERT_CASES]
     + [("evaluate", o, m, False) for o, m in EVALUATE_CASES]
+    + [("finetune", o, m, False) for o, m in FINETUNE_CASES]
     + [(c, o, m, True) for c, o, m in SWEEP_CASES]
 )
 
@@ -361,6 +376,8 @@ COMMANDS = [
     ("train", ["model.n_unit=5"], "n_unit"),  # refused by Hydra itself
     ("convert", ["-m", "hparams_search=scaling_factor", "source={pt}", "hydra.sweeper.n_trials=0"], "n_trials"),
     ("evaluate", ["source={junk}"], "is not a spikernn model file"),
+    ("finetune", ["source={conv}", "finetune.n_batche=10"], "finetune.n_batche"),  # refused by Hydra (the schema)
+    ("finetune", ["source={conv}", "+finetune.n_batche=10"], "unknown key(s) finetune.n_batche"),
     ("run", ["model.n_units=abc"], "full_key: model.n_units"),  # refused by Hydra (the group's schema)
     # renamed keys: refused before Hydra composes anything, naming the new key
     (

@@ -33,7 +33,7 @@ import math
 import resource
 import time
 import warnings
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import pytorch_lightning as pl
@@ -60,7 +60,8 @@ _TRAIN_TRIALS, _TRAIN_NOISE, _VALIDATION = 500, 600, 700
 
 @dataclass
 class FinetuneConfig:
-    """``finetune`` group: settings of the surrogate-gradient fine-tuning."""
+    """``finetune`` group: settings of the surrogate-gradient fine-tuning. The group's schema
+    (``apps/schemas.py``): Hydra checks its keys and types, ``__post_init__`` the ranges."""
 
     enabled: bool = False  # spikernn-run only: fine-tune after the conversion
     train_dt_ms: float = 0.5
@@ -99,17 +100,6 @@ class FinetuneConfig:
 
     def to_dict(self) -> dict:
         return asdict(self)
-
-    @classmethod
-    def from_dict(cls, values: dict) -> FinetuneConfig:
-        """From the ``finetune`` config group; an unknown key is refused by name."""
-        names = {f.name for f in fields(cls)}
-        unknown = sorted(set(values) - names)
-        if unknown:
-            raise ConfigError(
-                f"unknown key(s) {', '.join('finetune.' + k for k in unknown)}; allowed: {', '.join(sorted(names))}"
-            )
-        return cls(**values)
 
 
 class TrialStream(IterableDataset):

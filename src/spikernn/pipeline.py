@@ -66,8 +66,6 @@ class RunConfig:
     def __post_init__(self) -> None:
         if not isinstance(self.allow_untrained, bool):
             raise ConfigError(f"allow_untrained must be true or false, got {self.allow_untrained!r}")
-        if isinstance(self.finetune, dict):  # the ``finetune`` group of spikernn-run
-            self.finetune = FinetuneConfig.from_dict(self.finetune)
         task = get_task(self.task)
         check_int("seed", self.seed, 0)
         check_int("eval_trials", self.eval_trials, 1)

@@ -22,6 +22,7 @@ from omegaconf.errors import OmegaConfBaseException
 from spikernn.apps.config import (
     build_convert_config,
     build_evaluate_config,
+    build_finetune_config,
     build_run_config,
     build_tracking,
     check_not_renamed,
@@ -37,6 +38,7 @@ BUILDERS = {
     "train": build_run_config,
     "convert": build_convert_config,
     "evaluate": build_evaluate_config,
+    "finetune": build_finetune_config,
 }
 INVALID_CONFIG_EXIT = 2
 _validated = False  # set once a command's config passed: later exits are the command's own

@@ -16,6 +16,7 @@ from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import ConfigKeyError, MissingMandatoryValue, OmegaConfBaseException
 
 from spikernn.apps import schemas
+from spikernn.finetune import FinetuneConfig
 from spikernn.io import import_mat, load_rate_model
 from spikernn.io.mat5 import format_bytes
 from spikernn.io.mat_format import MAX_UNITS
@@ -246,8 +247,10 @@ def build_run_config(raw: dict) -> RunConfig:
         "task": task_config,
         "model": rate_model_config(raw["model"], task.n_inputs),
         "trainer": trainer,
-        **{k: raw[k] for k in ("seed", "eval_trials", "allow_untrained", "finetune") if k in raw},
+        **{k: raw[k] for k in ("seed", "eval_trials", "allow_untrained") if k in raw},
     }
+    if "finetune" in raw:
+        values["finetune"] = typed(FinetuneConfig, "finetune", raw["finetune"])
     if "spiking" in raw:
         values["spiking"] = typed(SpikingParameters, "spiking", raw["spiking"])
         values["transfer"] = typed(TransferConfig, "transfer", raw["transfer"])
@@ -393,3 +396,16 @@ def check_stimulation(stimulation: Stimulation, n_units: int, task: Task) -> Non
             f"stimulation.stop_ms must be at most the trial's length ({task.config.trial_ms:g} ms), "
             f"got {stimulation.stop_ms:g}"
         )
+
+
+@dataclass
+class FinetuneCommandConfig(EvaluateConfig):
+    """``spikernn-finetune``: the converted model, its spiking parameters and factor (as
+    ``spikernn-evaluate``) + ``finetune``."""
+
+    finetune: FinetuneConfig | None = None
+
+
+def build_finetune_config(raw: dict) -> FinetuneCommandConfig:
+    finetune = typed(FinetuneConfig, "finetune", raw.get("finetune") or {})
+    return FinetuneCommandConfig(**vars(build_evaluate_config(raw)), finetune=finetune)

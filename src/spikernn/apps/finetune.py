@@ -2,29 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-import hydra
 from omegaconf import DictConfig
 
-from spikernn.apps.config import EvaluateConfig, build_evaluate_config, config_dir
+from spikernn.apps.command import command
+from spikernn.apps.config import FinetuneCommandConfig, build_finetune_config
 from spikernn.apps.runner import CommandContext, execute, objective_value, source_label, source_result
-from spikernn.finetune import FinetuneConfig, finetune_stage
+from spikernn.finetune import finetune_stage
 from spikernn.pipeline import CONVERTED_MODEL_FILE
 from spikernn.results import FromSource
-
-
-@dataclass
-class FinetuneCommandConfig(EvaluateConfig):
-    """The converted model, its spiking parameters and factor (as ``spikernn-evaluate``) + ``finetune``."""
-
-    finetune: FinetuneConfig | None = None
-
-
-def build_finetune_config(raw: dict) -> FinetuneCommandConfig:
-    settings = build_evaluate_config(raw)
-    finetune = FinetuneConfig.from_dict(dict(raw.get("finetune") or {}))
-    return FinetuneCommandConfig(**vars(settings), finetune=finetune)
 
 
 def finetune(cfg: FinetuneCommandConfig, ctx: CommandContext) -> FromSource:
@@ -53,7 +38,7 @@ def effective(cfg: FinetuneCommandConfig) -> dict:
     return {"spiking": cfg.spiking.to_dict(), "scaling_factor": cfg.scaling_factor}
 
 
-@hydra.main(config_path=config_dir(), config_name="finetune")
+@command("finetune")
 def main(cfg: DictConfig) -> float | list[float]:
     summary = execute(cfg, "spikernn-finetune", build_finetune_config, finetune, source_label, effective)
     return objective_value(summary, cfg.objective)
