@@ -22,6 +22,7 @@ import argparse
 import glob
 import json
 import statistics
+import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -118,19 +119,21 @@ def figure(conditions: dict[str, list[Network]], name: str) -> Path:
             bars.errorbar(i + offset, hits / n, [[hits / n - low], [high - hits / n]], color="k", capsize=3, lw=1)
         bars.text(i, 1.04, f"n = {n}", ha="center", fontsize=8)
         tuned = [net for net in networks if net.finetune]
-        for j, net in enumerate(tuned):
-            x = i + 0.6 * (j / max(len(tuned) - 1, 1) - 0.5)
-            lines.plot([x - 0.03, x + 0.03], [net.before, net.after], "-", color=colors[i], lw=0.8, alpha=0.7)
-            lines.plot([x + 0.03], [net.after], "o", color=colors[i], ms=3)
+        for j, net in enumerate(tuned):  # before at i − 0.2, after at i + 0.2, spread a little
+            spread = 0.08 * (j / max(len(tuned) - 1, 1) - 0.5)
+            xs = [i - 0.2 + spread, i + 0.2 + spread]
+            lines.plot(xs, [net.before, net.after], "-", color=colors[i], lw=0.8, alpha=0.6)
+            lines.plot(xs, [net.before, net.after], "o", color=colors[i], ms=3, mfc="white")
+            lines.plot(xs[1:], [net.after], "o", color=colors[i], ms=3)
     for ax in (bars, lines):
-        ax.set_xticks(range(len(conditions)), list(conditions), fontsize=8)
+        ax.set_xticks(range(len(conditions)), [textwrap.fill(label, 10) for label in conditions], fontsize=8)
         ax.axhline(CONVERTED, color="grey", ls="--", lw=1)
         ax.set_xlim(-0.75, len(conditions) - 0.25)
     bars.set_ylim(0, 1.1)
     bars.set_ylabel("converted fraction (≥ 95 %, 200 fresh trials)")
     bars.legend(loc="center left", title="fine-tuning")
     lines.set_ylim(0, 1.02)
-    lines.set_ylabel("fine-tuned networks: LIF accuracy before → after")
+    lines.set_ylabel("fine-tuned networks: LIF accuracy, before (open) → after")
     fig.suptitle("Surrogate-gradient fine-tuning of converted Go-NoGo LIF networks (N = 250, τ 20–50 ms)")
     return save_figure(fig, name)
 
