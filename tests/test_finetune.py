@@ -14,6 +14,7 @@ from spikernn.spiking import IntegrateAndFire, SpikingParameters
 from spikernn.spiking.differentiable import RecurrentInput, simulate_surrogate
 from spikernn.tasks import get_task
 from spikernn.transfer import to_spiking
+from spikernn.validation import ConfigError
 
 
 def driven_network(n_units: int, params: SpikingParameters, seed: int = 3):
@@ -151,3 +152,15 @@ def test_finetuning_raises_the_fused_kernel_accuracy_of_a_badly_scaled_go_nogo_n
     )
     assert 0 < summary["lif_exc_hz"] < 50 and 0 < summary["lif_inh_hz"] < 50
     assert (tmp_path / "finetuned_model.pt").is_file()
+
+
+def test_run_fine_tunes_only_networks_below_the_threshold_when_one_is_set() -> None:
+    """``finetune.below_accuracy``: spikernn-run fine-tunes a converted network only when its LIF
+    accuracy on fresh trials is below it (null: every network, as before); disabled: none."""
+    always = FinetuneConfig(enabled=True)
+    misses = FinetuneConfig(enabled=True, below_accuracy=0.95)
+    assert always.wanted(0.99) and always.wanted(0.5)
+    assert misses.wanted(0.94) and not misses.wanted(0.95) and not misses.wanted(1.0)
+    assert not FinetuneConfig(enabled=False, below_accuracy=0.95).wanted(0.5)
+    with pytest.raises(ConfigError, match="finetune.below_accuracy"):
+        FinetuneConfig(below_accuracy=1.5)

@@ -64,6 +64,7 @@ class FinetuneConfig:
     (``apps/schemas.py``): Hydra checks its keys and types, ``__post_init__`` the ranges."""
 
     enabled: bool = False  # spikernn-run only: fine-tune after the conversion
+    below_accuracy: float | None = None  # spikernn-run only: fine-tune only under this LIF accuracy
     train_dt_ms: float = 0.5
     n_batches: int = 150
     batch_size: int = 16
@@ -94,12 +95,19 @@ class FinetuneConfig:
         check_int("finetune.validate_every", self.validate_every, 1)
         check_int("finetune.validation_trials", self.validation_trials, 1)
         check_range("finetune.stop_accuracy", self.stop_accuracy, 0.0, 1.0)
+        if self.below_accuracy is not None:
+            check_range("finetune.below_accuracy", self.below_accuracy, 0.0, 1.0)
         for name in ("enabled", "train_tau", "train_scaling_factor", "noise"):
             if not isinstance(getattr(self, name), bool):
                 raise ConfigError(f"finetune.{name} must be true or false, got {getattr(self, name)!r}")
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+    def wanted(self, lif_accuracy: float) -> bool:
+        """Whether ``spikernn-run`` fine-tunes a network that scored ``lif_accuracy`` (fresh trials)
+        after its conversion: when enabled, and below ``below_accuracy`` if that is set."""
+        return self.enabled and (self.below_accuracy is None or lif_accuracy < self.below_accuracy)
 
 
 class TrialStream(IterableDataset):

@@ -10,6 +10,7 @@ draws from its own seeded generator, so running the stages one by one (``spikern
 from __future__ import annotations
 
 import json
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -37,6 +38,8 @@ from spikernn.spiking import SpikingParameters, SpikingRNN, Stimulation
 from spikernn.tasks import GoNoGoConfig, Task, TaskConfig, condition_slug, get_task
 from spikernn.transfer import TransferConfig, default_grid, search_scaling_factor, to_spiking
 from spikernn.validation import ConfigError, check_int
+
+log = logging.getLogger(__name__)
 
 Progress = Callable[[str, int, int], None]  # (phase, done, total)
 
@@ -406,7 +409,13 @@ def run_pipeline(
         result.warnings, result.warning_messages = notes["warnings"], notes["warning_messages"]
         return result
     result.conversion = convert_stage(model, task, cfg, out_dir, progress=progress, monitor=monitor)
-    if cfg.finetune.enabled and result.conversion.evaluation is not None:
+    evaluation = result.conversion.evaluation
+    if evaluation is not None and cfg.finetune.enabled and not cfg.finetune.wanted(evaluation.score.lif_accuracy):
+        log.info(
+            f"fine-tuning skipped: LIF accuracy {evaluation.score.lif_accuracy:.3f} is not below "
+            f"finetune.below_accuracy = {cfg.finetune.below_accuracy}"
+        )
+    if evaluation is not None and cfg.finetune.wanted(evaluation.score.lif_accuracy):
         result.finetune = finetune_stage(
             model, task, cfg.spiking, result.conversion.scaling_factor, cfg.finetune, cfg.seed, cfg.eval_trials,
             out_dir, progress=progress,
