@@ -26,7 +26,7 @@ import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 
-from common import CONVERTED, converted_fraction, plt, save_figure, write_table
+from common import CONVERTED, Sample, converted_fraction, plt, save_figure, write_table
 
 from spikernn.plots.stats import wilson_interval
 
@@ -68,11 +68,10 @@ def condition_networks(pattern: str, finetuned: dict[Path, dict]) -> list[Networ
     return networks
 
 
-def mean_sd(values: list[float], scale: float = 100.0, unit: str = " %") -> str:
-    if not values:
-        return "–"
-    sd = statistics.stdev(values) * scale if len(values) > 1 else 0.0
-    return f"{statistics.fmean(values) * scale:.1f} ± {sd:.1f}{unit}"
+def mean_sd(values: list[float]) -> str:
+    """Mean ± SD in % without the count (the table has its own n)."""
+    sample = Sample(values)
+    return f"{sample.mean():.1f} ± {sample.sd():.1f} %" if values else "–"
 
 
 def median(values: list[float], fmt: str = ".1f") -> str:
