@@ -3,7 +3,9 @@
 A condition is a set of converted networks (the member folders of a ``spikernn-run`` multirun:
 ``summary.json`` + ``converted_model.pt``). Before: each network's LIF accuracy on its run's 200
 fresh trials at the searched factor. Fine-tuned: the ``spikernn-finetune`` run folders whose
-``source`` is one of those networks (normally the ones that missed 95 %). After: the fine-tuned
+``source`` is one of those networks (normally the ones that missed 95 %), or the run's own
+fine-tuning stage (``spikernn-run … finetune.enabled=true finetune.below_accuracy=0.95``: the
+member's ``summary.json`` holds it under ``finetuned``). After: the fine-tuned
 accuracy (200 fresh trials, fused kernel at dt 0.05 ms) where a network was fine-tuned, else its
 accuracy before. A network that missed 95 % and has no fine-tuning run is counted as failing
 after too and reported as "not fine-tuned".
@@ -64,7 +66,8 @@ def condition_networks(pattern: str, finetuned: dict[Path, dict]) -> list[Networ
         summary = read_json(folder / "summary.json")
         if summary is None or "lif_accuracy" not in summary:
             continue
-        networks.append(Network(folder, summary["lif_accuracy"], finetuned.get(folder)))
+        tuned = summary.get("finetuned") or finetuned.get(folder)  # the run's own stage, else a finetune run
+        networks.append(Network(folder, summary["lif_accuracy"], tuned))
     return networks
 
 
@@ -105,7 +108,7 @@ def table_row(label: str, networks: list[Network]) -> list[str]:
     ]
 
 
-def figure(conditions: dict[str, list[Network]], name: str) -> Path:
+def figure(conditions: dict[str, list[Network]], name: str, title: str) -> Path:
     fig, (bars, lines) = plt.subplots(1, 2, figsize=(10, 4))
     width = 0.38
     colors = plt.get_cmap("tab10").colors
@@ -133,7 +136,7 @@ def figure(conditions: dict[str, list[Network]], name: str) -> Path:
     bars.legend(loc="center left", title="fine-tuning")
     lines.set_ylim(0, 1.02)
     lines.set_ylabel("fine-tuned networks: LIF accuracy, before (open) → after")
-    fig.suptitle("Surrogate-gradient fine-tuning of converted Go-NoGo LIF networks (N = 250, τ 20–50 ms)")
+    fig.suptitle(title)
     return save_figure(fig, name)
 
 
@@ -142,6 +145,9 @@ def main() -> None:
     parser.add_argument("--condition", action="append", required=True, metavar="LABEL=GLOB")
     parser.add_argument("--finetuned", nargs="+", type=Path, default=[])
     parser.add_argument("--name", default="finetune_before_after")
+    parser.add_argument(
+        "--title", default="Surrogate-gradient fine-tuning of converted Go-NoGo LIF networks (N = 250, τ 20–50 ms)"
+    )
     args = parser.parse_args()
     finetuned = finetune_runs(args.finetuned)
     conditions: dict[str, list[Network]] = {}
@@ -171,7 +177,7 @@ def main() -> None:
         "dt 0.05 ms, voltage noise on) where it was fine-tuned, else unchanged."
     )
     write_table(args.name, "Converted before → after surrogate-gradient fine-tuning", header, rows, notes)
-    print(figure(conditions, args.name))
+    print(figure(conditions, args.name, args.title))
 
 
 if __name__ == "__main__":

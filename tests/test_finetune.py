@@ -164,3 +164,28 @@ def test_run_fine_tunes_only_networks_below_the_threshold_when_one_is_set() -> N
     assert not FinetuneConfig(enabled=False, below_accuracy=0.95).wanted(0.5)
     with pytest.raises(ConfigError, match="finetune.below_accuracy"):
         FinetuneConfig(below_accuracy=1.5)
+
+
+def test_cosine_schedule_anneals_the_learning_rate_to_one_percent_over_the_batches() -> None:
+    """``finetune.lr_schedule=cosine``: Lightning steps a cosine annealing after every batch, from
+    ``learning_rate`` to 1 % of it at ``n_batches``; ``constant`` keeps Adam's rate; others refused."""
+    from spikernn.finetune import SpikingFinetuneModule, TrainableSpikingRNN
+
+    model = RateRNN(RateRNNConfig(n_units=20), seed=0)
+    net = TrainableSpikingRNN(model, 30.0, SpikingParameters(dt_ms=0.5), 5.0)
+    for schedule in ("constant", "cosine"):
+        cfg = FinetuneConfig(n_batches=8, learning_rate=0.01, lr_schedule=schedule)
+        configured = SpikingFinetuneModule(net, get_task("go_nogo"), cfg, SpikingParameters(), 0).configure_optimizers()
+        if schedule == "constant":
+            assert isinstance(configured, torch.optim.Adam) and configured.param_groups[0]["lr"] == 0.01
+            continue
+        optimizer, scheduler = configured["optimizer"], configured["lr_scheduler"]["scheduler"]
+        assert configured["lr_scheduler"]["interval"] == "step"
+        rates = []
+        for _ in range(8):
+            optimizer.step()
+            scheduler.step()
+            rates.append(optimizer.param_groups[0]["lr"])
+        assert all(a > b for a, b in zip(rates[:-1], rates[1:], strict=True)) and rates[-1] == pytest.approx(1e-4)
+    with pytest.raises(ConfigError, match="finetune.lr_schedule"):
+        FinetuneConfig(lr_schedule="step")

@@ -49,13 +49,14 @@ from spikernn.spiking.differentiable import simulate_surrogate
 from spikernn.spiking.neurons import IntegrateAndFire
 from spikernn.tasks import Task, Trials
 from spikernn.transfer import check_factor, to_spiking
-from spikernn.validation import ConfigError, check_int, check_range
+from spikernn.validation import ConfigError, check_choice, check_int, check_range
 
 log = logging.getLogger(__name__)
 
 FINETUNED_MODEL_FILE = "finetuned_model.pt"
 # offsets of the fine-tuning generators from the run seed (pipeline uses 100 … 400)
 _TRAIN_TRIALS, _TRAIN_NOISE, _VALIDATION = 500, 600, 700
+LR_SCHEDULES = ("constant", "cosine")
 
 
 @dataclass
@@ -69,6 +70,7 @@ class FinetuneConfig:
     n_batches: int = 150
     batch_size: int = 16
     learning_rate: float = 0.003
+    lr_schedule: str = "constant"  # or "cosine": from learning_rate down to 1 % of it at n_batches
     train_tau: bool = False
     train_scaling_factor: bool = True
     window_loss: float = 1.0
@@ -86,6 +88,7 @@ class FinetuneConfig:
         check_int("finetune.n_batches", self.n_batches, 1)
         check_int("finetune.batch_size", self.batch_size, 1)
         check_range("finetune.learning_rate", self.learning_rate, 0.0, lo_open=True)
+        check_choice("finetune.lr_schedule", self.lr_schedule, LR_SCHEDULES)
         check_range("finetune.window_loss", self.window_loss, 0.0)
         check_range("finetune.rate_penalty", self.rate_penalty, 0.0)
         check_range("finetune.max_rate_hz", self.max_rate_hz, 0.0)
@@ -273,8 +276,15 @@ class SpikingFinetuneModule(pl.LightningModule):
             if self.validate(done) >= self.cfg.stop_accuracy:
                 self.trainer.should_stop = True
 
-    def configure_optimizers(self) -> torch.optim.Optimizer:
-        return torch.optim.Adam([p for p in self.net.parameters() if p.requires_grad], lr=self.cfg.learning_rate)
+    def configure_optimizers(self):
+        """Adam; with ``lr_schedule`` cosine, Lightning steps a cosine annealing after every batch."""
+        optimizer = torch.optim.Adam([p for p in self.net.parameters() if p.requires_grad], lr=self.cfg.learning_rate)
+        if self.cfg.lr_schedule == "constant":
+            return optimizer
+        cosine = torch.optim.lr_scheduler.CosineAnnealingLR(
+            optimizer, T_max=self.cfg.n_batches, eta_min=0.01 * self.cfg.learning_rate
+        )
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": cosine, "interval": "step"}}
 
 
 def finetune_network(
