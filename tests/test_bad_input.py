@@ -16,6 +16,7 @@ import pytest
 import torch
 from hydra import compose, initialize_config_dir
 from hydra.errors import ConfigCompositionException
+from omegaconf import OmegaConf
 
 from spikernn.apps.command import validate
 from spikernn.apps.config import check_not_renamed, config_dir, override_keys
@@ -407,3 +408,16 @@ def test_bad_commands_exit_2_and_write_nothing(files, tmp_path: Path) -> None:
         assert proc.returncode == 2, (command, args, stderr[-2000:])
         assert message in stderr and "Traceback" not in stderr, stderr[-2000:]
         assert not out.exists(), f"{command} {args} wrote {list(out.rglob('*'))}"
+
+
+def test_a_sweep_over_a_required_key_is_checked_by_its_jobs_not_refused(hydra_conf, files) -> None:
+    """``spikernn-convert -m source=a.pt,b.pt`` (run_quick.sh's Fig. 6 and 2C steps): the sweep's
+    base config has no ``source`` — each job gets one and checks it — so the check before the sweep
+    must not refuse it as missing; without a sweep a missing source is still refused."""
+    cfg = compose("convert", return_hydra_config=True)  # what the multirun's base config holds
+    OmegaConf.set_readonly(cfg.hydra, False)
+    cfg.hydra.overrides.task = [f"source={files['pt']},{files['pt']}"]  # the sweep, applied per job
+    assert OmegaConf.is_missing(cfg, "source")
+    assert validate(cfg, "convert", multirun=True) is None
+    with pytest.raises(ConfigError, match=r"source is required \(give it on the command line"):
+        validate(compose("convert"), "convert")

@@ -44,11 +44,11 @@ INVALID_CONFIG_EXIT = 2
 _validated = False  # set once a command's config passed: later exits are the command's own
 
 
-def _job_config(cfg: DictConfig) -> dict:
+def _job_config(cfg: DictConfig, allow_missing: bool = False) -> dict:
     """The resolved config of the job (without the ``hydra`` node, which a job resolves itself)."""
     keys = [k for k in cfg.keys() if k != "hydra"]
     try:
-        return plain(OmegaConf.masked_copy(cfg, keys))
+        return plain(OmegaConf.masked_copy(cfg, keys), allow_missing)
     except ConfigError:
         raise
     except OmegaConfBaseException as err:
@@ -81,8 +81,8 @@ def validate(cfg: DictConfig, config_name: str, multirun: bool = False) -> objec
         check_output_dir(cfg.paths.get("output_dir"))
     if multirun:
         check_sweeper(OmegaConf.select(cfg, "hydra.sweeper"))
-        if _sweeps_on_command_line(cfg):
-            raw = _job_config(cfg)
+        if _sweeps_on_command_line(cfg):  # e.g. source=a,b: the base config has no source, each job one
+            raw = _job_config(cfg, allow_missing=True)
             build_tracking(raw)
             return None
     raw = _job_config(cfg)

@@ -83,10 +83,11 @@ def typed(cls: type[T], group: str, values: dict) -> T:
         raise ConfigError(f"{group}.{err.full_key}: {str(err).splitlines()[0]}") from None
 
 
-def plain(cfg: DictConfig) -> dict:
-    """The resolved config without Hydra's own node; a missing mandatory value names its key."""
+def plain(cfg: DictConfig, allow_missing: bool = False) -> dict:
+    """The resolved config without Hydra's own node; a missing mandatory value names its key
+    (``allow_missing``: left as ``???``, for a sweep's base config whose jobs each get a value)."""
     try:
-        raw = OmegaConf.to_container(cfg, resolve=True, throw_on_missing=True)
+        raw = OmegaConf.to_container(cfg, resolve=True, throw_on_missing=not allow_missing)
     except MissingMandatoryValue as err:
         raise ConfigError(f"{err.full_key} is required (give it on the command line: {err.full_key}=…)") from err
     raw.pop("hydra", None)
