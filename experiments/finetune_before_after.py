@@ -1,14 +1,14 @@
 """Issue 13: converted fractions before → after surrogate-gradient fine-tuning, per condition.
 
 A condition is a set of converted networks (the member folders of a ``spikernn-run`` multirun:
-``summary.json`` + ``converted_model.pt``). Before: each network's LIF accuracy on its run's 200
-fresh trials at the searched factor. Fine-tuned: the ``spikernn-finetune`` run folders whose
-``source`` is one of those networks (normally the ones that missed 95 %), or the run's own
-fine-tuning stage (``spikernn-run … finetune.enabled=true finetune.below_accuracy=0.95``: the
-member's ``summary.json`` holds it under ``finetuned``). After: the fine-tuned
-accuracy (200 fresh trials, fused kernel at dt 0.05 ms) where a network was fine-tuned, else its
-accuracy before. A network that missed 95 % and has no fine-tuning run is counted as failing
-after too and reported as "not fine-tuned".
+``summary.json`` + ``converted_model.pt``; a label given twice joins both sets). Before: each
+network's LIF accuracy on its run's 200 fresh trials at the searched factor. Fine-tuned: the
+``spikernn-finetune`` run folders whose ``source`` is one of those networks (normally the ones
+that missed 95 %), or the run's own fine-tuning stage (``spikernn-run … finetune.enabled=true
+finetune.below_accuracy=0.95``: the member's ``summary.json`` holds it under ``finetuned``).
+After: the fine-tuned accuracy (200 fresh trials, fused kernel at dt 0.05 ms) where a network was
+fine-tuned, else its accuracy before. A network that missed 95 % and has no fine-tuning run is
+counted as failing after too and reported as "not fine-tuned".
 
     .venv/bin/python experiments/finetune_before_after.py \\
         --condition "sigmoid, SPEC training=outputs/multiruns/run/<date>/*" \\
@@ -158,7 +158,7 @@ def main() -> None:
         networks = condition_networks(pattern, finetuned)
         if not networks:
             parser.error(f"--condition {label!r}: no converted network (summary.json) matches {pattern!r}")
-        conditions[label] = networks
+        conditions.setdefault(label, []).extend(networks)  # a label given twice joins its networks
     header = [
         "condition",
         "converted before",
