@@ -8,7 +8,8 @@ that missed 95 %), or the run's own fine-tuning stage (``spikernn-run … finetu
 finetune.below_accuracy=0.95``: the member's ``summary.json`` holds it under ``finetuned``).
 After: the fine-tuned accuracy (200 fresh trials, fused kernel at dt 0.05 ms) where a network was
 fine-tuned, else its accuracy before. A network that missed 95 % and has no fine-tuning run is
-counted as failing after too and reported as "not fine-tuned".
+counted as failing after too and reported as "not fine-tuned"; a member that was not converted
+(its rate network missed the training criterion) is left out.
 
     .venv/bin/python experiments/finetune_before_after.py \\
         --condition "sigmoid, SPEC training=outputs/multiruns/run/<date>/*" \\
@@ -64,7 +65,7 @@ def condition_networks(pattern: str, finetuned: dict[Path, dict]) -> list[Networ
     networks = []
     for folder in sorted(Path(p).resolve() for p in glob.glob(pattern)):
         summary = read_json(folder / "summary.json")
-        if summary is None or "lif_accuracy" not in summary:
+        if summary is None or summary.get("lif_accuracy") is None:  # not converted (e.g. not trained)
             continue
         tuned = summary.get("finetuned") or finetuned.get(folder)  # the run's own stage, else a finetune run
         networks.append(Network(folder, summary["lif_accuracy"], tuned))
