@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import torch
@@ -83,15 +84,20 @@ def test_a_bad_launcher_setting_writes_nothing(tmp_path: Path) -> None:
 
 
 def test_a_launch_run_again_reuses_its_trained_networks(tmp_path: Path) -> None:
-    """Trained networks are kept as soon as the population is done: the same sweep run again (as
-    after an interrupt in the jobs' phase) trains nothing and ends with the same results; a damaged
-    kept file (unreadable, or weights changed but finite) is reported and only that network trained
-    again."""
+    """Trained networks are kept as soon as the population is done: the same sweep run again with
+    its finished jobs run again too (``skip_finished=false``) trains nothing and ends with the same
+    results; a damaged kept file (unreadable, or weights changed but finite) is reported and only
+    that network trained again."""
     sweep = ["-m", *TRAIN, "seed=5,6", "hydra/launcher=population"]
     first = _train(sweep, tmp_path)
     assert first.returncode == 0, first.stderr[-3000:]
     kept = sorted((tmp_path / "populations").glob("*.pt"))
     assert len(kept) == 2
+    skipped = _train(sweep, tmp_path)
+    assert skipped.returncode == 0, skipped.stderr[-3000:]
+    assert "2 of 2 jobs finished before" in skipped.stderr and "networks reused" not in skipped.stderr
+    assert len(list(tmp_path.glob("multiruns/*/*/*/summary.json"))) == 2
+    sweep.append("hydra.launcher.skip_finished=false")
     again = _train(sweep, tmp_path)
     assert again.returncode == 0, again.stderr[-3000:]
     log = again.stdout + again.stderr
@@ -115,3 +121,46 @@ def _damage_weights(path: Path) -> None:
     payload = torch.load(path, weights_only=True)
     payload["state"]["w"][0, 0] += 1.0
     torch.save(payload, path)
+
+
+# job 0 converts quickly, job 1 searches the factor on 400 trials per factor (several seconds)
+CONVERT_TWO = ["-m", *TRAIN[:3], "allow_untrained=true", "eval_trials=4", "transfer.scaling_factors=[20,40]",
+               "seed=5", "transfer.trials_per_factor=4,400", "hydra/launcher=population"]  # fmt: skip
+
+
+def _run_command(args: list[str], out: Path) -> subprocess.Popen:
+    env = {**os.environ, "SPIKERNN_OUTPUT_DIR": str(out)}
+    env.pop("MLFLOW_TRACKING_URI", None)
+    return subprocess.Popen([sys.executable, "-m", "spikernn.apps.run", *args], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+
+
+def test_a_killed_launch_resumes_with_the_jobs_it_had_not_finished(tmp_path: Path) -> None:
+    """SIGKILL while the second job runs, then the same command: the finished job is not run again,
+    the killed one is, each job ends with exactly one FINISHED run, and the runs the kill left open
+    (the job's and the launch's parent) are closed KILLED."""
+    proc = _run_command(CONVERT_TWO, tmp_path)
+    deadline = time.monotonic() + 300
+    while not list(tmp_path.glob("multiruns/run/*/1/.hydra")):
+        assert proc.poll() is None, proc.stderr.read()[-3000:]
+        assert time.monotonic() < deadline, "the second job never started"
+        time.sleep(0.1)
+    time.sleep(1.0)
+    proc.kill()
+    proc.communicate(timeout=60)
+    assert len(list(tmp_path.glob("multiruns/run/*/*/summary.json"))) == 1
+
+    again = _run_command(CONVERT_TWO, tmp_path)
+    stdout, stderr = again.communicate(timeout=600)
+    assert again.returncode == 0, stderr[-3000:]
+    assert "1 of 2 jobs finished before" in stderr and "Training a population" not in stderr
+    client = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    runs = client.search_runs([client.get_experiment_by_name("spikernn").experiment_id])
+    jobs = [r for r in runs if r.data.tags.get("command") == "spikernn-run"]
+    finished = [r for r in jobs if r.info.status == "FINISHED"]
+    assert len(finished) == 2 and len({r.data.tags["job_key"] for r in finished}) == 2
+    assert {r.data.params["transfer.trials_per_factor"] for r in finished} == {"4", "400"}
+    killed = [r for r in runs if r.info.status == "KILLED"]
+    assert sorted(r.data.tags["command"] for r in killed) == ["population", "spikernn-run"]
+    (resumed,) = [r for r in runs if r.data.tags.get("command") == "population" and r.info.status == "FINISHED"]
+    assert resumed.data.metrics["jobs_completed"] == 2

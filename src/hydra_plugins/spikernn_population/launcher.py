@@ -11,7 +11,10 @@ it was handed; the jobs' runs are nested under one MLflow parent run per launch.
 than ``max_members`` or than the memory budget are split. Trained networks are kept in
 ``<paths.output_dir>/populations`` under a hash of what decides them (task, model, seed, trainer
 settings, code), so a launch interrupted after training, or the same sweep run again with other
-spiking or conversion settings, reuses them instead of training again.
+spiking or conversion settings, reuses them instead of training again. A job that a FINISHED run
+of its MLflow experiment already did (same command, experiment parameters and code: the run's tag
+``job_key``) is not run again (``skip_finished``, on by default): a launch killed halfway, run
+again, resumes with the jobs it had not finished.
 
 Why our own launcher rather than joblib's: joblib runs each job in its own worker, so the jobs
 cannot share a training loop; here they share one process and one kernel call per step.
@@ -40,11 +43,13 @@ log = logging.getLogger(__name__)
 @dataclass
 class PopulationLauncherConf:
     """``max_members``: networks per population at most; ``memory_gb``: what the populations may
-    hold (null = half the memory available when the launch starts)."""
+    hold (null = half the memory available when the launch starts); ``skip_finished``: leave out
+    the jobs a FINISHED run of their experiment already did (false: run every job again)."""
 
     _target_: str = "hydra_plugins.spikernn_population.launcher.PopulationLauncher"
     max_members: int = 100
     memory_gb: float | None = None
+    skip_finished: bool = True
 
 
 ConfigStore.instance().store(
@@ -74,9 +79,10 @@ def available_bytes() -> int:
 
 
 class PopulationLauncher(Launcher):
-    def __init__(self, max_members: int = 100, memory_gb: float | None = None) -> None:
+    def __init__(self, max_members: int = 100, memory_gb: float | None = None, skip_finished: bool = True) -> None:
         self.max_members = max_members
         self.memory_gb = memory_gb
+        self.skip_finished = skip_finished
         self.config: DictConfig | None = None
         self.task_function: TaskFunction | None = None
         self.hydra_context: HydraContext | None = None
@@ -113,14 +119,20 @@ class PopulationLauncher(Launcher):
             refuse(f"spikernn-{name}", err)
         Path(str(self.config.hydra.sweep.dir)).mkdir(parents=True, exist_ok=True)
         log.info(f"Population launcher: {len(jobs)} jobs")
-        returns: dict[int, JobReturn] = {}
-        parent = _ParentRun.open(jobs[0].config, len(jobs)) if jobs else None
+        returns: dict[int, JobReturn] = self._finished(jobs, name) if self.skip_finished else {}
+        todo = [job for job in jobs if job.num not in returns]
+        if returns:
+            log.info(
+                f"{len(returns)} of {len(jobs)} jobs finished before (hydra.launcher.skip_finished=false runs "
+                f"them again); {len(todo)} to run"
+            )
+        parent = _ParentRun.open(todo[0].config, len(todo)) if todo else None
         try:
-            for group in self._populations(jobs):
+            for group in self._populations(todo):
                 self._train(group)
                 for job in group:
                     returns[job.num] = self._run(job, parent)
-            for job in jobs:
+            for job in todo:
                 if job.num not in returns:
                     returns[job.num] = self._run(job, parent)
         except BaseException as err:
@@ -152,6 +164,39 @@ class PopulationLauncher(Launcher):
             HydraConfig.instance().set_config(config)
             job.settings = build_run_config(_job_config(config))
         return job
+
+    def _finished(self, jobs: list[_Job], name: str) -> dict[int, JobReturn]:
+        """Jobs whose ``job_key`` a FINISHED run of their MLflow experiment carries: returned as that
+        run (its ``summary.json`` as the job's return value), not run again. Jobs of an Optuna
+        sweep are left to the sweeper."""
+        from mlflow.tracking import MlflowClient
+
+        from spikernn.apps.command import _job_config
+        from spikernn.apps.identity import job_key
+        from spikernn.apps.runner import split_params
+        from spikernn.tracking.store import open_tracking_store, retrying
+
+        command = f"spikernn-{name}"
+        done: dict[int, JobReturn] = {}
+        for job in jobs:
+            HydraConfig.instance().set_config(job.config)
+            raw = _job_config(job.config)
+            if raw.get("optuna") is not None or "logger" not in raw:
+                continue
+            logger = raw["logger"]
+            client = MlflowClient(open_tracking_store(logger.get("tracking_uri"), raw["paths"]["output_dir"]))
+            experiment = retrying(lambda c=client, n=logger["experiment_name"]: c.get_experiment_by_name(n))
+            if experiment is None:
+                continue
+            query = f"attributes.status = 'FINISHED' and tags.job_key = '{job_key(command, split_params(raw)[0])}'"
+            runs = retrying(
+                lambda c=client, e=experiment.experiment_id, q=query: c.search_runs(
+                    [e], q, max_results=1, order_by=["attributes.end_time DESC"]
+                )
+            )
+            if runs:
+                done[job.num] = _done_before(job, runs[0])
+        return done
 
     def _populations(self, jobs: list[_Job]) -> list[list[_Job]]:
         """Jobs that can share a training loop, in groups that fit ``max_members`` and memory."""
@@ -235,6 +280,32 @@ class PopulationLauncher(Launcher):
         return ret
 
 
+def _done_before(job: _Job, run: object) -> JobReturn:
+    """The return of a job that finished before as MLflow run ``run``."""
+    import mlflow.artifacts
+    from hydra.core.utils import JobStatus
+
+    folder = run.data.tags.get("run_folder")
+    log.info(
+        f"\t#{job.num} : {' '.join(filter_overrides(job.overrides))} — finished before as MLflow run "
+        f"{run.info.run_id} ({folder}): not run again"
+    )
+    try:
+        summary = mlflow.artifacts.load_dict(f"{run.info.artifact_uri}/summary.json")
+    except Exception as err:  # noqa: BLE001 - the store's own errors vary by backend
+        log.warning(f"job #{job.num}: the summary of run {run.info.run_id} could not be read ({err})")
+        summary = None
+    return JobReturn(
+        overrides=list(job.overrides),
+        cfg=job.config,
+        hydra_cfg=job.config.hydra,
+        working_dir=folder,
+        task_name=job.config.hydra.job.name,
+        status=JobStatus.COMPLETED,
+        _return_value=summary,
+    )
+
+
 @dataclass
 class _ParentRun:
     """The MLflow run the launch's jobs are nested under; counts its jobs' outcomes when it ends."""
@@ -248,6 +319,7 @@ class _ParentRun:
             return None  # a sweep's parent run nests the jobs already
         from mlflow.tracking import MlflowClient
 
+        from spikernn.tracking.run import process_tags
         from spikernn.tracking.store import ensure_experiment, open_tracking_store, retrying
 
         output_dir = config.paths.output_dir
@@ -255,7 +327,8 @@ class _ParentRun:
         client = MlflowClient(uri)
         experiment = ensure_experiment(client, config.logger.experiment_name, output_dir, uri)
         sweep_dir = Path(str(config.hydra.sweep.dir)).name
-        tags = {"command": "population", "launcher": "population", "n_jobs": str(n_jobs)}
+        # process tags: a launch killed with SIGKILL leaves its parent RUNNING; the next command closes it
+        tags = {"command": "population", "launcher": "population", "n_jobs": str(n_jobs), **process_tags()}
         run = retrying(lambda: client.create_run(experiment, run_name=f"population {sweep_dir}", tags=tags))
         return cls(client, run.info.run_id)
 

@@ -8,18 +8,16 @@ command (conversion, evaluation, files, MLflow run) exactly as a job trained alo
 from __future__ import annotations
 
 import dataclasses
-import functools
 import hashlib
 import json
 import logging
 from pathlib import Path
 
-import torch
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import OmegaConf
 from pytorch_lightning.loggers import Logger
 
-import spikernn
+from spikernn.apps.identity import code_digest
 from spikernn.io.torch_format import load_rate_model, save_rate_model
 from spikernn.rate import RateRNN, RateRNNConfig
 from spikernn.rate.criterion import TrainingRecord
@@ -58,17 +56,6 @@ def training_source(run: TrackedRun) -> tuple[MemberResult | None, list[Logger]]
     return member, []
 
 
-@functools.cache
-def _code_digest() -> str:
-    """Hash of the source that determines a trained network (rate model, training, tasks) and torch's
-    version: a network trained by other code is never reused (read once per process)."""
-    root = Path(spikernn.__file__).parent
-    digest = hashlib.sha256(torch.__version__.encode())
-    for path in sorted([*(root / "rate").glob("*.py"), *(root / "tasks").glob("*.py")]):
-        digest.update(path.name.encode() + path.read_bytes())
-    return digest.hexdigest()
-
-
 def member_key(task: TaskConfig, model: RateRNNConfig, seed: int, trainer: TrainerConfig) -> str:
     """What decides a network's training, hashed: the task and its timing, model config, seed, the
     trainer's settings that change the numbers, and the code."""
@@ -80,7 +67,7 @@ def member_key(task: TaskConfig, model: RateRNNConfig, seed: int, trainer: Train
         "model": model.to_dict(),
         "seed": seed,
         "trainer": settings,
-        "code": _code_digest(),
+        "code": code_digest("rate", "tasks"),
     }
     text = json.dumps(decides, sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:24]

@@ -17,6 +17,7 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
 from spikernn.apps.config import ConvertConfig, EvaluateConfig, build_tracking, plain
+from spikernn.apps.identity import job_key
 from spikernn.apps.progress import PhaseProgress
 from spikernn.pipeline import RunConfig, score_rate_model, write_summary
 from spikernn.results import Result, SourceResult, metric, tracking_record
@@ -203,7 +204,7 @@ def execute(
     out_dir.mkdir(parents=True, exist_ok=True)
     params, all_tags = split_params(_merge(raw, effective(settings)))
     labels = label(settings)
-    all_tags |= labels.tags()
+    all_tags |= labels.tags() | {"job_key": job_key(command, split_params(raw)[0])}
     if trial is not None:
         all_tags |= {"optuna_study": trial.study_name, "optuna_trial": str(trial.number)}
     output_dir = raw["paths"]["output_dir"]
