@@ -39,17 +39,21 @@ def _peak_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def _row(label: str, wall: float, records: list, load_before: float) -> None:
+def _row(label: str, wall: float, records: list, load_before: float) -> float:
+    """Print one row; returns the wall time per network-trial (s): members need different numbers
+    of trials, so networks per hour compare fairly only at equal trials."""
     n = len(records)
     trained = sum(r.trained for r in records)
     trials = [r.trials_to_criterion for r in records if r.trained]
     mean_trials = sum(trials) / len(trials) if trials else float("nan")
+    per_trial = wall / max(1, sum(r.trials_seen[-1] for r in records if r.trials_seen))
     load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
     print(
         f"{label:<34} {n:>4} {wall:>9.1f} {wall / n:>9.2f} {3600 * n / wall:>9.0f} {trained:>4}/{n:<4} "
-        f"{mean_trials:>8.0f} {_peak_rss_mib():>9.0f}  {load_before:.2f} → {load}",
+        f"{mean_trials:>8.0f} {1000 * per_trial:>9.2f} {_peak_rss_mib():>9.0f}  {load_before:.2f} → {load}",
         flush=True,
     )
+    return per_trial
 
 
 def main() -> None:
@@ -87,26 +91,29 @@ def main() -> None:
     )
     print(
         f"{'how':<34} {'nets':>4} {'wall s':>9} {'s / net':>9} {'nets / h':>9} {'trained':>9} "
-        f"{'trials':>8} {'RSS MiB':>9}  load average"
+        f"{'trials':>8} {'ms/trial':>9} {'RSS MiB':>9}  load average"
     )
     seeds = list(range(args.seed, args.seed + args.members))
-    results = {}
+    results, per_trial = {}, {}
     for label, backend in (("alone, autograd (baseline)", "autograd"), ("alone, fused kernel", "fused")):
         load = os.getloadavg()[0]
         start = time.perf_counter()
         records = [train_population(task, [(config, s)], training(backend))[0].record for s in seeds[: args.alone]]
         results[label] = time.perf_counter() - start
-        _row(label, results[label], records, load)
+        per_trial[label] = _row(label, results[label], records, load)
     load = os.getloadavg()[0]
     start = time.perf_counter()
     members = train_population(task, [(config, s) for s in seeds], training("fused"))
     wall = time.perf_counter() - start
-    _row(f"population of {args.members}, fused kernel", wall, [m.record for m in members], load)
+    population = _row(f"population of {args.members}, fused kernel", wall, [m.record for m in members], load)
     baseline = results["alone, autograd (baseline)"] / args.alone
+    base_trial = per_trial["alone, autograd (baseline)"]
     print(
         f"throughput: population {baseline * args.members / wall:.1f}× the baseline "
         f"(fused alone {baseline * args.alone / results['alone, fused kernel']:.1f}×); "
-        "baseline seconds per network scaled from its subset"
+        "baseline seconds per network scaled from its subset\n"
+        f"per network-trial: population {base_trial / population:.1f}× the baseline "
+        f"(fused alone {base_trial / per_trial['alone, fused kernel']:.1f}×)"
     )
 
 
