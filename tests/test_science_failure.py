@@ -65,6 +65,23 @@ def test_each_failure_is_logged_and_flagged(caplog, change: dict, code: str, tex
     assert summary["warnings"].count(code) == 1
 
 
+@pytest.mark.parametrize("trials", [{"rate_eval_trials": 200}, {}])
+def test_a_trained_network_without_conversion_is_not_at_chance(trials: dict) -> None:
+    """A spikernn-train summary has no spiking ``eval_trials``: the rate accuracy's margin comes from
+    ``rate_eval_trials`` (none known: chance itself), not from one trial — which flagged 1.000 as
+    chance before."""
+    summary = {"task": "go_nogo", "trained": True, "rate_accuracy": 1.0, **trials}
+    assert "warnings" not in flag_failures(summary)
+    low = flag_failures({**summary, "rate_accuracy": 0.55})
+    assert ("chance_rate_accuracy" in low.get("warnings", [])) == bool(trials)
+
+
+def test_the_rate_score_says_on_how_many_trials() -> None:
+    model = RateRNN(RateRNNConfig(n_units=20, n_inputs=1), seed=0)
+    summary = score_rate_model(model, get_task("go_nogo"), seed=0, eval_trials=12).summary()
+    assert summary["rate_eval_trials"] == 12
+
+
 def test_pruned_search_is_not_an_edge_warning() -> None:
     summary = flag_failures({**GOOD, "scaling_factor": 20.0, "lif_accuracy": None, "pruned": True})
     assert "factor_at_grid_edge" not in summary.get("warnings", [])

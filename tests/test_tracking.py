@@ -84,7 +84,7 @@ def _conversion(pruned: bool = False) -> ConversionResult:
 def test_result_decides_metrics_tags_and_tables() -> None:
     """One typed result: numbers as metrics, constants as tags, per-factor accuracy as a table and
     one metric per factor; summary.json is the same result, files listed once."""
-    rate = RateModelResult("go_nogo", 200, 160, 40, 0.99, 1.2, 0, 50.0, 20.0)
+    rate = RateModelResult("go_nogo", 200, 160, 40, 0.99, 1.2, 0, 50.0, 20.0, 200)
     train = TrainResult(rate, 0, True, 1600, 30.0, 1, figures=["training.png"], models=["rate_model.pt"])
     result = RunResult(train, _conversion())
     record = tracking_record(result)
@@ -103,7 +103,7 @@ def test_result_decides_metrics_tags_and_tables() -> None:
 
 def test_a_stage_that_did_not_run_leaves_null_keys() -> None:
     """An untrained network is not converted: the conversion's keys are null, nothing is logged for them."""
-    rate = RateModelResult("go_nogo", 20, 16, 4, 0.5, 7.0, 0, 60.0, 20.0)
+    rate = RateModelResult("go_nogo", 20, 16, 4, 0.5, 7.0, 0, 60.0, 20.0, 100)
     result = RunResult(TrainResult(rate, 0, False, None, 1.0, 1))
     summary = result.summary()
     assert summary["lif_accuracy"] is None and summary["scaling_factor"] is None and "finetuned" not in summary

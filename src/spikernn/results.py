@@ -143,6 +143,7 @@ class RateModelResult(Result):
     rate_nan_readout_trials: int = metric()
     tau_d_ms_mean: float = metric()
     tau_d_ms_sd: float = metric()
+    rate_eval_trials: int = tag()
 
 
 @dataclass

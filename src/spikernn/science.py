@@ -76,11 +76,9 @@ def flag_failures(summary: dict) -> dict:
             "trials): the converted network does not do the task",
         )
     rate = _number(summary.get("rate_accuracy"))
-    if (
-        summary.get("trained") is not False
-        and rate is not None
-        and rate <= CHANCE + chance_margin(summary.get("eval_trials"))
-    ):
+    rate_trials = summary.get("rate_eval_trials") or summary.get("eval_trials")  # older summaries: the latter
+    rate_margin = chance_margin(rate_trials) if rate_trials else 0.0  # unknown trial count: chance itself
+    if summary.get("trained") is not False and rate is not None and rate <= CHANCE + rate_margin:
         warn(
             summary, CHANCE_RATE, f"rate accuracy {rate:.3f} is at chance level: the rate network does not do the task"
         )
