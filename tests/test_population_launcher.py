@@ -22,11 +22,19 @@ TRAIN = [
 ]
 
 
-def _train(args: list[str], out: Path) -> subprocess.CompletedProcess:
+def _environment(out: Path) -> dict:
     env = {**os.environ, "SPIKERNN_OUTPUT_DIR": str(out)}
     env.pop("MLFLOW_TRACKING_URI", None)
+    return env
+
+
+def _train(args: list[str], out: Path) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "spikernn.apps.train", *args], capture_output=True, text=True, env=env, timeout=600
+        [sys.executable, "-m", "spikernn.apps.train", *args],
+        capture_output=True,
+        text=True,
+        env=_environment(out),
+        timeout=600,
     )
 
 
@@ -129,9 +137,7 @@ CONVERT_TWO = ["-m", *TRAIN[:3], "allow_untrained=true", "eval_trials=4", "trans
 
 
 def _run_command(args: list[str], out: Path) -> subprocess.Popen:
-    env = {**os.environ, "SPIKERNN_OUTPUT_DIR": str(out)}
-    env.pop("MLFLOW_TRACKING_URI", None)
-    return subprocess.Popen([sys.executable, "-m", "spikernn.apps.run", *args], env=env,
+    return subprocess.Popen([sys.executable, "-m", "spikernn.apps.run", *args], env=_environment(out),
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
 
 

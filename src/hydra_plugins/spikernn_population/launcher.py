@@ -178,14 +178,18 @@ class PopulationLauncher(Launcher):
 
         command = f"spikernn-{name}"
         done: dict[int, JobReturn] = {}
+        experiments: dict[tuple, tuple] = {}  # opened once per store and experiment, not per job
         for job in jobs:
             HydraConfig.instance().set_config(job.config)
             raw = _job_config(job.config)
             if raw.get("optuna") is not None or "logger" not in raw:
                 continue
             logger = raw["logger"]
-            client = MlflowClient(open_tracking_store(logger.get("tracking_uri"), raw["paths"]["output_dir"]))
-            experiment = retrying(lambda c=client, n=logger["experiment_name"]: c.get_experiment_by_name(n))
+            where = (logger.get("tracking_uri"), raw["paths"]["output_dir"], logger["experiment_name"])
+            if where not in experiments:
+                client = MlflowClient(open_tracking_store(where[0], where[1]))
+                experiments[where] = (client, retrying(lambda c=client, n=where[2]: c.get_experiment_by_name(n)))
+            client, experiment = experiments[where]
             if experiment is None:
                 continue
             query = f"attributes.status = 'FINISHED' and tags.job_key = '{job_key(command, split_params(raw)[0])}'"
