@@ -293,3 +293,31 @@ def test_zero_noise_amplitude_equals_noise_off_bit_for_bit(mode: str) -> None:
     for backend in ("fused", "torch"):
         on = net.simulate(inputs, torch.tensor([1.0, 3.0]), initial_voltage_mv=v0, backend=backend)
         assert torch.equal(on.readout, off.readout) and torch.equal(on.spike_counts, off.spike_counts), backend
+
+
+@pytest.mark.parametrize("tau_rise_ms", [2.0, 0.0], ids=["double-exp", "single-exp"])
+def test_silent_synapses_flush_to_zero_without_subnormal_values(tau_rise_ms: float) -> None:
+    """After one volley the units fall silent and their synaptic variables decay: both backends set a
+    value below the smallest normal float32 to 0 (subnormals are several times slower on x86) and
+    still agree bit for bit."""
+    n = 16
+    g = torch.Generator().manual_seed(2)
+    net = SpikingRNN(
+        w_eff=0.05 * torch.randn(n, n, generator=g),
+        w_in=torch.zeros(n, 1),
+        w_out=torch.ones(n) / n,
+        tau_d_ms=torch.full((n,), 1.0),  # e^{−dt/τ_d} per step: a spike's trace leaves the normal range in ~90 ms
+        inhibitory=torch.arange(n) >= 12,
+        params=SpikingParameters(noise_std_mv=0.0, tau_rise_ms=tau_rise_ms),
+    )
+    v0 = torch.full((2, n), -30.0)  # above threshold: one volley at the first step, then silence
+    a, b = both(net, torch.zeros(2, 41, 1), 1.0, noise=False, initial_voltage_mv=v0, record=("ipsc", "rates"))
+    tiny = float(np.finfo(np.float32).tiny)
+    for result in (a, b):
+        assert result.spike_counts.sum() >= n
+        for name in ("ipsc", "rates"):
+            x = getattr(result, name).abs()
+            assert x.max() > 0 and x[:, -1].max() == 0
+            assert not ((x > 0) & (x < tiny)).any(), f"subnormal {name}"
+    for name in ("readout", "spike_counts", "ipsc", "rates"):
+        assert torch.equal(getattr(a, name), getattr(b, name)), name

@@ -13,7 +13,7 @@ the same readout bit for bit:
 * ``current = IPSC · (1/s) + external``; the membrane step of
   :func:`spikernn.spiking.neurons.membrane_step`; the synapse step of
   :func:`spikernn.spiking.neurons.synapse_step` with ``JD`` summed over the units that spiked in
-  ascending order;
+  ascending order, every new synaptic value below the smallest normal float32 set to 0;
 * readout ``float32(Σ_n r_n · w_n) · (1/s)``, the exact float64 products summed in float64 in
   eight interleaved lanes (lane ``l`` takes units ``l, l + 8, …`` in order), the lanes then summed
   in order — :func:`spikernn.spiking.network.readout_sum` does the same in torch.
@@ -39,7 +39,7 @@ import numpy as np
 import torch
 from numba import njit, prange
 
-from spikernn.spiking.constants import PROGRESS_EVERY, READOUT_LANES, RECORDABLE
+from spikernn.spiking.constants import FLOAT32_MIN_NORMAL, PROGRESS_EVERY, READOUT_LANES, RECORDABLE
 from spikernn.spiking.neurons import synapse_constants
 from spikernn.spiking.noise_generator import (
     TABLES,
@@ -51,6 +51,8 @@ from spikernn.spiking.noise_generator import (
     seed_streams,
 )
 from spikernn.spiking.parameters import SpikingParameters
+
+MIN_NORMAL = np.float32(FLOAT32_MIN_NORMAL)
 
 
 class KernelConstants(NamedTuple):
@@ -231,6 +233,12 @@ def _recurrent_input(spiked: np.ndarray, w_eff_t: np.ndarray, jd: np.ndarray) ->
 
 
 @njit(cache=True, inline="always")
+def _flush(x: np.float32) -> np.float32:
+    """x, or 0 where |x| is below the smallest normal float32 (neurons.flush_subnormal)."""
+    return x if abs(x) >= MIN_NORMAL else np.float32(0.0)
+
+
+@njit(cache=True, inline="always")
 def _synapse_step(
     c: KernelConstants,
     decay_d: np.ndarray,
@@ -246,26 +254,27 @@ def _synapse_step(
     products: np.ndarray,
 ) -> None:
     """neurons.synapse_step for one row (S·gain is gain or 0); products ← float64 r_i · w_i for the
-    readout. ``any_spike`` False leaves out the spike terms, which are then all zero; it is a
-    constant at each call site, so each compiles to its own loop."""
+    readout; each new value flushed as in the torch path. ``any_spike`` False leaves out the spike
+    terms, which are then all zero; it is a constant at each call site, so each compiles to its own
+    loop."""
     zero = np.float32(0.0)
     decay_r, dt_s = c.decay_r, c.dt_s
     if c.double_exponential:
         for i in range(ipsc.shape[0]):
-            ipsc[i] = ipsc[i] * decay_d[i] + h[i] * dt_s
+            ipsc[i] = _flush(ipsc[i] * decay_d[i] + h[i] * dt_s)
             h_i = h[i] * decay_r
-            h[i] = h_i + jd[i] * gain[i] if any_spike else h_i
-            r_i = r[i] * decay_d[i] + h_r[i] * dt_s
+            h[i] = _flush(h_i + jd[i] * gain[i] if any_spike else h_i)
+            r_i = _flush(r[i] * decay_d[i] + h_r[i] * dt_s)
             r[i] = r_i
             h_r_i = h_r[i] * decay_r
-            h_r[i] = h_r_i + (gain[i] if spiked[i] else zero) if any_spike else h_r_i
+            h_r[i] = _flush(h_r_i + (gain[i] if spiked[i] else zero) if any_spike else h_r_i)
             products[i] = np.float64(r_i) * w_out64[i]
     else:
         for i in range(ipsc.shape[0]):
             ipsc_i = ipsc[i] * decay_d[i]
-            ipsc[i] = ipsc_i + jd[i] * gain[i] if any_spike else ipsc_i
+            ipsc[i] = _flush(ipsc_i + jd[i] * gain[i] if any_spike else ipsc_i)
             r_i = r[i] * decay_d[i]
-            r_i = r_i + (gain[i] if spiked[i] else zero) if any_spike else r_i
+            r_i = _flush(r_i + (gain[i] if spiked[i] else zero) if any_spike else r_i)
             r[i] = r_i
             products[i] = np.float64(r_i) * w_out64[i]
 

@@ -21,6 +21,7 @@ import torch
 from snntorch import surrogate
 from torch import nn
 
+from spikernn.spiking.constants import FLOAT32_MIN_NORMAL
 from spikernn.spiking.parameters import SPIKE_GRADS, SpikingParameters
 from spikernn.validation import check_choice, check_range
 
@@ -139,19 +140,27 @@ def synapse_step(
         IPSC ← IPSC e^{−dt/τ_d} + h dt;   h ← h e^{−dt/τ_r} + JD/(τ_r τ_d)
         r    ← r e^{−dt/τ_d} + h_r dt;    h_r ← h_r e^{−dt/τ_r} + S/(τ_r τ_d)
     Single exponential: IPSC ← IPSC e^{−dt/τ_d} + JD/τ_d;  r ← r e^{−dt/τ_d} + S/τ_d.
+    Values below the smallest normal float32 become 0 (:func:`flush_subnormal`).
     ``gain`` is 1/(τ_r τ_d) or 1/τ_d in s⁻² or s⁻¹ per receiving unit; times are in seconds.
     """
     ipsc, h, r, h_r = state
     s = spikes.to(r.dtype)
     if double_exponential:
-        ipsc = ipsc * decay_d + h * dt_s
-        h = h * decay_r + recurrent_input * gain
-        r = r * decay_d + h_r * dt_s
-        h_r = h_r * decay_r + s * gain
+        ipsc = flush_subnormal(ipsc * decay_d + h * dt_s)
+        h = flush_subnormal(h * decay_r + recurrent_input * gain)
+        r = flush_subnormal(r * decay_d + h_r * dt_s)
+        h_r = flush_subnormal(h_r * decay_r + s * gain)
     else:
-        ipsc = ipsc * decay_d + recurrent_input * gain
-        r = r * decay_d + s * gain
+        ipsc = flush_subnormal(ipsc * decay_d + recurrent_input * gain)
+        r = flush_subnormal(r * decay_d + s * gain)
     return SynapseState(ipsc, h, r, h_r)
+
+
+def flush_subnormal(x: torch.Tensor) -> torch.Tensor:
+    """x with every value below the smallest normal float32 in magnitude set to 0: a silent unit's
+    synaptic variables would otherwise decay into subnormal numbers, which x86 CPUs compute several
+    times slower; the values dropped are < 1.2e-38 (the fused kernel flushes the same way)."""
+    return torch.where(x.abs() < FLOAT32_MIN_NORMAL, torch.zeros((), dtype=x.dtype), x)
 
 
 class IntegrateAndFire(snntorch.Leaky):
