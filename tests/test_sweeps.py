@@ -418,3 +418,34 @@ def test_random_sigkills_of_a_sweep_lose_and_duplicate_nothing(tmp_path: Path, t
     (parent,) = mlflow_runs(tmp_path, "tags.command = 'sweep'")
     for state in (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL):
         assert parent.data.metrics[f"trials_{state.name.lower()}"] == sum(t.state == state for t in study.trials)
+
+
+def test_conversion_reliability_scores_each_trial_on_several_networks(tmp_path: Path) -> None:
+    """hparams_search=conversion_reliability: each trial trains its 3 networks (seeds 7, 8, 9) as one
+    population and converts each; the trial's value is the fraction of them with LIF accuracy ≥
+    converted_at, read back here from the networks' own MLflow runs."""
+    command = [
+        sys.executable, "-m", "spikernn.apps.run", "-m", "hparams_search=conversion_reliability",
+        *TINY_TRAINING, "seed=7", f"hydra.sweeper.study_name={STUDY}", "hydra.sweeper.n_trials=2",
+        "hydra.sweeper.networks_per_trial=3", "hydra.sweeper.converted_at=0.5", "transfer.trials_per_factor=4",
+        "transfer.scaling_factors=[0.5,1,2]", "hydra.sweeper.sampler.n_startup_trials=2",
+    ]  # fmt: skip
+    env = {**environment(tmp_path), "SPIKERNN_ALLOW_UNTRAINED": "true"}  # tiny networks may miss the criterion
+    proc = subprocess.run(command, capture_output=True, text=True, env=env, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stderr.count("Training a population of 3 networks") == 2
+    study = study_of(tmp_path)
+    assert [t.state for t in study.trials] == [TrialState.COMPLETE] * 2
+    assert study.metric_names == ["fraction with lif_accuracy ≥ 0.5"]
+    (parent,) = mlflow_runs(tmp_path, "tags.command = 'sweep'")
+    for trial in study.trials:
+        runs = mlflow_runs(tmp_path, f"tags.optuna_trial = '{trial.number}'")
+        assert sorted(int(r.data.params["seed"]) for r in runs) == [7, 8, 9] == trial.user_attrs["seeds"]
+        assert all(r.data.tags["mlflow.parentRunId"] == parent.info.run_id for r in runs)
+        assert all(r.data.tags["optuna_state"] == "COMPLETE" for r in runs)
+        by_network = {int(r.data.tags["optuna_network"]): r.data.metrics.get("lif_accuracy") for r in runs}
+        values = [by_network[i] for i in range(3)]
+        assert trial.user_attrs["network_values"] == values
+        assert trial.value == sum(v is not None and v >= 0.5 for v in values) / 3
+        for name, value in trial.params.items():
+            assert all(float(r.data.params[name]) == value for r in runs)

@@ -16,6 +16,12 @@
   never replays another's points.
 - **Pruned**: each job learns its trial (``optuna.*`` overrides) and may report intermediate
   values and ask Optuna's pruner (see ``spikernn.sweeps``); a job that stopped early is told PRUNED.
+- **Scored on several networks**: with ``networks_per_trial`` K > 1 each trial's settings are run
+  on K networks (seeds ``seed``, ``seed`` + 1, …; the same seeds in every trial, so trials are
+  compared on the same networks), launched together (``hydra/launcher=population`` trains them as
+  one population); the trial's value is the fraction of them whose objective is ≥ ``converted_at``
+  (e.g. converted networks: LIF accuracy ≥ 0.95), or their mean when that is null. Each network's
+  value and MLflow run are kept on the trial (user attributes ``result.<k>``, ``mlflow_run_id.<k>``).
 - **Tracked**: one MLflow parent run per study; every job's run is nested under it, and the best
   trial's parameters and value are put on the parent. Runs of killed trials and of an interrupted
   sweep are closed KILLED (at the latest when the study is resumed); SIGTERM or Ctrl-C end the
@@ -84,6 +90,8 @@ class SpikernnOptunaSweeperConf(OptunaSweeperConf):
     heartbeat_interval: int = 60  # s between heartbeats of running trials (RDB storages)
     grace_period: int | None = None  # s without heartbeat before a trial is stale (None: 2 × interval)
     max_retry: int = 3  # times a stale trial's parameters are queued again
+    networks_per_trial: int = 1  # K networks (seeds seed … seed + K − 1) per trial; its value aggregates theirs
+    converted_at: float | None = None  # K > 1: value = fraction of networks with objective ≥ this (null: mean)
 
 
 ConfigStore.instance().store(
@@ -248,11 +256,38 @@ def _finite(values: Any) -> list[float] | None:
     return floats if floats and all(math.isfinite(v) for v in floats) else None
 
 
+def aggregate(values: list[float | None], converted_at: float | None) -> float | None:
+    """A trial's value from its networks' objective values: the fraction ≥ ``converted_at`` (a
+    network without a finite value, e.g. one that missed the training criterion, is not converted),
+    or the mean (None if any value is missing or not finite)."""
+    finite = [v for v in values if v is not None and math.isfinite(v)]
+    if converted_at is not None:
+        return sum(v >= converted_at for v in finite) / len(values)
+    return sum(finite) / len(values) if len(finite) == len(values) else None
+
+
+def _network_results(attrs: dict) -> list[float | None] | None:
+    """The per-network values a K-network trial's jobs recorded, or None if one is missing."""
+    k = attrs.get("networks_per_trial")
+    results = [attrs.get(f"result.{i}") for i in range(k)]
+    if any(r is None for r in results):
+        return None
+    return [r[0] if r and r[0] is not None else None for r in results]
+
+
+def trial_runs(attrs: dict) -> list[str]:
+    """The MLflow runs of a trial's job(s): ``mlflow_run_id``, or ``mlflow_run_id.<k>`` per network."""
+    return [v for k, v in sorted(attrs.items()) if k.split(".")[0] == "mlflow_run_id" and v]
+
+
 def settle(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> str:
-    """End a trial whose sweep is gone: with the result its job recorded if it finished, else FAIL
-    with its parameters queued again (Optuna's retry callback, or a plain enqueue)."""
+    """End a trial whose sweep is gone: with the result its job(s) recorded if they all finished,
+    else FAIL with its parameters queued again (Optuna's retry callback, or a plain enqueue)."""
     attrs = trial.user_attrs
     values = _finite(attrs.get("result"))
+    if attrs.get("networks_per_trial"):
+        results = _network_results(attrs)
+        values = None if results is None else _finite(aggregate(results, attrs.get("converted_at")))
     if attrs.get("pruned"):
         tell(study, trial.number, state=TrialState.PRUNED)
         return "PRUNED"
@@ -320,11 +355,13 @@ class ResumableStudySweep:
 
     def __init__(
         self, impl: OptunaSweeperImpl, max_failures: int, heartbeat_interval: int, grace_period: int | None,
-        max_retry: int,
+        max_retry: int, networks_per_trial: int = 1, converted_at: float | None = None,
     ) -> None:  # fmt: skip
         self.impl = impl
         self.max_failures = max_failures
         self.heartbeat = (heartbeat_interval, grace_period, max_retry)
+        self.networks = networks_per_trial
+        self.converted_at = converted_at
 
     def setup(self, *, hydra_context: HydraContext, task_function: TaskFunction, config: DictConfig) -> None:
         self.impl.setup(hydra_context=hydra_context, task_function=task_function, config=config)
@@ -352,10 +389,15 @@ class ResumableStudySweep:
         fixed = fixed_lines(lines, fixed_params)
         name, settings = study_identity(impl.study_name, fixed)
         directions = impl._get_directions()
+        if self.networks > 1:
+            fixed = self._seeds_per_network(distributions, fixed_params, fixed, len(directions))
         storage = make_storage(impl.storage, *self.heartbeat)
         sampler, budget = self._sampler(distributions)
         study = _create_or_load(name, storage, sampler, directions)
-        name_metrics(study, OmegaConf.select(impl.config, "objective", default=None))
+        objective = OmegaConf.select(impl.config, "objective", default=None)
+        if self.networks > 1 and self.converted_at is not None:
+            objective = f"fraction with {objective} ≥ {self.converted_at:g}"
+        name_metrics(study, objective)
         seed_per_trial(study.sampler, OmegaConf.select(impl.config, "hydra.sweeper.sampler.seed", default=None))
         if "settings" not in study.user_attrs:
             study.set_user_attr("settings", settings)
@@ -377,9 +419,10 @@ class ResumableStudySweep:
                     with heartbeats(study, in_flight):
                         returns = impl.launcher.launch(overrides, initial_job_idx=impl.job_idx)
                     impl.job_idx += len(returns)
+                    k = self.networks
                     batch = [
-                        self._tell(study, t, r, len(directions), parent)
-                        for t, r in zip(in_flight, returns, strict=True)
+                        self._tell(study, t, returns[i * k : (i + 1) * k], len(directions), parent)
+                        for i, t in enumerate(in_flight)
                     ]
                     in_flight = []
                     batch = [error for error in batch if error is not None]
@@ -398,7 +441,9 @@ class ResumableStudySweep:
                     for trial in in_flight:  # cut off: FAIL and queued again, or kept if its job finished
                         frozen = study._storage.get_trial(trial._trial_id)
                         with contextlib.suppress(optuna.exceptions.UpdateFinishedTrialError):
-                            parent.mark_child(frozen.user_attrs.get("mlflow_run_id"), settle(study, frozen))
+                            state = settle(study, frozen)
+                            for run in trial_runs(frozen.user_attrs):
+                                parent.mark_child(run, state)
                     parent.close_children(study)
                     parent.finish(study, directions, "KILLED" if signum is not None else "FAILED")
                 if isinstance(err, Interrupted):
@@ -408,18 +453,34 @@ class ResumableStudySweep:
         parent.finish(study, directions, "FINISHED")
         self._save_results(study, directions)
 
-    @staticmethod
-    def _ask(study: optuna.Study) -> optuna.Trial:
+    def _seeds_per_network(
+        self, distributions: dict, fixed_params: dict, fixed: list[str], n_objectives: int
+    ) -> list[str]:
+        """K networks per trial: the first network's seed (``seed``, fixed or the config's); the
+        non-swept overrides without it (each network gets its own)."""
+        if n_objectives != 1 or "seed" in distributions:
+            raise ValueError(
+                "hydra.sweeper.networks_per_trial > 1 needs one objective and sets each network's seed "
+                "itself: do not sweep seed"
+            )
+        self.first_seed = int(fixed_params.get("seed", OmegaConf.select(self.impl.config, "seed", default=0)))
+        return [line for line in fixed if not line.lstrip("+").startswith("seed=")]
+
+    def _ask(self, study: optuna.Study) -> optuna.Trial:
         """A new trial, at once with a heartbeat and signed with this process; what a retried
-        trial copied from the failed one (its MLflow run, result) is cleared."""
+        trial copied from the failed one (its MLflow runs, results) is cleared."""
         trial = study.ask()
         storage = _heartbeat_storage(study)
         if storage is not None:
             storage.record_heartbeat(trial._trial_id)
         trial.set_user_attr("worker", WORKER)
-        for copied in ("mlflow_run_id", "pruned", "result"):
-            if copied in trial.user_attrs:
+        for copied in list(trial.user_attrs):
+            if copied.split(".")[0] in ("mlflow_run_id", "pruned", "result") and trial.user_attrs[copied] is not None:
                 trial.set_user_attr(copied, None)
+        if self.networks > 1:
+            trial.set_user_attr("networks_per_trial", self.networks)
+            trial.set_user_attr("converted_at", self.converted_at)
+            trial.set_user_attr("seeds", [self.first_seed + i for i in range(self.networks)])
         return trial
 
     def _overrides(
@@ -427,13 +488,18 @@ class ResumableStudySweep:
         fixed: list[str], parent_run_id: str,
     ) -> list[tuple[str, ...]]:  # fmt: skip
         """Each job's overrides: its sampled values (quoted for Hydra), the non-swept overrides as
-        given, and its link to the trial and to the parent run."""
+        given, and its link to the trial and to the parent run; K jobs per trial (its networks, each
+        with its seed and number) when ``networks_per_trial`` is K > 1."""
         self.impl._configure_trials(trials, distributions, fixed_params, [])  # samples; checks overlaps
         storage = self.impl.storage
+        networks = [()] if self.networks == 1 else [
+            (f"seed={self.first_seed + i}", f"+optuna.network={i}") for i in range(self.networks)
+        ]  # fmt: skip
         return [
             (
                 *(f"{name}={hydra_value(value)}" for name, value in trial.params.items()),
                 *fixed,
+                *(network if storage is not None else network[:1]),
                 *(
                     ()
                     if storage is None
@@ -446,14 +512,17 @@ class ResumableStudySweep:
                 f"logger.parent_run_id={parent_run_id}",
             )
             for trial in trials
+            for network in networks
         ]
 
-    @staticmethod
     def _tell(
-        study: optuna.Study, trial: optuna.Trial, ret: JobReturn, n_objectives: int, parent
+        self, study: optuna.Study, trial: optuna.Trial, rets: list[JobReturn], n_objectives: int, parent
     ) -> BaseException | None:
-        """Tell Optuna how a job ended; returns the error if it failed (an exception, or an
-        objective that is not a finite number)."""
+        """Tell Optuna how a trial's job(s) ended; returns the error if one failed (an exception, or
+        an objective that is not a finite number)."""
+        if self.networks > 1:
+            return self._tell_networks(study, trial, rets, parent)
+        (ret,) = rets
         attrs = study._storage.get_trial(trial._trial_id).user_attrs
         if ret.status != JobStatus.COMPLETED:
             tell(study, trial, state=TrialState.FAIL)
@@ -473,6 +542,30 @@ class ResumableStudySweep:
             )
         tell(study, trial, values=values)
         parent.mark_child(attrs.get("mlflow_run_id"), "COMPLETE")
+        return None
+
+    def _tell_networks(
+        self, study: optuna.Study, trial: optuna.Trial, rets: list[JobReturn], parent
+    ) -> BaseException | None:
+        """A K-network trial: FAIL if a network's job failed, else the aggregate of their values
+        (recorded on the trial as ``network_values``)."""
+        attrs = study._storage.get_trial(trial._trial_id).user_attrs
+        runs = trial_runs(attrs)
+        failed = [i for i, ret in enumerate(rets) if ret.status != JobStatus.COMPLETED]
+        values = [] if failed else [_finite(ret.return_value) for ret in rets]
+        value = None if failed else aggregate([v[0] if v else None for v in values], self.converted_at)
+        if value is None:
+            tell(study, trial, state=TrialState.FAIL)
+            for run in runs:
+                parent.mark_child(run, "FAIL")
+            if failed:
+                error = rets[failed[0]]._return_value
+                return error if isinstance(error, BaseException) else RuntimeError(f"trial {trial.number}: job failed")
+            return ValueError(f"trial {trial.number}: a network's objective is not a finite number: {values}")
+        trial.set_user_attr("network_values", [v[0] if v else None for v in values])
+        tell(study, trial, values=[value])
+        for run in runs:
+            parent.mark_child(run, "COMPLETE")
         return None
 
     def _save_results(self, study: optuna.Study, directions: list[str]) -> None:
@@ -500,12 +593,17 @@ class SpikernnOptunaSweeper(OptunaSweeper):
 
     def __init__(
         self, max_failures: int = 3, heartbeat_interval: int = 60, grace_period: int | None = None,
-        max_retry: int = 3, **options: Any,
+        max_retry: int = 3, networks_per_trial: int = 1, converted_at: float | None = None, **options: Any,
     ) -> None:  # fmt: skip
         super().__init__(**options)
-        if max_failures < 1 or heartbeat_interval < 1 or max_retry < 0:
+        if max_failures < 1 or heartbeat_interval < 1 or max_retry < 0 or networks_per_trial < 1:
             raise ValueError(
-                "hydra.sweeper.max_failures and hydra.sweeper.heartbeat_interval must be ≥ 1, "
-                f"hydra.sweeper.max_retry ≥ 0; got {max_failures}, {heartbeat_interval}, {max_retry}"
+                "hydra.sweeper.max_failures, hydra.sweeper.heartbeat_interval and hydra.sweeper.networks_per_trial "
+                f"must be ≥ 1, hydra.sweeper.max_retry ≥ 0; got {max_failures}, {heartbeat_interval}, "
+                f"{networks_per_trial}, {max_retry}"
             )
-        self.sweeper = ResumableStudySweep(self.sweeper, max_failures, heartbeat_interval, grace_period, max_retry)
+        if converted_at is not None and not math.isfinite(converted_at):
+            raise ValueError(f"hydra.sweeper.converted_at must be a finite number or null, got {converted_at}")
+        self.sweeper = ResumableStudySweep(
+            self.sweeper, max_failures, heartbeat_interval, grace_period, max_retry, networks_per_trial, converted_at
+        )

@@ -207,6 +207,8 @@ def execute(
     all_tags |= labels.tags() | {"job_key": job_key(command, split_params(raw)[0])}
     if trial is not None:
         all_tags |= {"optuna_study": trial.study_name, "optuna_trial": str(trial.number)}
+        if trial.network is not None:
+            all_tags["optuna_network"] = str(trial.network)
     output_dir = raw["paths"]["output_dir"]
     name = labels.name(command, trial)
     try:
