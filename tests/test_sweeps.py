@@ -261,6 +261,30 @@ def test_trials_of_a_dead_sweep_are_failed_and_queued_again(tmp_path: Path) -> N
     assert optuna.storages.RetryFailedTrialCallback.retried_trial_number(study.trials[retry.number]) == 0
 
 
+def test_a_dead_sweeps_several_network_trial_keeps_its_result_only_if_every_network_finished(
+    tmp_path: Path,
+) -> None:
+    from hydra_plugins.spikernn_sweeper.sweeper import make_storage, recover_stale_trials
+
+    study = optuna.create_study(
+        storage=make_storage(f"sqlite:///{tmp_path / 'o.db'}", 60, None, 3), direction="maximize"
+    )
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    complete, partial = study.ask({"x": X}), study.ask({"x": X})
+    for trial in (complete, partial):
+        trial.set_user_attr("worker", f"{os.uname().nodename}:{int(dead.stdout)}")
+        trial.set_user_attr("networks_per_trial", 3)
+        trial.set_user_attr("converted_at", 0.95)
+        trial.set_user_attr("result.0", [0.97])
+        trial.set_user_attr("result.1", [None])  # a network without a LIF accuracy: not converted
+    complete.set_user_attr("result.2", [0.99])
+    assert recover_stale_trials(study) == [complete.number, partial.number]
+    assert study.trials[complete.number].state == TrialState.COMPLETE
+    assert study.trials[complete.number].value == pytest.approx(2 / 3)
+    assert study.trials[partial.number].state == TrialState.FAIL  # network 2 never finished: run again
+    assert study.trials[-1].state == TrialState.WAITING
+
+
 def test_trial_of_a_sweep_on_another_machine_is_recovered_by_its_heartbeat(tmp_path: Path) -> None:
     from hydra_plugins.spikernn_sweeper.sweeper import make_storage, recover_stale_trials
 
