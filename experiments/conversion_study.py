@@ -134,7 +134,8 @@ def main() -> None:
         ],
         rows,
         "Fresh trials: the chosen factor scored on 200 new trials. Best grid accuracy: the highest of the "
-        "search's 100-trial accuracies (the reference code's per-network number; a maximum over the grid's 12 or more factors, biased up).",
+        "search's 100-trial accuracies (the reference code's per-network number; a maximum over the grid's "
+        "12 or more factors, biased up).",
     )
 
 

@@ -337,6 +337,8 @@ def convert_stage(
         on_progress=_phase(progress, "factor search"),
         report_every_trials=transfer.report_every_trials,
         monitor=monitor,
+        rescore_best=transfer.rescore_best,
+        rescore_trials=transfer.rescore_trials,
     )
     best = search.best_factor
     figure = plot_accuracy_by_factor(
@@ -350,7 +352,8 @@ def convert_stage(
         spiking=spiking.to_dict(),
         scaling_factor=best,
         search_trials_per_factor=search.trials_per_factor,
-        search_accuracy=search.best_accuracy,
+        search_accuracy=search.best_grid_accuracy,
+        rescored_accuracy=search.rescored[search.best_index] if search.rescored else None,
         lif_accuracy_by_scaling_factor=dict(zip(map(str, search.scaling_factors), search.accuracy, strict=True)),
         pruned=search.stopped_early,
         figures=[figure.name],

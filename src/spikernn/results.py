@@ -210,9 +210,10 @@ class ConversionResult(Result):
     spiking: dict  # the spiking parameters used
     scaling_factor: float = metric()
     search_trials_per_factor: int = tag()
-    search_accuracy: float = metric()
+    search_accuracy: float = metric()  # the grid's best accuracy (the reference code's number)
     lif_accuracy_by_scaling_factor: dict[str, float] = field(metadata={ROLE: BY_FACTOR})
     pruned: bool = tag()
+    rescored_accuracy: float | None = metric(default=None)  # rescore_best: the chosen factor over all its trials
     evaluation: EvaluationResult | None = optional(EvaluationResult)
     figures: list[str] = files()
     models: list[str] = files()
