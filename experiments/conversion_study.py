@@ -15,13 +15,19 @@ spiking noise mode), from its FINISHED ``spikernn-run`` / ``spikernn-convert`` r
 - the mean LIF accuracy per trial type (which trials fail: Go-NoGo's are NoGo false alarms).
 
     python experiments/conversion_study.py paper_fig7 paper_fig7_current   # table → results/conversion_study.md
+    python experiments/conversion_study.py p7_sig_v p7_sig_n05 --name paper_fig7_sigmoid --figure  # + .png
+
+``--figure``: per condition, the fresh-trial LIF accuracy of every network (the 95 % line marks
+"converted") and the distribution of the best factors.
 """
 
 from __future__ import annotations
 
 import argparse
 
-from common import CONVERTED, Sample, converted_fraction, finished_runs, group, trained, write_table
+import matplotlib.pyplot as plt
+import numpy as np
+from common import CONVERTED, Sample, converted_fraction, finished_runs, group, save_figure, trained, write_table
 
 from spikernn.transfer import default_grid
 
@@ -89,14 +95,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("experiments", nargs="+", help="MLflow experiment names")
     parser.add_argument("--name", default="conversion_study", help="results/<name>.md")
+    parser.add_argument("--figure", action="store_true", help="also results/<name>.png")
     args = parser.parse_args()
     rows = []
+    panels: list[tuple[str, list]] = []  # (label, converted runs) per condition, for the figure
     for experiment in args.experiments:
         runs = finished_runs(experiment, "spikernn-run") if _has(experiment, "spikernn-run") else []
         runs += finished_runs(experiment, "spikernn-convert") if _has(experiment, "spikernn-convert") else []
         for condition, members in sorted(group(runs, _condition).items(), key=lambda kv: str(kv[0])):
             ok = [r for r in trained(members) if r.data.metrics.get("lif_accuracy") is not None]
             fresh = [r.data.metrics["lif_accuracy"] for r in ok]
+            panels.append((f"{experiment}\n{_short(condition)}", ok))
             grid = [r.data.metrics["search_accuracy"] for r in ok if "search_accuracy" in r.data.metrics]
             rows.append(
                 [
@@ -137,6 +146,37 @@ def main() -> None:
         "search's 100-trial accuracies (the reference code's per-network number; a maximum over the grid's "
         "12 or more factors, biased up).",
     )
+    if args.figure:
+        figure(args.name, panels)
+
+
+def figure(name: str, panels: list[tuple[str, list]]) -> None:
+    """LIF accuracy per network (jittered points over a box) and the best factors, per condition."""
+    fig, (acc, fac) = plt.subplots(1, 2, figsize=(10, 3.6), width_ratios=[1.2, 1])
+    rng = np.random.default_rng(0)
+    for i, (label, runs) in enumerate(panels):
+        values = [100 * r.data.metrics["lif_accuracy"] for r in runs]
+        acc.boxplot([values], positions=[i], widths=0.5, showfliers=False)
+        acc.plot(i + rng.uniform(-0.18, 0.18, len(values)), values, ".", alpha=0.5, color=f"C{i}")
+        factors = [r.data.metrics["scaling_factor"] for r in runs]
+        grid = sorted({s for r in runs for s in searched_grid(r)})
+        counts = [factors.count(s) for s in grid]
+        fac.plot(grid, counts, "o-", color=f"C{i}", label=label.replace("\n", ": "))
+    acc.axhline(100 * CONVERTED, color="0.4", linestyle="--", linewidth=1)
+    acc.set_xticks(range(len(panels)), [label for label, _ in panels], fontsize=7)
+    acc.set_ylabel("LIF accuracy, 200 fresh trials (%)")
+    acc.set_title("networks at ≥ 95 %: converted")
+    fac.set_xlabel("best scaling factor s = 1/λ")
+    fac.set_ylabel("networks")
+    fac.set_title("where the search's optimum lies")
+    fac.legend(fontsize=6)
+    save_figure(fig, name)
+
+
+def _short(condition: tuple) -> str:
+    """The condition's settings that usually differ between experiments (training noise, noise mode)."""
+    values = dict(zip(KEYS, condition, strict=True))
+    return f"noise {values['model.noise_std']}, {values['spiking.noise_mode'] or 'voltage'}"
 
 
 def _has(experiment: str, command: str) -> bool:
