@@ -248,6 +248,11 @@ SWEEP_CASES = [
     ("convert", "hparams_search=refractory source={pt} spiking.dt_ms=0.3", "spiking.dt_ms must divide"),
     ("convert", "hparams_search=scaling_factor source=/no/such.pt", "is neither an existing file"),
     ("run", "hparams_search=rate_model hydra.sweeper.n_trials=0", "hydra.sweeper.n_trials must be"),
+    (
+        "run",
+        "hparams_search=conversion_reliability hydra.sweeper.networks_per_trial=0",
+        "hydra.sweeper.networks_per_trial must be",
+    ),  # fmt: skip
     ("run", "hparams_search=rate_model spiking.v_th_mv=inf", "spiking.v_th_mv must be a finite number"),
     ("train", "hparams_search=rate_model model.gain=inf", "model.gain must be a finite number"),
 ]

@@ -31,7 +31,7 @@ from spikernn.apps.config import (
     override_keys,
     plain,
 )
-from spikernn.validation import ConfigError, check_int
+from spikernn.validation import ConfigError, check_int, check_range
 
 BUILDERS = {
     "run": build_run_config,
@@ -56,12 +56,16 @@ def _job_config(cfg: DictConfig, allow_missing: bool = False) -> dict:
 
 
 def check_sweeper(sweeper: Any) -> None:
-    """``hydra.sweeper`` settings of an Optuna sweep: a budget of at least one trial, one job."""
+    """``hydra.sweeper`` settings of an Optuna sweep: a budget of at least one trial, one job, one
+    network per trial; a finite ``converted_at`` or none."""
     if sweeper is None or "n_trials" not in sweeper:
         return
     check_int("hydra.sweeper.n_trials", sweeper.get("n_trials"), 1)
-    if "n_jobs" in sweeper:
-        check_int("hydra.sweeper.n_jobs", sweeper.get("n_jobs"), 1)
+    for key in ("n_jobs", "networks_per_trial"):
+        if key in sweeper:
+            check_int(f"hydra.sweeper.{key}", sweeper.get(key), 1)
+    if sweeper.get("converted_at") is not None:
+        check_range("hydra.sweeper.converted_at", sweeper.get("converted_at"))
 
 
 def _sweeps_on_command_line(cfg: DictConfig) -> bool:

@@ -7,5 +7,5 @@ PROGRESS_EVERY = 1000  # steps between progress callbacks
 # Synaptic variables smaller in magnitude than the smallest normal float32 are set to 0 after every
 # update (both backends): a silent unit's h, h_r (τ_r 2 ms) decay into subnormal numbers ~175 ms after
 # its last input, and arithmetic on subnormals costs x86 CPUs a microcode assist per operation
-# (5–8× slower LIF simulations of mostly quiet networks on this repository's Intel CI machines).
+# (a quiet trained network's factor search ran 4–5× slower on an Intel Xeon; benchmarks/README.md).
 FLOAT32_MIN_NORMAL = 1.1754943508222875e-38
