@@ -552,8 +552,8 @@ class ResumableStudySweep:
         attrs = study._storage.get_trial(trial._trial_id).user_attrs
         runs = trial_runs(attrs)
         failed = [i for i, ret in enumerate(rets) if ret.status != JobStatus.COMPLETED]
-        values = [] if failed else [_finite(ret.return_value) for ret in rets]
-        value = None if failed else aggregate([v[0] if v else None for v in values], self.converted_at)
+        values = [] if failed else [(_finite(ret.return_value) or [None])[0] for ret in rets]
+        value = None if failed else aggregate(values, self.converted_at)
         if value is None:
             tell(study, trial, state=TrialState.FAIL)
             for run in runs:
@@ -562,7 +562,7 @@ class ResumableStudySweep:
                 error = rets[failed[0]]._return_value
                 return error if isinstance(error, BaseException) else RuntimeError(f"trial {trial.number}: job failed")
             return ValueError(f"trial {trial.number}: a network's objective is not a finite number: {values}")
-        trial.set_user_attr("network_values", [v[0] if v else None for v in values])
+        trial.set_user_attr("network_values", values)
         tell(study, trial, values=[value])
         for run in runs:
             parent.mark_child(run, "COMPLETE")
