@@ -57,13 +57,15 @@ def _job_config(cfg: DictConfig, allow_missing: bool = False) -> dict:
 
 def check_sweeper(sweeper: Any) -> None:
     """``hydra.sweeper`` settings of an Optuna sweep: a budget of at least one trial, one job, one
-    network per trial; a finite ``converted_at`` or none."""
+    network per trial, one failure, a heartbeat interval of ≥ 1 s, no negative retries; a finite
+    ``converted_at`` or none."""
     if sweeper is None or "n_trials" not in sweeper:
         return
     check_int("hydra.sweeper.n_trials", sweeper.get("n_trials"), 1)
-    for key in ("n_jobs", "networks_per_trial"):
+    for key, low in (("n_jobs", 1), ("networks_per_trial", 1), ("max_failures", 1), ("heartbeat_interval", 1),
+                     ("max_retry", 0)):  # fmt: skip
         if key in sweeper:
-            check_int(f"hydra.sweeper.{key}", sweeper.get(key), 1)
+            check_int(f"hydra.sweeper.{key}", sweeper.get(key), low)
     if sweeper.get("converted_at") is not None:
         check_range("hydra.sweeper.converted_at", sweeper.get("converted_at"))
 
