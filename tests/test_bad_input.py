@@ -102,6 +102,7 @@ RUN_CASES = [
     ("trainer.resume_from={ckpt} model.n_units=20 task=xor", "this run has model.n_units = 20 and task xor"),
     ("+trainer.resume_form=x", "unknown key(s) trainer.resume_form"),
     ("trainer.stopping.eval_every_trials=0", "trainer.stopping.eval_every_trials must be in [1, inf]"),
+    ("trainer.stopping.eval_offset_trials=100", "trainer.stopping.eval_offset_trials must be in [0, 99]"),
     ("trainer.stopping.eval_trials=0", "trainer.stopping.eval_trials must be in [1, inf]"),
     ("trainer.stopping.loss_threshold=0", "trainer.stopping.loss_threshold must be in (0, inf]"),
     ("trainer.stopping.accuracy_threshold=1.5", "trainer.stopping.accuracy_threshold must be in [0, 1]"),

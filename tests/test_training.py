@@ -55,6 +55,18 @@ def test_go_nogo_cannot_stop_before_1500_trials() -> None:
     assert record.trials_seen == list(range(100, 1700, 100))
 
 
+def test_the_reference_schedule_can_stop_a_go_nogo_network_at_1502_trials() -> None:
+    # the reference code evaluates after trials 2, 102, …, 1502 (eval_offset_trials=2)
+    lenient = StoppingRule(loss_threshold=1e9, accuracy_threshold=0.0, eval_offset_trials=2)
+    _, record = train_rate_model(
+        get_task("go_nogo"),
+        RateRNNConfig(n_units=10),
+        TrainerConfig(max_trials=1700, batch_size=2, progress_bar=False, stopping=lenient),
+    )
+    assert record.trials_seen == list(range(2, 1600, 100))
+    assert record.trained and record.trials_to_criterion == 1502
+
+
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [

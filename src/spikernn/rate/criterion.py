@@ -22,9 +22,13 @@ class StoppingRule:
     loss < ``loss_threshold`` and accuracy > ``accuracy_threshold`` (and the task's minimum number
     of trials is exceeded). ``extra_trials`` > 0 goes on training a network that met the criterion for
     that many more trials (not in the paper: margin for the spiking network's noise); its trials to
-    criterion stay where the criterion was met."""
+    criterion stay where the criterion was met. ``eval_offset_trials`` > 0 moves the evaluations to
+    after trials offset, offset + ``eval_every_trials``, …: the reference code's schedule is offset 2
+    (after trials 2, 102, …, 1502, so a Go-NoGo network can stop at 1502); 0 evaluates after
+    ``eval_every_trials``, 2 · ``eval_every_trials``, … (SPEC's "every 100 trials")."""
 
     eval_every_trials: int = 100
+    eval_offset_trials: int = 0
     eval_trials: int = 100
     loss_threshold: float = 7.0
     accuracy_threshold: float = 0.95
@@ -32,6 +36,7 @@ class StoppingRule:
 
     def __post_init__(self) -> None:
         check_int("trainer.stopping.eval_every_trials", self.eval_every_trials, 1)
+        check_int("trainer.stopping.eval_offset_trials", self.eval_offset_trials, 0, self.eval_every_trials - 1)
         check_int("trainer.stopping.extra_trials", self.extra_trials, 0)
         check_int("trainer.stopping.eval_trials", self.eval_trials, 1)
         check_range("trainer.stopping.loss_threshold", self.loss_threshold, 0.0, lo_open=True)
@@ -65,7 +70,7 @@ class PaperStoppingCriterion(pl.Callback):
         self.rule = rule
         self.generators = [torch.Generator().manual_seed(seed + 1) for seed in seeds]
         self.records = [TrainingRecord() for _ in seeds]
-        self._next_eval = rule.eval_every_trials
+        self._next_eval = rule.eval_offset_trials or rule.eval_every_trials
         self._losses: list[list[float]] = [[] for _ in seeds]
         self._stop_at: dict[int, int] = {}  # member → trials seen when its extra training ends
 
