@@ -17,6 +17,9 @@ spiking noise mode), from its FINISHED ``spikernn-run`` / ``spikernn-convert`` r
     python experiments/conversion_study.py paper_fig7 paper_fig7_current   # table → results/conversion_study.md
     python experiments/conversion_study.py p7_sig_v p7_sig_n05 --name paper_fig7_sigmoid --figure  # + .png
 
+Every network's own numbers go to ``results/<name>_networks.csv`` beside the table (seed, run id,
+trials to criterion, factor, accuracies, rates), so that later comparisons need no MLflow store.
+
 ``--figure``: per condition, the fresh-trial LIF accuracy of every network (the 95 % line marks
 "converted") and the distribution of the best factors.
 """
@@ -24,16 +27,29 @@ spiking noise mode), from its FINISHED ``spikernn-run`` / ``spikernn-convert`` r
 from __future__ import annotations
 
 import argparse
+import csv
 
 import matplotlib.pyplot as plt
 import numpy as np
-from common import CONVERTED, Sample, converted_fraction, finished_runs, group, save_figure, trained, write_table
+from common import (
+    CONVERTED,
+    RESULTS,
+    Sample,
+    converted_fraction,
+    finished_runs,
+    group,
+    save_figure,
+    trained,
+    write_table,
+)
 
 from spikernn.transfer import default_grid
 
 KEYS = (
     "model.activation",
+    "model.tau_min_ms",
     "model.tau_max_ms",
+    "model.gain",
     "model.noise_std",
     "trainer.stopping.extra_trials",
     "spiking.noise_mode",
@@ -99,6 +115,7 @@ def main() -> None:
     args = parser.parse_args()
     rows = []
     panels: list[tuple[str, list]] = []  # (label, converted runs) per condition, for the figure
+    networks: list[dict] = []  # one row per run, for the CSV
     for experiment in args.experiments:
         runs = finished_runs(experiment, "spikernn-run") if _has(experiment, "spikernn-run") else []
         runs += finished_runs(experiment, "spikernn-convert") if _has(experiment, "spikernn-convert") else []
@@ -106,6 +123,7 @@ def main() -> None:
             ok = [r for r in trained(members) if r.data.metrics.get("lif_accuracy") is not None]
             fresh = [r.data.metrics["lif_accuracy"] for r in ok]
             panels.append((f"{experiment}\n{_short(condition)}", ok))
+            networks += [network_row(experiment, condition, r) for r in members]
             grid = [r.data.metrics["search_accuracy"] for r in ok if "search_accuracy" in r.data.metrics]
             rows.append(
                 [
@@ -146,8 +164,42 @@ def main() -> None:
         "search's 100-trial accuracies (the reference code's per-network number; a maximum over the grid's "
         "12 or more factors, biased up).",
     )
+    write_networks(args.name, networks)
     if args.figure:
         figure(args.name, panels)
+
+
+NETWORK_METRICS = (
+    "trials_to_criterion",
+    "rate_accuracy",
+    "scaling_factor",
+    "lif_accuracy",
+    "search_accuracy",
+    "lif_accuracy.Go",
+    "lif_accuracy.NoGo",
+    "lif_exc_hz",
+    "lif_inh_hz",
+)
+
+
+def network_row(experiment: str, condition: tuple, run) -> dict:
+    """One network's numbers (empty where a run has no such metric, e.g. an untrained network's LIF accuracy)."""
+    label = ", ".join(f"{k.split('.')[-1]}={v}" for k, v in zip(KEYS, condition, strict=True) if v)
+    row = {"experiment": experiment, "condition": label, "seed": run.data.params.get("seed", "")}
+    row |= {"run_id": run.info.run_id, "trained": run.data.tags.get("trained", "True")}
+    return row | {name: run.data.metrics.get(name, "") for name in NETWORK_METRICS}
+
+
+def write_networks(name: str, networks: list[dict]) -> None:
+    """``results/<name>_networks.csv``: every network of the table, sorted by experiment and seed."""
+    path = RESULTS / f"{name}_networks.csv"
+    networks = sorted(networks, key=lambda r: (r["experiment"], r["condition"], int(r["seed"] or -1)))
+    with path.open("w", newline="") as f:
+        fields = ["experiment", "condition", "seed", "run_id", "trained", *NETWORK_METRICS]
+        writer = csv.DictWriter(f, fieldnames=fields)
+        writer.writeheader()
+        writer.writerows(networks)
+    print(f"wrote {path} ({len(networks)} networks)")
 
 
 def figure(name: str, panels: list[tuple[str, list]]) -> None:
