@@ -64,7 +64,10 @@ def test_members_of_a_population_equal_networks_trained_alone(batch_size: int) -
     members = [
         (RateRNNConfig(n_units=30, taus_ms=[20.0, 50.0]), 11),
         (RateRNNConfig(n_units=30, taus_ms=[20.0, 50.0], activation="softplus"), 12),
-        (RateRNNConfig(n_units=30, taus_ms=[20.0, 50.0], gain=1.0), 13),
+        # gain 1 and state noise 20× SPEC's: this member cannot meet the criterion in the budget, so
+        # the others stop while it goes on on any CPU (float sums, and so the trials at which the
+        # other two stop, differ between CPUs: on one AMD EPYC all of the earlier three stopped at 1600)
+        (RateRNNConfig(n_units=30, taus_ms=[20.0, 50.0], gain=1.0, noise_std=2.0), 13),
     ]
     together = train_population(task, members, training)
     for (config, seed), member in zip(members, together, strict=True):
@@ -75,6 +78,7 @@ def test_members_of_a_population_equal_networks_trained_alone(batch_size: int) -
     stopped = [m.record.trials_to_criterion for m in together]
     assert any(s is not None for s in stopped), stopped  # at least one member met the criterion…
     assert len(set(stopped)) > 1, stopped  # … at a different point than another
+    assert stopped[2] is None and together[2].record.trials_seen[-1] == training.max_trials
 
 
 def test_a_member_that_fails_does_not_stop_the_others(monkeypatch) -> None:
