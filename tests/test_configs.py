@@ -33,6 +33,16 @@ def test_fig2de_spans_fixed_and_long_decay_constants() -> None:
     assert fixed.model.n_units == longest.model.n_units == 250
 
 
+def test_robust_preset_changes_only_the_training_and_the_grid_of_the_fig7_networks() -> None:
+    raw, robust = run_config("experiment=gonogo_n250_robust")
+    _, fig7 = run_config("experiment=gonogo_n250")
+    assert (robust.model.noise_std, robust.model.gain, robust.trainer.stopping.extra_trials) == (0.565, 1.589, 500)
+    assert min(robust.transfer.scaling_factors) == 10 and max(robust.transfer.scaling_factors) == 75
+    assert robust.model.taus_ms == fig7.model.taus_ms == [20.0, 50.0] and robust.model.n_units == 250
+    assert robust.spiking == fig7.spiking  # the spiking network and its voltage noise stay SPEC's
+    assert raw["logger"]["experiment_name"] == "gonogo_n250_robust"
+
+
 def test_fig3_trains_mante_in_the_papers_mode() -> None:
     raw, config = run_config("experiment=fig3", "model.n_units=10")
     assert config.task.name == "mante" and config.model.taus_ms == [20.0, 50.0]
