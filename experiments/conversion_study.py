@@ -128,7 +128,7 @@ def main() -> None:
             rows.append(
                 [
                     experiment,
-                    ", ".join(f"{k.split('.')[-1]}={v}" for k, v in zip(KEYS, condition, strict=True) if v),
+                    _label(condition),
                     f"{len(trained(members))}/{len(members)}",
                     fraction(fresh),
                     Sample(fresh).mean_sd(),
@@ -184,8 +184,7 @@ NETWORK_METRICS = (
 
 def network_row(experiment: str, condition: tuple, run) -> dict:
     """One network's numbers (empty where a run has no such metric, e.g. an untrained network's LIF accuracy)."""
-    label = ", ".join(f"{k.split('.')[-1]}={v}" for k, v in zip(KEYS, condition, strict=True) if v)
-    row = {"experiment": experiment, "condition": label, "seed": run.data.params.get("seed", "")}
+    row = {"experiment": experiment, "condition": _label(condition), "seed": run.data.params.get("seed", "")}
     row |= {"run_id": run.info.run_id, "trained": run.data.tags.get("trained", "True")}
     return row | {name: run.data.metrics.get(name, "") for name in NETWORK_METRICS}
 
@@ -223,6 +222,11 @@ def figure(name: str, panels: list[tuple[str, list]]) -> None:
     fac.set_title("where the search's optimum lies")
     fac.legend(fontsize=6)
     save_figure(fig, name)
+
+
+def _label(condition: tuple) -> str:
+    """A condition's settings as ``name=value, …`` (the ones it has)."""
+    return ", ".join(f"{k.split('.')[-1]}={v}" for k, v in zip(KEYS, condition, strict=True) if v)
 
 
 def _short(condition: tuple) -> str:
