@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -170,3 +172,29 @@ def test_a_killed_launch_resumes_with_the_jobs_it_had_not_finished(tmp_path: Pat
     assert sorted(r.data.tags["command"] for r in killed) == ["population", "spikernn-run"]
     (resumed,) = [r for r in runs if r.data.tags.get("command") == "population" and r.info.status == "FINISHED"]
     assert resumed.data.metrics["jobs_completed"] == 2
+
+
+def test_sigterm_while_a_population_trains_ends_the_launch_killed(tmp_path: Path) -> None:
+    """SIGTERM (what SLURM sends) while the population trains: exit 143 as for a killed process,
+    the launch's parent run KILLED with no job completed, nothing kept or summarised. (Lightning's
+    own handler alone ended such a launch with exit code 0, which SLURM reads as success.)"""
+    never_done = ["trainer.max_trials=1000000", "trainer.stopping.accuracy_threshold=1.0"]
+    proc = _run_command(["-m", *TRAIN[:1], *TRAIN[3:], *never_done, "seed=1,2", "hydra/launcher=population"], tmp_path)
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(proc.stderr), daemon=True)
+    reader.start()
+    deadline = time.monotonic() + 300
+    while not any("Training a population of 2 networks" in line for line in lines):
+        assert proc.poll() is None, "".join(lines)[-3000:]
+        assert time.monotonic() < deadline, "training never started"
+        time.sleep(0.1)
+    time.sleep(2.0)  # inside Lightning's fit loop
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=120) == 143, "".join(lines)[-3000:]
+    reader.join(timeout=10)
+    assert "interrupted by SIGTERM" in "".join(lines)
+    client = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    (parent,) = client.search_runs([client.get_experiment_by_name("spikernn").experiment_id])
+    assert parent.data.tags["command"] == "population" and parent.info.status == "KILLED"
+    assert parent.data.metrics["jobs_completed"] == 0
+    assert not list(tmp_path.rglob("summary.json")) and not list(tmp_path.glob("populations/*.pt"))

@@ -24,6 +24,8 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
+import sys
 import time
 from collections import defaultdict
 from collections.abc import Sequence
@@ -107,6 +109,7 @@ class PopulationLauncher(Launcher):
 
     def launch(self, job_overrides: Sequence[Sequence[str]], initial_job_idx: int) -> Sequence[JobReturn]:
         from spikernn.apps.command import refuse
+        from spikernn.tracking.signals import acknowledge, deferred, interrupt_signal, interruptible
         from spikernn.validation import ConfigError
 
         setup_globals()
@@ -128,17 +131,27 @@ class PopulationLauncher(Launcher):
             )
         parent = _ParentRun.open(todo[0].config, len(todo)) if todo else None
         try:
-            for group in self._populations(todo):
-                self._train(group)
-                for job in group:
-                    returns[job.num] = self._run(job, parent)
-            for job in todo:
-                if job.num not in returns:
-                    returns[job.num] = self._run(job, parent)
+            # SIGTERM / Ctrl-C while a population trains raise Interrupted here; Lightning's own
+            # handler alone would end the launch with a bare SystemExit, i.e. exit code 0
+            with interruptible():
+                for group in self._populations(todo):
+                    self._train(group)
+                    for job in group:
+                        returns[job.num] = self._run(job, parent)
+                for job in todo:
+                    if job.num not in returns:
+                        returns[job.num] = self._run(job, parent)
         except BaseException as err:
+            signum = interrupt_signal(err)
             if parent is not None:
-                parent.close("KILLED" if isinstance(err, KeyboardInterrupt | SystemExit) else "FAILED", returns)
-            raise
+                with deferred():  # a second signal must not leave the parent run open
+                    parent.close("FAILED" if signum is None else "KILLED", returns)
+            if signum is None:
+                raise
+            acknowledge()
+            closed = "; parent MLflow run ended KILLED" if parent is not None else ""
+            log.error(f"population launch: interrupted by {signal.Signals(signum).name}{closed}")
+            sys.exit(128 + signum)
         if parent is not None:
             parent.close("FINISHED", returns)
         return [returns[job.num] for job in jobs]
