@@ -138,8 +138,8 @@ CONVERT_TWO = ["-m", *TRAIN[:3], "allow_untrained=true", "eval_trials=4", "trans
                "seed=5", "transfer.trials_per_factor=4,400", "hydra/launcher=population"]  # fmt: skip
 
 
-def _run_command(args: list[str], out: Path) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "spikernn.apps.run", *args], env=_environment(out),
+def _run_command(args: list[str], out: Path, app: str = "run") -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", f"spikernn.apps.{app}", *args], env=_environment(out),
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
 
 
@@ -198,3 +198,44 @@ def test_sigterm_while_a_population_trains_ends_the_launch_killed(tmp_path: Path
     assert parent.data.tags["command"] == "population" and parent.info.status == "KILLED"
     assert parent.data.metrics["jobs_completed"] == 0
     assert not list(tmp_path.rglob("summary.json")) and not list(tmp_path.glob("populations/*.pt"))
+
+
+def test_a_launch_killed_while_its_population_trains_resumes_the_training(tmp_path: Path) -> None:
+    """SIGTERM once the population has checkpointed, then the same command: training goes on from
+    the checkpoint, not from trial 0, and ends with the same networks and training curves as a
+    launch never interrupted; the checkpoint is removed once the networks are kept."""
+    sweep = ["-m", "model.n_units=100", "trainer.max_trials=600", "trainer.progress_bar=false",
+             "trainer.stopping.accuracy_threshold=1.0", "seed=1,2", "hydra/launcher=population"]  # fmt: skip
+    proc = _run_command(sweep, tmp_path / "killed", app="train")
+    deadline = time.monotonic() + 300
+    while not list((tmp_path / "killed").glob("populations/training/*/last.ckpt")):
+        assert proc.poll() is None, proc.stderr.read()[-3000:]
+        assert time.monotonic() < deadline, "the population never checkpointed"
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGTERM)
+    _, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 143, stderr[-3000:]
+    assert not list((tmp_path / "killed").glob("populations/*.pt"))
+
+    again = _train(sweep, tmp_path / "killed")
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert "Resuming the population's training from" in again.stderr
+    assert not list((tmp_path / "killed").glob("populations/training/*"))
+    whole = _train(sweep, tmp_path / "whole")
+    assert whole.returncode == 0, whole.stderr[-3000:]
+    for seed in (1, 2):
+        resumed, uninterrupted = (_member(tmp_path / name, seed) for name in ("killed", "whole"))
+        assert resumed[0]["training_history"] == uninterrupted[0]["training_history"]
+        assert resumed[0]["training_history"]["trials"][-1] == 600
+        for name, value in uninterrupted[1].items():
+            assert torch.equal(value, resumed[1][name]), name
+
+
+def _member(out: Path, seed: int) -> tuple[dict, dict]:
+    """The summary and weights of the job with ``seed`` a launch left in ``out``."""
+    (path,) = (
+        p
+        for p in out.glob("multiruns/*/*/*/summary.json")
+        if f"seed={seed}" in (p.parent / ".hydra" / "overrides.yaml").read_text()
+    )
+    return json.loads(path.read_text()), torch.load(path.parent / "rate_model.pt", weights_only=True)["state"]

@@ -22,8 +22,10 @@ cannot share a training loop; here they share one process and one kernel call pe
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
+import shutil
 import signal
 import sys
 import time
@@ -262,9 +264,18 @@ class PopulationLauncher(Launcher):
         todo = [j for j in group if j.num not in kept]
         if todo:
             log.info(f"Training a population of {len(todo)} networks (task {first.task}, N = {first.model.n_units})")
+            # checkpointed after every evaluation: a launch killed while it trains resumes where it was
+            folder = store.training_folder([keys[j.num] for j in todo])
+            training = first.trainer
+            if (resume := store.resumable(folder)) is not None:
+                log.info(f"Resuming the population's training from {resume} (left by an interrupted launch)")
+                training = dataclasses.replace(training, resume_from=str(resume))
             start = time.perf_counter()
             members = train_population(
-                get_task(first.task), [(j.settings.model, j.settings.seed) for j in todo], first.trainer
+                get_task(first.task),
+                [(j.settings.model, j.settings.seed) for j in todo],
+                training,
+                checkpoint_dir=folder,
             )
             trained = sum(m.record.trained for m in members)
             failed = [(j.num, m.record.failure) for j, m in zip(todo, members, strict=True) if m.record.failure]
@@ -277,6 +288,7 @@ class PopulationLauncher(Launcher):
             for job, member in zip(todo, members, strict=True):
                 store.save(keys[job.num], member)
                 kept[job.num] = member
+            shutil.rmtree(folder, ignore_errors=True)
         for job in group:
             hand_over(job.num, kept[job.num])
 

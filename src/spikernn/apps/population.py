@@ -13,6 +13,7 @@ import json
 import logging
 from pathlib import Path
 
+import torch
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import OmegaConf
 from pytorch_lightning.loggers import Logger
@@ -86,10 +87,32 @@ class TrainedStore:
     """Networks a population trained, kept in ``folder`` (``<output_dir>/populations``) under
     their ``member_key`` as soon as the population is done, so that a launch interrupted later (in
     the jobs' conversion) or run again (e.g. another spiking setting) reuses them instead of
-    training again. A file that cannot be read is reported and its network trained again."""
+    training again; a population that was stopped while training resumes from its checkpoint in
+    ``training/``. A file that cannot be read is reported and its network trained again."""
 
     def __init__(self, folder: Path) -> None:
         self.folder = folder
+
+    def training_folder(self, keys: list[str]) -> Path:
+        """Where the population of members ``keys`` (in training order: the first seeds the loop)
+        keeps its Lightning checkpoint ``last.ckpt`` while it trains."""
+        return self.folder / "training" / hashlib.sha256(" ".join(keys).encode()).hexdigest()[:24]
+
+    def resumable(self, folder: Path) -> Path | None:
+        """The checkpoint an interrupted population left in ``folder``, if it can be read; one that
+        cannot (a kill while it was written) is reported and removed, and the population starts afresh."""
+        path = folder / "last.ckpt"
+        if not path.is_file():
+            return None
+        try:
+            checkpoint = torch.load(path, map_location="cpu", weights_only=False)  # our own file, not a colleague's
+            if "population" not in checkpoint or "state_dict" not in checkpoint:
+                raise KeyError("no population state")
+            return path
+        except Exception as err:  # noqa: BLE001 - a damaged pickle raises anything
+            log.warning(f"{path}: not resumed, the population trains from the start ({type(err).__name__}: {err})")
+            path.unlink()
+            return None
 
     def _path(self, key: str) -> Path:
         return self.folder / f"{key}.pt"
