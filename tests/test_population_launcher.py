@@ -239,3 +239,20 @@ def _member(out: Path, seed: int) -> tuple[dict, dict]:
         if f"seed={seed}" in (p.parent / ".hydra" / "overrides.yaml").read_text()
     )
     return json.loads(path.read_text()), torch.load(path.parent / "rate_model.pt", weights_only=True)["state"]
+
+
+def test_an_unreadable_population_checkpoint_is_reported_and_not_resumed(tmp_path: Path, caplog) -> None:
+    """A checkpoint cut short (a kill while it was written): no resume, a warning naming the file,
+    the file removed so that the population trains from the start."""
+    from spikernn.apps.population import TrainedStore
+
+    store = TrainedStore(tmp_path / "populations")
+    folder = store.training_folder(["a", "b"])
+    assert folder != store.training_folder(["b", "a"])  # the first member seeds the loop: order matters
+    folder.mkdir(parents=True)
+    (folder / "last.ckpt").write_bytes(b"PK\x03\x04 cut short")
+    assert store.resumable(folder) is None
+    assert "last.ckpt: not resumed, the population trains from the start" in caplog.text
+    assert not (folder / "last.ckpt").exists()
+    torch.save({"state_dict": {}}, folder / "last.ckpt")  # readable, but no population state
+    assert store.resumable(folder) is None
