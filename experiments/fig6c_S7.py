@@ -7,7 +7,7 @@ logger.experiment_name=figS7 spiking=qif``)."""
 from __future__ import annotations
 
 import matplotlib.pyplot as plt
-from common import Sample, finished_runs, group, lif_accuracies, param, save_figure, write_table
+from common import Sample, finished_runs, group, lif_accuracies, param, save_figure, trained, write_table
 from scipy import stats
 
 
@@ -24,7 +24,7 @@ def main() -> None:
     usable = [s for s in samples if len(s) > 1]
     test = f"Kruskal–Wallis p = {stats.kruskal(*usable).pvalue:.2f}" if len(usable) > 1 else "n too small"
     rows = [
-        [f"{g:g}", f"{sum(r.data.metrics.get('trained') == 1 for r in by_gain[g])}/{len(by_gain[g])}",
+        [f"{g:g}", f"{len(trained(by_gain[g]))}/{len(by_gain[g])}",
          Sample(s).mean_sd(), Sample(s).converted()]
         for g, s in zip(gains, samples, strict=True)
     ]  # fmt: skip
