@@ -12,17 +12,28 @@ from spikernn.apps.config import build_run_config, config_dir, plain
 EXPERIMENTS = sorted(p.stem for p in (Path(config_dir()) / "experiment").glob("*.yaml"))
 
 
-def run_config(*overrides: str):
+def run_config(*overrides: str, command: str = "run"):
     with initialize_config_dir(config_dir=config_dir(), version_base=None):
-        cfg = compose("run", overrides=list(overrides))
+        cfg = compose(command, overrides=list(overrides))
     return plain(cfg), build_run_config(plain(cfg))
 
 
 @pytest.mark.parametrize("name", EXPERIMENTS)
 def test_experiment_composes_and_validates(name: str) -> None:
+    """For spikernn-run and for spikernn-train (which has no conversion groups: an experiment that
+    overrides /transfer must still compose there)."""
     raw, config = run_config(f"experiment={name}")
-    assert config.model.n_units > 0
-    assert raw["logger"]["experiment_name"]
+    assert config.model.n_units > 0 and raw["logger"]["experiment_name"]
+    _, trained = run_config(f"experiment={name}", command="train")
+    assert trained.model == config.model and trained.trainer == config.trainer
+
+
+def test_adaptive_presets_race_the_reference_or_the_wide_grid() -> None:
+    _, reference = run_config("transfer=adaptive")
+    _, wide = run_config("experiment=gonogo_n250_robust", "transfer=adaptive_wide")
+    assert reference.transfer.search == wide.transfer.search == "adaptive"
+    assert reference.transfer.scaling_factors is None  # the activation's reference grid
+    assert len(wide.transfer.scaling_factors) == 16 and wide.transfer.round_trials == 16
 
 
 def test_fig2de_spans_fixed_and_long_decay_constants() -> None:

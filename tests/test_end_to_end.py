@@ -36,3 +36,9 @@ def test_small_go_nogo_network_trains_converts_and_solves_the_task() -> None:
     evaluation = evaluate_spiking(network, task, search.best_factor, 100, g)
     assert evaluation.lif_accuracy >= 0.9
     assert 0 < evaluation.lif_exc_hz < 100 and 0 < evaluation.lif_inh_hz < 200
+
+    # the adaptive search (transfer=adaptive) on the same network: fewer trials, a factor that works
+    race = search_scaling_factor(network, task, SIGMOID_GRID, 100, torch.Generator().manual_seed(1), search="adaptive")
+    assert race.trials_simulated <= 12 * 16 + 6 * 16 + 3 * 16 + 2 * 16 < 12 * 100
+    raced = evaluate_spiking(network, task, race.best_factor, 100, torch.Generator().manual_seed(2))
+    assert raced.lif_accuracy >= 0.9

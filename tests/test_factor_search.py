@@ -36,3 +36,74 @@ def test_rescoring_settings_are_checked() -> None:
         TransferConfig(rescore_best=-1)
     with pytest.raises(ConfigError, match="transfer.rescore_trials"):
         TransferConfig(rescore_trials=0)
+
+
+def _fake_network(monkeypatch, truth: dict[float, float], seed: int = 0) -> list[tuple[list[float], int]]:
+    """Replace the simulation by Bernoulli draws at the given true accuracy of each factor; returns
+    the list of (factors, trials) simulated."""
+    calls: list[tuple[list[float], int]] = []
+    rng = torch.Generator().manual_seed(seed)
+
+    def counts(network, task, fs, n, generator, on_progress) -> torch.Tensor:
+        calls.append((list(fs), n))
+        p = torch.tensor([truth[f] for f in fs], dtype=torch.float64)
+        return torch.bernoulli(p[:, None].expand(-1, n), generator=rng).sum(1)
+
+    monkeypatch.setattr(transfer, "_correct_counts", counts)
+    return calls
+
+
+WIDE = [10, 12.5, 15, 17.5, 20, 25, 30, 35, 40, 45, 50, 55, 60, 65, 70, 75]
+
+
+def test_the_race_drops_bad_factors_early_and_simulates_at_most_480_trials_of_the_grids_1600(monkeypatch) -> None:
+    """A peaked curve: the factors far from the peak leave after the first round; the winner is
+    one of the best, and the race costs far fewer trials than the grid's 16 × 100."""
+    truth = {f: max(0.5, 1.0 - abs(f - 30) / 40) for f in WIDE}  # 1.0 at 30, 0.5 at the ends
+    calls = _fake_network(monkeypatch, truth)
+    search = search_scaling_factor(None, None, WIDE, 100, torch.Generator(), search="adaptive")
+    assert calls[0] == (WIDE, 16)  # every factor in the first round
+    assert all(n == 16 for _, n in calls) and len(calls[1]) <= 8
+    assert truth[search.best_factor] >= 0.95
+    assert search.trials_simulated == sum(len(fs) * n for fs, n in calls) <= 480
+    assert search.trials_by_factor[search.best_index] == search.trials_per_factor
+    assert sum(1 for n in search.trials_by_factor if n == 16) >= 8  # half or more left after one round
+
+
+def test_a_plateau_of_perfect_factors_is_decided_by_their_neighbours(monkeypatch) -> None:
+    """Five factors never fail: the race cannot tell them apart by their own trials, so the one
+    whose neighbours do best wins — inside the plateau, not at its edge — after at most four rounds."""
+    truth = {f: 0.3 for f in WIDE} | {f: 1.0 for f in (25, 30, 35, 40, 45)}
+    calls = _fake_network(monkeypatch, truth)
+    search = search_scaling_factor(None, None, WIDE, 100, torch.Generator(), search="adaptive")
+    assert search.best_factor in (30, 35, 40)
+    assert len(calls) <= 4 and search.trials_simulated <= 480
+
+
+def test_the_race_stops_at_the_trial_cap_and_reports_each_round(monkeypatch) -> None:
+    """One factor: a single round of min(round_trials, cap). Four equal factors with a cap of 20:
+    rounds of 16 trials (four factors) and 4 (the better two), then the cap ends it. A monitor that
+    says stop ends the race after its first round."""
+    _fake_network(monkeypatch, {20.0: 1.0})
+    one = search_scaling_factor(None, None, [20.0], 100, torch.Generator(), search="adaptive")
+    assert one.best_factor == 20.0 and one.trials_simulated == 16
+    four = [20.0, 25.0, 30.0, 35.0]
+    calls = _fake_network(monkeypatch, dict.fromkeys(four, 0.9), seed=1)
+    capped = search_scaling_factor(None, None, four, 20, torch.Generator(), search="adaptive")
+    assert [(len(fs), n) for fs, n in calls] == [(4, 16), (2, 4)] and capped.trials_per_factor == 20
+    calls = _fake_network(monkeypatch, dict.fromkeys(four, 0.9), seed=1)
+    seen = []
+    stop = lambda done, accuracy: seen.append(done) or False  # noqa: E731
+    stopped = search_scaling_factor(None, None, four, 100, torch.Generator(), search="adaptive", monitor=stop)
+    assert stopped.stopped_early and seen == [16] and len(calls) == 1
+
+
+def test_adaptive_settings_are_checked() -> None:
+    with pytest.raises(ConfigError, match="transfer.search must be one of 'grid', 'adaptive'"):
+        TransferConfig(search="racing")
+    with pytest.raises(ConfigError, match="transfer.round_trials"):
+        TransferConfig(search="adaptive", round_trials=0)
+    with pytest.raises(ConfigError, match="transfer.race_z"):
+        TransferConfig(search="adaptive", race_z=-1.0)
+    with pytest.raises(ConfigError, match="transfer.rescore_best must be 0"):
+        TransferConfig(search="adaptive", rescore_best=2)

@@ -65,7 +65,7 @@ def _raster(path: Path, inhibitory: torch.Tensor) -> tuple[SavedFigure, torch.Te
 
 
 def _accuracy(path: Path) -> SavedFigure:
-    return plot_accuracy_by_factor(path, [20.0, 25.0, 30.0, 35.0], [0.95, 0.96, 0.5, 0.0], 25.0, trials_per_factor=100)
+    return plot_accuracy_by_factor(path, [20.0, 25.0, 30.0, 35.0], [0.95, 0.96, 0.5, 0.0], 25.0, trials=100)
 
 
 def _training(path: Path) -> SavedFigure:

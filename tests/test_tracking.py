@@ -73,6 +73,7 @@ def _conversion(pruned: bool = False) -> ConversionResult:
         spiking={"t_ref_ms": 2.0},
         scaling_factor=25.0,
         search_trials_per_factor=100,
+        search_trials=300,
         search_accuracy=0.95,
         lif_accuracy_by_scaling_factor={"20.0": 0.5, "25.0": 0.95, "27.5": 0.9},
         pruned=pruned,
@@ -89,6 +90,7 @@ def test_result_decides_metrics_tags_and_tables() -> None:
     result = RunResult(train, _conversion())
     record = tracking_record(result)
     assert record.metrics["lif_accuracy"] == 0.9 and record.metrics["lif_exc_hz"] == 12.5
+    assert record.metrics["search_trials"] == 300
     assert record.metrics["lif_accuracy.NoGo"] == 1.0 and record.metrics["lif_accuracy_s27.5"] == 0.9
     assert record.tables["lif_accuracy_by_scaling_factor.json"] == {
         "scaling_factor": [20.0, 25.0, 27.5],

@@ -339,6 +339,9 @@ def convert_stage(
         monitor=monitor,
         rescore_best=transfer.rescore_best,
         rescore_trials=transfer.rescore_trials,
+        search=transfer.search,
+        round_trials=transfer.round_trials,
+        race_z=transfer.race_z,
     )
     best = search.best_factor
     figure = plot_accuracy_by_factor(
@@ -346,12 +349,13 @@ def convert_stage(
         search.scaling_factors,
         search.accuracy,
         best,
-        trials_per_factor=search.trials_per_factor,
+        trials=search.trials_by_factor or search.trials_per_factor,
     )
     result = ConversionResult(
         spiking=spiking.to_dict(),
         scaling_factor=best,
         search_trials_per_factor=search.trials_per_factor,
+        search_trials=search.trials_simulated,
         search_accuracy=search.best_grid_accuracy,
         rescored_accuracy=search.rescored[search.best_index] if search.rescored else None,
         lif_accuracy_by_scaling_factor=dict(zip(map(str, search.scaling_factors), search.accuracy, strict=True)),

@@ -209,7 +209,8 @@ class ConversionResult(Result):
 
     spiking: dict  # the spiking parameters used
     scaling_factor: float = metric()
-    search_trials_per_factor: int = tag()
+    search_trials_per_factor: int = tag()  # adaptive search: the chosen factor's trials
+    search_trials: int = metric()  # trials the search simulated, all factors together
     search_accuracy: float = metric()  # the grid's best accuracy (the reference code's number)
     lif_accuracy_by_scaling_factor: dict[str, float] = field(metadata={ROLE: BY_FACTOR})
     pruned: bool = tag()

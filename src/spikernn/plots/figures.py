@@ -173,16 +173,18 @@ def plot_accuracy_by_factor(
     accuracy: Sequence[float],
     best: float,
     *,
-    trials_per_factor: int,
+    trials: int | Sequence[int],
     chance: float = 0.5,
     criterion: float = 0.95,
 ) -> SavedFigure:
     """LIF accuracy (%) against the scaling factor s = 1/λ, each point with its Wilson 95 %
-    interval over ``trials_per_factor`` trials; the chosen factor ``best`` marked, the chance level (a
-    network that always gives the same answer: 50 % for the two balanced answers of every task
-    here) and the conversion criterion (the paper's 95 %) drawn."""
+    interval over its ``trials`` (one number: the same at every factor; an adaptive search: one
+    per factor); the chosen factor ``best`` marked, the chance level (a network that always gives
+    the same answer: 50 % for the two balanced answers of every task here) and the conversion
+    criterion (the paper's 95 %) drawn."""
     acc = np.asarray(accuracy, dtype=float)
-    intervals = np.array([wilson_interval(round(a * trials_per_factor), trials_per_factor) for a in acc])
+    counts = [trials] * len(acc) if isinstance(trials, int) else list(trials)
+    intervals = np.array([wilson_interval(round(a * n), n) for a, n in zip(acc, counts, strict=True)])
     fig = Figure(figsize=(3.6, 2.8))
     ax = fig.subplots()
     measured = ax.errorbar(
@@ -209,7 +211,12 @@ def plot_accuracy_by_factor(
     ax.set_xlabel("scaling factor s (λ = 1/s)")
     ax.set_ylabel("LIF accuracy (%)")
     ax.set_ylim(0, 102)
-    ax.set_title(f"factor search, n = {trials_per_factor} trials per factor")
+    same = len(set(counts)) == 1
+    ax.set_title(
+        f"factor search, n = {counts[0]} trials per factor"
+        if same
+        else f"adaptive factor search, n = {min(counts)}–{max(counts)} trials per factor"
+    )
     ax.legend(handles=[measured, marked, criterion_line, chance_line], loc="best")
     return save(fig, path)
 
