@@ -46,6 +46,7 @@ def test_a_good_run_has_no_warnings(caplog) -> None:
     [
         ({"lif_accuracy": 0.52}, "chance_lif_accuracy", "spiking accuracy 0.520 is at chance level"),
         ({"rate_accuracy": 0.5}, "chance_rate_accuracy", "rate accuracy 0.500 is at chance level"),
+        ({"lif_accuracy": 0.067}, "chance_lif_accuracy", "0.067 is far below chance (0.5 − 0.071)"),
         ({"scaling_factor": 20.0, "lif_accuracy": 0.9}, "factor_at_grid_edge", "s = 20 is the smallest of the grid"),
         ({"scaling_factor": 60.0, "lif_accuracy": 0.9}, "factor_at_grid_edge", "s = 60 is the largest"),
         ({"lif_nan_readout_trials": 7}, "nan_readout", "NaN readouts on 7 spiking trial(s)"),

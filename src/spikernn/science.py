@@ -27,6 +27,19 @@ def chance_margin(n_trials: int | None) -> float:
     return 2 * math.sqrt(CHANCE * (1 - CHANCE) / max(1, n_trials or 1))
 
 
+def _chance_message(kind: str, accuracy: float, margin: float, network: str) -> str:
+    """At chance (within ``margin`` of it): the network ignores the task. Far below chance: it
+    answers, but the opposite way on most trials (e.g. an inverted readout), which is not chance."""
+    if accuracy < CHANCE - margin:
+        return (
+            f"{kind} accuracy {accuracy:.3f} is far below chance ({CHANCE:g} − {margin:.3f}): {network} "
+            "answers the opposite of the target on most trials (an inverted readout or decision, not noise)"
+        )
+    return (
+        f"{kind} accuracy {accuracy:.3f} is at chance level ({CHANCE:g} ± {margin:.3f}): {network} does not do the task"
+    )
+
+
 def warn(summary: dict, code: str, message: str) -> None:
     """Log ``message`` once and flag ``code`` in ``summary``."""
     codes = summary.setdefault("warnings", [])
@@ -68,20 +81,14 @@ def flag_failures(summary: dict) -> dict:
             "the rate network did not meet the training criterion and was converted anyway (allow_untrained)",
         )
     lif = _number(summary.get("lif_accuracy"))
-    if lif is not None and lif <= CHANCE + chance_margin(summary.get("eval_trials")):
-        warn(
-            summary,
-            CHANCE_LIF,
-            f"spiking accuracy {lif:.3f} is at chance level ({CHANCE:g} ± noise of {summary.get('eval_trials')} "
-            "trials): the converted network does not do the task",
-        )
+    lif_margin = chance_margin(summary.get("eval_trials"))
+    if lif is not None and lif <= CHANCE + lif_margin:
+        warn(summary, CHANCE_LIF, _chance_message("spiking", lif, lif_margin, "the converted network"))
     rate = _number(summary.get("rate_accuracy"))
     rate_trials = summary.get("rate_eval_trials") or summary.get("eval_trials")  # older summaries: the latter
     rate_margin = chance_margin(rate_trials) if rate_trials else 0.0  # unknown trial count: chance itself
     if summary.get("trained") is not False and rate is not None and rate <= CHANCE + rate_margin:
-        warn(
-            summary, CHANCE_RATE, f"rate accuracy {rate:.3f} is at chance level: the rate network does not do the task"
-        )
+        warn(summary, CHANCE_RATE, _chance_message("rate", rate, rate_margin, "the rate network"))
     by_factor = summary.get("lif_accuracy_by_scaling_factor") or {}
     best = _number(summary.get("scaling_factor"))
     if len(by_factor) > 1 and best is not None and not summary.get("pruned"):
