@@ -56,6 +56,9 @@ def test_population_jobs_equal_jobs_trained_alone(tmp_path: Path) -> None:
     for key in ("trained", "trials_to_criterion", "rate_accuracy", "rate_loss", "training_history", "tau_d_ms_mean"):
         assert member[key] == solo[key], key
     assert member["population_size"] == 4 and solo["population_size"] == 1
+    # a population's jobs leave out the figures (hydra.launcher.member_figures) and MLflow models
+    assert member["figures"] == [] and not list(member_dir.glob("*.png"))
+    assert solo["figures"] == ["training.png"] and (solo_summary_path.parent / "training.png").is_file()
     w_member = torch.load(member_dir / "rate_model.pt", weights_only=True)
     w_solo = torch.load(solo_summary_path.parent / "rate_model.pt", weights_only=True)
     for name, value in w_solo["state"].items():
@@ -68,9 +71,27 @@ def test_population_jobs_equal_jobs_trained_alone(tmp_path: Path) -> None:
     assert parents[0].data.metrics["jobs_completed"] == 4
     children = [r for r in runs if r.data.tags.get("mlflow.parentRunId") == parents[0].info.run_id]
     assert len(children) == 4 and all(r.info.status == "FINISHED" for r in children)
+    assert not client.search_logged_models([parents[0].info.experiment_id])  # member_models false
     history = client.get_metric_history(member["mlflow_run_id"], "eval_loss")
     assert [m.step for m in history] == solo["training_history"]["trials"]
     assert [m.value for m in history] == solo["training_history"]["eval_loss"]
+
+
+def test_a_jobs_own_figure_and_model_settings_win_over_the_launchers(tmp_path: Path) -> None:
+    """``logger.figures=true`` on the command line draws the job's figures in a population launch;
+    ``hydra.launcher.member_models=true`` logs its MLflow model; without either, neither."""
+    given = ["-m", *TRAIN, "seed=5", "logger.figures=true", "hydra/launcher=population",
+             "hydra.launcher.member_models=true"]  # fmt: skip
+    proc = _train(given, tmp_path / "asked")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    (summary_path,) = (tmp_path / "asked" / "multiruns").rglob("summary.json")
+    summary = json.loads(summary_path.read_text())
+    assert summary["figures"] == ["training.png"] and (summary_path.parent / "training.png").is_file()
+    client = MlflowClient(f"sqlite:///{tmp_path / 'asked' / 'mlflow.db'}")
+    experiment = client.get_experiment_by_name("spikernn").experiment_id
+    models = client.search_logged_models([experiment])
+    assert [m.source_run_id for m in models] == [summary["mlflow_run_id"]]
+    assert client.get_run(summary["mlflow_run_id"]).data.tags["logger.figures"] == "True"
 
 
 def _is(summary_path: Path, seed: int, gain: float) -> bool:

@@ -13,18 +13,18 @@ import json
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
 
 import torch
 
-from spikernn.finetune import FinetuneConfig, finetune_stage
+from spikernn.finetune import finetune_stage
 from spikernn.io import export_mat, save_rate_model
+from spikernn.io.files import CONVERTED_MODEL_FILE, MAT_FILE, RATE_MODEL_FILE, SUMMARY_FILE
 from spikernn.plots import SavedFigure, plot_accuracy_by_factor, plot_raster, plot_readouts, plot_training
-from spikernn.rate import RateRNN, RateRNNConfig
+from spikernn.rate import RateRNN
 from spikernn.rate.model import trial_loss
-from spikernn.rate.training import MemberResult, TrainerConfig, train_rate_model
+from spikernn.rate.training import MemberResult, train_rate_model
 from spikernn.results import (
     ConversionResult,
     EvaluationResult,
@@ -33,64 +33,19 @@ from spikernn.results import (
     SpikingScore,
     TrainResult,
 )
+from spikernn.run_config import ConversionSettings, EvaluationSettings, RunConfig
 from spikernn.science import flag_failures, json_safe, warn
-from spikernn.spiking import SpikingParameters, SpikingRNN, Stimulation
-from spikernn.tasks import GoNoGoConfig, Task, TaskConfig, condition_slug, get_task
-from spikernn.transfer import TransferConfig, default_grid, search_scaling_factor, to_spiking
-from spikernn.validation import ConfigError, check_int
+from spikernn.spiking import SpikingRNN, Stimulation
+from spikernn.tasks import Task, condition_slug, get_task
+from spikernn.transfer import factor_grid_of, search_scaling_factor, to_spiking
 
 log = logging.getLogger(__name__)
 
 Progress = Callable[[str, int, int], None]  # (phase, done, total)
 
-RATE_MODEL_FILE = "rate_model.pt"
-CONVERTED_MODEL_FILE = "converted_model.pt"  # rate model + chosen factor + spiking parameters
-MAT_FILE = "rate_model.mat"
-SUMMARY_FILE = "summary.json"
 
 # offsets of each stage's generator from the run seed
 _RATE_EVAL, _SEARCH, _EVALUATION, _EXAMPLES = 100, 200, 300, 400
-
-
-@dataclass
-class RunConfig:
-    """Everything the main job needs; built (and so validated) before any work starts."""
-
-    task: TaskConfig = field(default_factory=GoNoGoConfig)  # the task and its timing (reads as its name)
-    model: RateRNNConfig = field(default_factory=RateRNNConfig)
-    spiking: SpikingParameters = field(default_factory=SpikingParameters)
-    transfer: TransferConfig = field(default_factory=TransferConfig)
-    trainer: TrainerConfig = field(default_factory=TrainerConfig)
-    finetune: FinetuneConfig = field(default_factory=FinetuneConfig)
-    seed: int = 0
-    eval_trials: int = 200
-    allow_untrained: bool = False  # convert a rate network that missed the training criterion
-
-    def __post_init__(self) -> None:
-        if not isinstance(self.allow_untrained, bool):
-            raise ConfigError(f"allow_untrained must be true or false, got {self.allow_untrained!r}")
-        task = get_task(self.task)
-        check_int("seed", self.seed, 0)
-        check_int("eval_trials", self.eval_trials, 1)
-        if self.model.n_inputs != task.n_inputs:
-            self.model = RateRNNConfig(**{**self.model.to_dict(), "n_inputs": task.n_inputs})
-
-
-class ConversionSettings(Protocol):
-    """What converting a model needs (``RunConfig``, ``apps.config.ConvertConfig``)."""
-
-    spiking: SpikingParameters
-    transfer: TransferConfig
-    seed: int
-    eval_trials: int
-
-
-class EvaluationSettings(Protocol):
-    """What scoring a converted model needs (``RunConfig``, ``apps.config.EvaluateConfig``)."""
-
-    spiking: SpikingParameters
-    seed: int
-    eval_trials: int
 
 
 def _phase(progress: Progress | None, phase: str) -> Callable[[int, int], None] | None:
@@ -141,11 +96,16 @@ def score_rate_model(model: RateRNN, task: Task, seed: int, eval_trials: int) ->
 
 
 def train_stage(
-    cfg: RunConfig, out_dir: Path, *, callbacks: list | None = None, trained: MemberResult | None = None
+    cfg: RunConfig,
+    out_dir: Path,
+    *,
+    callbacks: list | None = None,
+    trained: MemberResult | None = None,
+    figures: bool = True,
 ) -> tuple[RateRNN, TrainResult]:
     """Train a rate model (checkpoints in ``checkpoints/``), or take the one a population trained
     (``trained``, see ``train_population``); write ``rate_model.pt``, ``rate_model.mat`` and
-    ``training.png``."""
+    (``figures``) ``training.png``."""
     task = get_task(cfg.task)
     if trained is None:
         start = time.perf_counter()
@@ -163,10 +123,10 @@ def train_stage(
         model, record, seconds, population = trained.model, trained.record, trained.seconds, trained.population_size
     save_rate_model(out_dir / RATE_MODEL_FILE, model, {"task": task.name, "trained": record.trained})
     export_mat(out_dir / MAT_FILE, model)
-    figures = []
-    if record.trials_seen:
+    drawn = []
+    if figures and record.trials_seen:
         rule = cfg.trainer.stopping
-        figures.append(
+        drawn.append(
             plot_training(
                 out_dir / "training.png",
                 record.trials_seen,
@@ -192,7 +152,7 @@ def train_stage(
             "eval_loss": record.eval_loss,
             "eval_accuracy": record.eval_accuracy,
         },
-        figures=[p.name for p in figures],
+        figures=[p.name for p in drawn],
         models=[RATE_MODEL_FILE, MAT_FILE],
     )
     return model, result
@@ -279,11 +239,12 @@ def evaluate_stage(
     *,
     progress: Progress | None = None,
     stimulation: Stimulation | None = None,
+    figures: bool = True,
 ) -> EvaluationResult:
     """Score the converted network at ``factor`` on fresh trials (under optogenetic-style
-    ``stimulation`` if given: the trials and the figures); write the example figures."""
+    ``stimulation`` if given: the trials and the figures); write the example figures (``figures``)."""
     network = to_spiking(model, settings.spiking, input_step_ms=task.step_ms)
-    return _evaluate_converted(model, network, task, factor, settings, out_dir, progress, stimulation)
+    return _evaluate_converted(model, network, task, factor, settings, out_dir, progress, stimulation, figures)
 
 
 def _evaluate_converted(
@@ -295,19 +256,24 @@ def _evaluate_converted(
     out_dir: Path,
     progress: Progress | None,
     stimulation: Stimulation | None = None,
+    figures: bool = True,
 ) -> EvaluationResult:
     generator = _generator(settings.seed, _EVALUATION)
     score = evaluate_spiking(
         network, task, factor, settings.eval_trials, generator, _phase(progress, "evaluation"), stimulation
     )
-    figures = example_figures(out_dir, model, network, task, factor, _generator(settings.seed, _EXAMPLES), stimulation)
+    drawn = []
+    if figures:
+        drawn = example_figures(
+            out_dir, model, network, task, factor, _generator(settings.seed, _EXAMPLES), stimulation
+        )
     return EvaluationResult(
         spiking=settings.spiking.to_dict(),
         scaling_factor=factor,
         lambda_=1.0 / factor,
         eval_trials=settings.eval_trials,
         score=score,
-        figures=[p.name for p in figures],
+        figures=[p.name for p in drawn],
     )
 
 
@@ -319,9 +285,10 @@ def convert_stage(
     *,
     progress: Progress | None = None,
     monitor: Callable[[int, list[float]], bool] | None = None,
+    figures: bool = True,
 ) -> ConversionResult:
     """Transfer, search the scaling factor, evaluate at the best one; write the converted model
-    (``converted_model.pt``), its .mat export with the search results, and the figures.
+    (``converted_model.pt``), its .mat export with the search results, and (``figures``) the figures.
 
     ``monitor`` (see ``search_scaling_factor``) may stop a hopeless search: then nothing is
     evaluated and the result says ``pruned``."""
@@ -344,13 +311,17 @@ def convert_stage(
         race_z=transfer.race_z,
     )
     best = search.best_factor
-    figure = plot_accuracy_by_factor(
-        out_dir / "accuracy_by_factor.png",
-        search.scaling_factors,
-        search.accuracy,
-        best,
-        trials=search.trials_by_factor or search.trials_per_factor,
-    )
+    drawn = []
+    if figures:
+        drawn.append(
+            plot_accuracy_by_factor(
+                out_dir / "accuracy_by_factor.png",
+                search.scaling_factors,
+                search.accuracy,
+                best,
+                trials=search.trials_by_factor or search.trials_per_factor,
+            )
+        )
     result = ConversionResult(
         spiking=spiking.to_dict(),
         scaling_factor=best,
@@ -360,11 +331,11 @@ def convert_stage(
         rescored_accuracy=search.rescored[search.best_index] if search.rescored else None,
         lif_accuracy_by_scaling_factor=dict(zip(map(str, search.scaling_factors), search.accuracy, strict=True)),
         pruned=search.stopped_early,
-        figures=[figure.name],
+        figures=[p.name for p in drawn],
     )
     if search.stopped_early:
         return result
-    result.evaluation = _evaluate_converted(model, network, task, best, settings, out_dir, progress)
+    result.evaluation = _evaluate_converted(model, network, task, best, settings, out_dir, progress, figures=figures)
     extra = {"task": task.name, "scaling_factor": best, "spiking": spiking.to_dict()}
     save_rate_model(out_dir / CONVERTED_MODEL_FILE, model, extra)
     export_mat(
@@ -374,12 +345,6 @@ def convert_stage(
     )
     result.models = [CONVERTED_MODEL_FILE, MAT_FILE]
     return result
-
-
-def factor_grid_of(transfer: TransferConfig, activation: str) -> list[float]:
-    """The scaling factors searched: ``transfer.scaling_factors``, else the reference grid of the
-    rate model's ``activation``."""
-    return list(transfer.scaling_factors or default_grid(activation))
 
 
 def write_summary(out_dir: Path, summary: dict) -> None:
@@ -398,13 +363,14 @@ def run_pipeline(
     callbacks: list | None = None,
     monitor: Callable[[int, list[float]], bool] | None = None,
     trained: MemberResult | None = None,
+    figures: bool = True,
 ) -> RunResult:
     """Train (or take the population-trained ``trained``), convert, search, evaluate, fine-tune if
-    asked; write models and figures into ``out_dir`` and return the result (the command around it
-    times it and writes ``summary.json``)."""
+    asked; write models and (``figures``) figures into ``out_dir`` and return the result (the
+    command around it times it and writes ``summary.json``)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     task = get_task(cfg.task)
-    model, training = train_stage(cfg, out_dir, callbacks=callbacks, trained=trained)
+    model, training = train_stage(cfg, out_dir, callbacks=callbacks, trained=trained, figures=figures)
     result = RunResult(train=training)
     if not training.trained and not cfg.allow_untrained:
         notes: dict = {}
@@ -416,7 +382,7 @@ def run_pipeline(
         )
         result.warnings, result.warning_messages = notes["warnings"], notes["warning_messages"]
         return result
-    result.conversion = convert_stage(model, task, cfg, out_dir, progress=progress, monitor=monitor)
+    result.conversion = convert_stage(model, task, cfg, out_dir, progress=progress, monitor=monitor, figures=figures)
     evaluation = result.conversion.evaluation if cfg.finetune.enabled else None
     if evaluation is not None and not cfg.finetune.wanted(evaluation.score.lif_accuracy):
         log.info(

@@ -23,6 +23,12 @@ def default_grid(activation: str) -> list[float]:
     return SIGMOID_GRID if activation == "sigmoid" else RELU_GRID
 
 
+def factor_grid_of(transfer: TransferConfig, activation: str) -> list[float]:
+    """The scaling factors searched: ``transfer.scaling_factors``, else the reference grid of the
+    rate model's ``activation``."""
+    return list(transfer.scaling_factors or default_grid(activation))
+
+
 def to_spiking(
     model: RateRNN,
     params: SpikingParameters | None = None,

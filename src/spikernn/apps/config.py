@@ -16,18 +16,18 @@ from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import ConfigKeyError, MissingMandatoryValue, OmegaConfBaseException
 
 from spikernn.apps import schemas
-from spikernn.finetune import FinetuneConfig
+from spikernn.finetune_config import FinetuneConfig
 from spikernn.io import import_mat, load_rate_model
+from spikernn.io.files import CONVERTED_MODEL_FILE, RATE_MODEL_FILE
 from spikernn.io.mat5 import format_bytes
 from spikernn.io.mat_format import MAX_UNITS
-from spikernn.pipeline import CONVERTED_MODEL_FILE, RATE_MODEL_FILE, RunConfig
 from spikernn.rate import RateRNN, RateRNNConfig
 from spikernn.rate.connectivity import make_connectivity
-from spikernn.rate.training import TrainerConfig
+from spikernn.rate.trainer_config import TrainerConfig
+from spikernn.run_config import RunConfig
 from spikernn.spiking import SpikingParameters, Stimulation
 from spikernn.tasks import TASKS, Task, TaskConfig, get_task
-from spikernn.tracking import LoggerConfig, resolve_model_source
-from spikernn.tracking.store import resolve_tracking_uri
+from spikernn.tracking.logger_config import LoggerConfig, resolve_tracking_uri
 from spikernn.transfer import TransferConfig, check_factor
 from spikernn.validation import ConfigError, ModelFileError, check_choice, check_int
 
@@ -292,6 +292,8 @@ def load_model_source(raw: dict, artifacts: tuple[str, ...]) -> ModelSource:
     source = source or ""
     wanted = None if raw.get("task") is None else task_config_of(raw["task"])
     with tempfile.TemporaryDirectory(prefix="spikernn-source-") as tmp:
+        from spikernn.tracking.sources import resolve_model_source  # MLflow: only for a source to fetch
+
         path = resolve_model_source(source, tracking_uri(raw), artifacts, Path(tmp))
         try:
             if path.suffix.lower() == ".mat":

@@ -1,21 +1,31 @@
-"""``spikernn-evaluate``: score a converted model (path or MLflow run id) on fresh trials."""
+"""``spikernn-evaluate``: score a converted model (path or MLflow run id) on fresh trials.
+
+Lightning and MLflow are imported once the config has passed (see ``spikernn.apps.run``)."""
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING
 
 from omegaconf import DictConfig
 
 from spikernn.apps.command import command
 from spikernn.apps.config import EvaluateConfig, build_evaluate_config
-from spikernn.apps.runner import CommandContext, execute, objective_value, source_label, source_result
-from spikernn.pipeline import evaluate_stage
-from spikernn.results import FromSource
+
+if TYPE_CHECKING:
+    from spikernn.apps.runner import CommandContext
+    from spikernn.results import FromSource
 
 
 def evaluate(cfg: EvaluateConfig, ctx: CommandContext) -> FromSource:
+    from spikernn.apps.runner import source_result
+    from spikernn.pipeline import evaluate_stage
+    from spikernn.results import FromSource
+
     src = cfg.source
     evaluation = evaluate_stage(
-        src.model, src.task, cfg, cfg.scaling_factor, ctx.out_dir, progress=ctx.progress, stimulation=cfg.stimulation
-    )
+        src.model, src.task, cfg, cfg.scaling_factor, ctx.out_dir, progress=ctx.progress, stimulation=cfg.stimulation,
+        figures=ctx.figures,
+    )  # fmt: skip
     return FromSource(source_result(cfg), evaluation)
 
 
@@ -26,6 +36,8 @@ def effective(cfg: EvaluateConfig) -> dict:
 
 @command("evaluate")
 def main(cfg: DictConfig) -> float | list[float]:
+    from spikernn.apps.runner import execute, objective_value, source_label
+
     summary = execute(cfg, "spikernn-evaluate", build_evaluate_config, evaluate, source_label, effective)
     return objective_value(summary, cfg.objective)
 

@@ -1,20 +1,29 @@
-"""``spikernn-finetune``: surrogate-gradient fine-tuning of a converted model (path or MLflow run id)."""
+"""``spikernn-finetune``: surrogate-gradient fine-tuning of a converted model (path or MLflow run id).
+
+Lightning and MLflow are imported once the config has passed (see ``spikernn.apps.run``)."""
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING
 
 from omegaconf import DictConfig
 
 from spikernn.apps.command import command
 from spikernn.apps.config import FinetuneCommandConfig, build_finetune_config
-from spikernn.apps.runner import CommandContext, execute, objective_value, source_label, source_result
-from spikernn.finetune import finetune_stage
-from spikernn.pipeline import CONVERTED_MODEL_FILE
-from spikernn.results import FromSource
+from spikernn.io.files import CONVERTED_MODEL_FILE
+
+if TYPE_CHECKING:
+    from spikernn.apps.runner import CommandContext
+    from spikernn.results import FromSource
 
 
 def finetune(cfg: FinetuneCommandConfig, ctx: CommandContext) -> FromSource:
     """Writes the fine-tuned network as ``converted_model.pt``, so ``spikernn-evaluate`` and
     ``spikernn-finetune`` take this run's id as their source."""
+    from spikernn.apps.runner import source_result
+    from spikernn.finetune import finetune_stage
+    from spikernn.results import FromSource
+
     src = cfg.source
     tuned = finetune_stage(
         src.model,
@@ -40,6 +49,8 @@ def effective(cfg: FinetuneCommandConfig) -> dict:
 
 @command("finetune")
 def main(cfg: DictConfig) -> float | list[float]:
+    from spikernn.apps.runner import execute, objective_value, source_label
+
     summary = execute(cfg, "spikernn-finetune", build_finetune_config, finetune, source_label, effective)
     return objective_value(summary, cfg.objective)
 

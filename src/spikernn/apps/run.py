@@ -1,22 +1,33 @@
-"""``spikernn-run``: train → convert → factor search → evaluate, in one tracked run."""
+"""``spikernn-run``: train → convert → factor search → evaluate, in one tracked run.
+
+The modules that do the work (Lightning, MLflow, matplotlib) are imported once the config has
+passed: ``--help`` and a refused value answer without them."""
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING
 
 from omegaconf import DictConfig
 
 from spikernn.apps.command import command
 from spikernn.apps.config import build_run_config
-from spikernn.apps.population import training_source
-from spikernn.apps.runner import CommandContext, execute, objective_value, run_label
-from spikernn.pipeline import RunConfig, factor_grid_of, run_pipeline
-from spikernn.results import RunResult
+from spikernn.run_config import RunConfig
+from spikernn.transfer import factor_grid_of
+
+if TYPE_CHECKING:
+    from spikernn.apps.runner import CommandContext
+    from spikernn.results import RunResult
 
 
 def run_all(cfg: RunConfig, ctx: CommandContext) -> RunResult:
+    from spikernn.apps.population import training_source
+    from spikernn.pipeline import run_pipeline
+
     member, callbacks = training_source(ctx.run)
     return run_pipeline(
-        cfg, ctx.out_dir, progress=ctx.progress, callbacks=callbacks, monitor=ctx.monitor, trained=member
-    )
+        cfg, ctx.out_dir, progress=ctx.progress, callbacks=callbacks, monitor=ctx.monitor, trained=member,
+        figures=ctx.figures,
+    )  # fmt: skip
 
 
 def effective(cfg: RunConfig) -> dict:
@@ -26,6 +37,8 @@ def effective(cfg: RunConfig) -> dict:
 
 @command("run")
 def main(cfg: DictConfig) -> float | list[float]:
+    from spikernn.apps.runner import execute, objective_value, run_label
+
     summary = execute(cfg, "spikernn-run", build_run_config, run_all, run_label, effective)
     return objective_value(summary, cfg.objective)
 

@@ -19,8 +19,9 @@ from omegaconf import DictConfig
 from spikernn.apps.config import ConvertConfig, EvaluateConfig, build_tracking, plain
 from spikernn.apps.identity import job_key
 from spikernn.apps.progress import PhaseProgress
-from spikernn.pipeline import RunConfig, score_rate_model, write_summary
+from spikernn.pipeline import score_rate_model, write_summary
 from spikernn.results import Result, SourceResult, metric, tracking_record
+from spikernn.run_config import RunConfig
 from spikernn.science import warning_tags
 from spikernn.sweeps import TrialLink
 from spikernn.tracking import TrackedRun
@@ -41,6 +42,7 @@ class CommandContext:
     run: TrackedRun
     progress: PhaseProgress
     trial: TrialLink | None
+    figures: bool = True  # logger.figures: draw the run's figures
 
     @property
     def monitor(self) -> Callable[[int, list[float]], bool] | None:
@@ -218,12 +220,12 @@ def execute(
                 trial.attach_run(run.run_id)
             start = time.perf_counter()
             with PhaseProgress() as progress:
-                result = work(settings, CommandContext(out_dir, run, progress, trial))
+                result = work(settings, CommandContext(out_dir, run, progress, trial, tracking.figures))
             outcome = CommandResult(result, round(time.perf_counter() - start, 2), run.run_id)
             summary = outcome.summary()
             write_summary(out_dir, summary)
             log_result(run, outcome, summary)
-            if summary.get("task"):
+            if summary.get("task") and tracking.log_models:
                 log_run_models(run.tracking_uri, run.run_id, out_dir, summary["task"], tracking.register_as)
             if trial is not None and raw.get("objective"):
                 trial.record_result(objective_value(summary, raw["objective"]))

@@ -12,12 +12,12 @@ import typing
 
 from hydra.core.config_store import ConfigStore
 
-from spikernn.finetune import FinetuneConfig
+from spikernn.finetune_config import FinetuneConfig
 from spikernn.rate import RateRNNConfig
-from spikernn.rate.training import TrainerConfig
+from spikernn.rate.trainer_config import TrainerConfig
 from spikernn.spiking import SpikingParameters, Stimulation
 from spikernn.tasks import TASKS
-from spikernn.tracking import LoggerConfig
+from spikernn.tracking.logger_config import LoggerConfig
 from spikernn.transfer import TransferConfig
 
 SCHEMA = "schema"  # the ConfigStore option of each group that its YAML files extend

@@ -10,37 +10,10 @@ import pytorch_lightning as pl
 import torch
 
 from spikernn.rate.model import trial_loss
+from spikernn.rate.trainer_config import StoppingRule
 from spikernn.tasks import Task
-from spikernn.validation import check_int, check_range
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class StoppingRule:
-    """Every ``eval_every_trials`` trials, score ``eval_trials`` fresh trials; stop when the mean
-    loss < ``loss_threshold`` and accuracy > ``accuracy_threshold`` (and the task's minimum number
-    of trials is exceeded). ``extra_trials`` > 0 goes on training a network that met the criterion for
-    that many more trials (not in the paper: margin for the spiking network's noise); its trials to
-    criterion stay where the criterion was met. ``eval_offset_trials`` > 0 moves the evaluations to
-    after trials offset, offset + ``eval_every_trials``, …: the reference code's schedule is offset 2
-    (after trials 2, 102, …, 1502, so a Go-NoGo network can stop at 1502); 0 evaluates after
-    ``eval_every_trials``, 2 · ``eval_every_trials``, … (SPEC's "every 100 trials")."""
-
-    eval_every_trials: int = 100
-    eval_offset_trials: int = 0
-    eval_trials: int = 100
-    loss_threshold: float = 7.0
-    accuracy_threshold: float = 0.95
-    extra_trials: int = 0
-
-    def __post_init__(self) -> None:
-        check_int("trainer.stopping.eval_every_trials", self.eval_every_trials, 1)
-        check_int("trainer.stopping.eval_offset_trials", self.eval_offset_trials, 0, self.eval_every_trials - 1)
-        check_int("trainer.stopping.extra_trials", self.extra_trials, 0)
-        check_int("trainer.stopping.eval_trials", self.eval_trials, 1)
-        check_range("trainer.stopping.loss_threshold", self.loss_threshold, 0.0, lo_open=True)
-        check_range("trainer.stopping.accuracy_threshold", self.accuracy_threshold, 0.0, 1.0)
 
 
 @dataclass

@@ -6,7 +6,7 @@ import logging
 import math
 import time
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytorch_lightning as pl
@@ -16,47 +16,13 @@ from pytorch_lightning.loggers import Logger
 from torch.utils.data import DataLoader
 
 from spikernn.rate.config import RateRNNConfig
-from spikernn.rate.criterion import PaperStoppingCriterion, StoppingRule, TrainingRecord
+from spikernn.rate.criterion import PaperStoppingCriterion, TrainingRecord
 from spikernn.rate.fused import trajectory_bytes
 from spikernn.rate.lightning_module import RatePopulationModule, Ticks
 from spikernn.rate.model import RateRNN
+from spikernn.rate.trainer_config import TrainerConfig
 from spikernn.tasks import Task
-from spikernn.validation import ConfigError, check_choice, check_int, check_range
-
-
-@dataclass
-class TrainerConfig:
-    """Optimisation settings; ``batch_size`` 1 is the paper's mode, ``max_trials`` the give-up budget.
-
-    ``backend``: ``fused`` = the numba forward/backward kernel (CPU; batch 1: 2.3× faster on a quiet core),
-    ``autograd`` = torch's graph (any accelerator); both compute the same gradients."""
-
-    max_trials: int = 6000  # training budget (trials): not trained by then = not trained
-    batch_size: int = 1
-    learning_rate: float = 0.01
-    accelerator: str = "cpu"
-    backend: str = "fused"
-    progress_bar: bool = True
-    resume_from: str | None = None
-    stopping: StoppingRule = field(default_factory=StoppingRule)
-
-    def __post_init__(self) -> None:
-        check_int("trainer.max_trials", self.max_trials, 1)
-        check_int("trainer.batch_size", self.batch_size, 1)
-        check_range("trainer.learning_rate", self.learning_rate, 0.0, lo_open=True)
-        check_choice("trainer.accelerator", self.accelerator, ("cpu", "gpu", "auto"))
-        check_choice("trainer.backend", self.backend, ("fused", "autograd"))
-        if self.backend == "fused" and self.accelerator != "cpu":
-            raise ConfigError(
-                f"trainer.backend=fused runs on the CPU only; use trainer.backend=autograd with "
-                f"trainer.accelerator={self.accelerator}"
-            )
-        if self.resume_from is not None and not Path(self.resume_from).is_file():
-            raise ConfigError(f"trainer.resume_from: no checkpoint file at {self.resume_from!r}")
-
-    @property
-    def batches_per_evaluation(self) -> int:
-        return max(1, self.stopping.eval_every_trials // self.batch_size)
+from spikernn.validation import ConfigError
 
 
 class TrainingProgressBar(RichProgressBar):

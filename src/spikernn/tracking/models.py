@@ -27,7 +27,7 @@ from mlflow.types import ParamSchema, ParamSpec, Schema, TensorSpec
 
 import spikernn
 from spikernn.io import load_rate_model
-from spikernn.pipeline import CONVERTED_MODEL_FILE, RATE_MODEL_FILE
+from spikernn.io.files import CONVERTED_MODEL_FILE, RATE_MODEL_FILE
 from spikernn.spiking import SpikingParameters, SpikingRNN
 from spikernn.tasks import Task, get_task
 from spikernn.tracking.sources import quiet_downloads

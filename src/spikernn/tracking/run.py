@@ -19,7 +19,6 @@ import signal
 import socket
 import subprocess
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
@@ -32,29 +31,11 @@ from mlflow.utils.file_utils import local_file_uri_to_path
 from mlflow.utils.mlflow_tags import MLFLOW_GIT_COMMIT, MLFLOW_PARENT_RUN_ID, MLFLOW_RUN_NAME
 
 import spikernn
+from spikernn.tracking.logger_config import LoggerConfig
 from spikernn.tracking.signals import acknowledge, deferred, interrupt_signal
 from spikernn.tracking.store import ensure_experiment, open_tracking_store, retrying
-from spikernn.validation import ConfigError
 
 MAX_ERROR_CHARS = 6000  # the error tag of a FAILED run: its closing must not fail on a long message
-
-
-@dataclass
-class LoggerConfig:
-    """``logger/mlflow.yaml``: ``tracking_uri`` null = SQLite under the output folder (or
-    ``MLFLOW_TRACKING_URI``); ``parent_run_id`` nests this run under another (sweeps)."""
-
-    tracking_uri: str | None = None
-    experiment_name: str = "spikernn"
-    run_name: str | None = None
-    parent_run_id: str | None = None
-    register_as: str | None = None  # register the command's model in MLflow's registry under this name
-
-    def __post_init__(self) -> None:
-        if not isinstance(self.experiment_name, str) or not self.experiment_name.strip():
-            raise ConfigError(f"logger.experiment_name must be a non-empty string, got {self.experiment_name!r}")
-        if self.register_as is not None and (not isinstance(self.register_as, str) or not self.register_as.strip()):
-            raise ConfigError(f"logger.register_as must be a model name (text) or null, got {self.register_as!r}")
 
 
 def flatten(tree: dict, prefix: str = "") -> dict[str, str]:

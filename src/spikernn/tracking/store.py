@@ -22,18 +22,11 @@ from typing import TypeVar
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
+from spikernn.tracking.logger_config import LOCAL_DB, resolve_tracking_uri
+
 T = TypeVar("T")
 
-LOCAL_DB = "mlflow.db"
 LOCAL_ARTIFACTS = "mlartifacts"
-
-
-def resolve_tracking_uri(uri: str | None, output_dir: str | Path) -> str:
-    """``uri`` as given, or the embedded SQLite store ``<output_dir>/mlflow.db`` (absolute path)."""
-    if uri:
-        return uri
-    path = Path(output_dir).resolve()
-    return f"sqlite:///{path / LOCAL_DB}"
 
 
 def open_tracking_store(uri: str | None, output_dir: str | Path) -> str:

@@ -1,0 +1,119 @@
+"""A condition of many networks trained and converted end to end, as a user launches it.
+
+Runs ``spikernn-run -m experiment=gonogo_n250_robust 'seed=range(FIRST, FIRST + N)'
+hydra/launcher=population`` (the Fig. 7 sigmoid networks trained for robust conversion) in a fresh
+output folder per way, and prints (never asserts) the wall time of the whole command, of the
+population's training (from the launcher's log) and of the conversions (the rest), per network,
+with the converted count, the mean LIF accuracy and the trials each factor search simulated. The
+ways, each in its own folder so each trains its own networks (the same ones: same seeds):
+
+- ``before``: what a population launch did before issue 30 — the full wide grid
+  (``transfer=factor_search_wide``, 16 factors × 100 trials) and every member's example figures and
+  MLflow models (``hydra.launcher.member_figures=true hydra.launcher.member_models=true``);
+- ``after``: the adaptive search (``transfer=adaptive_wide``) and the launcher's defaults (no
+  per-member figures or MLflow models).
+
+    python benchmarks/population_end_to_end.py --networks 10                 # both ways, 10 networks each
+    python benchmarks/population_end_to_end.py --networks 100 --ways after   # the full condition once
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+WAYS = {
+    "before": [
+        "transfer=factor_search_wide",
+        "hydra.launcher.member_figures=true",
+        "hydra.launcher.member_models=true",
+    ],
+    "after": ["transfer=adaptive_wide"],
+}
+TRAINED = re.compile(r"Population of (\d+): (\d+) met the criterion, (\d+) failed, ([\d.]+) s")
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def launch(way: str, first: int, n: int, folder: Path) -> dict:
+    command = [
+        sys.executable, "-m", "spikernn.apps.run", "-m", "experiment=gonogo_n250_robust",
+        f"seed=range({first},{first + n})", "hydra/launcher=population", *WAYS[way],
+    ]  # fmt: skip
+    env = {**os.environ, "SPIKERNN_OUTPUT_DIR": str(folder)}
+    env.pop("MLFLOW_TRACKING_URI", None)
+    cpu_before = _children_cpu()
+    start = time.perf_counter()
+    proc = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
+    wall = time.perf_counter() - start
+    cpu = _children_cpu() - cpu_before
+    if proc.returncode != 0:
+        raise SystemExit(f"{way}: exit {proc.returncode}\n{proc.stderr[-3000:]}")
+    training = sum(float(m[4]) for m in TRAINED.findall(proc.stderr + proc.stdout))
+    summaries = [json.loads(p.read_text()) for p in (folder / "multiruns").rglob("summary.json")]
+    converted = [s for s in summaries if s.get("lif_accuracy") is not None]
+    return {
+        "command": " ".join(command[3:]),
+        "wall": wall,
+        "cores": cpu / wall,
+        "training": training,
+        "networks": len(summaries),
+        "converted": sum(s["lif_accuracy"] >= 0.95 for s in converted),
+        "evaluated": len(converted),
+        "lif": statistics.mean(s["lif_accuracy"] for s in converted) if converted else float("nan"),
+        "trials": statistics.mean(s["search_trials"] for s in converted) if converted else float("nan"),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--networks", type=int, default=10)
+    parser.add_argument("--first-seed", type=int, default=3000)
+    parser.add_argument("--ways", default="before,after", help="comma-separated: before, after")
+    args = parser.parse_args()
+    results = {}
+    with tempfile.TemporaryDirectory(prefix="spikernn-e2e-") as tmp:
+        for way in args.ways.split(","):
+            results[way] = launch(way, args.first_seed, args.networks, Path(tmp) / way)
+            print(f"{way}: {results[way]['command']}", flush=True)
+    print(f"\n{args.networks} networks, seeds {args.first_seed}–{args.first_seed + args.networks - 1}; "
+          f"load average {os.getloadavg()[0]:.2f}")  # fmt: skip
+    header = ("way", "wall s", "cores busy", "training s", "conversion s", "conv. s/network", "converted", "LIF acc.",
+              "trials")  # fmt: skip
+    print("  " + " ".join(f"{h:>15}" for h in header))
+    for way, r in results.items():
+        conversion = r["wall"] - r["training"]
+        print(
+            "  "
+            + " ".join(
+                f"{v:>15}"
+                for v in (
+                    way,
+                    f"{r['wall']:.0f}",
+                    f"{r['training']:.0f}",
+                    f"{conversion:.0f}",
+                    f"{conversion / max(r['networks'], 1):.1f}",
+                    f"{r['converted']}/{r['evaluated']}",
+                    f"{r['lif']:.3f}",
+                    f"{r['trials']:.0f}",
+                )
+            )  # fmt: skip
+        )
+    print("  (conversion = wall − training: start, validation, every job's conversion, evaluation and tracking;")
+    print("   cores busy = the command's CPU time / wall time, of 2 cores here; trials = per factor search)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,59 @@
+"""What the main job needs (``RunConfig``), and what converting or scoring a model needs.
+
+Configs only (no Lightning, no MLflow, no plotting): a command builds and checks these before it
+imports the code that runs them (:mod:`spikernn.pipeline`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from spikernn.finetune_config import FinetuneConfig
+from spikernn.rate.config import RateRNNConfig
+from spikernn.rate.trainer_config import TrainerConfig
+from spikernn.spiking.parameters import SpikingParameters
+from spikernn.tasks import GoNoGoConfig, TaskConfig, get_task
+from spikernn.transfer import TransferConfig
+from spikernn.validation import ConfigError, check_int
+
+
+@dataclass
+class RunConfig:
+    """Everything the main job needs; built (and so validated) before any work starts."""
+
+    task: TaskConfig = field(default_factory=GoNoGoConfig)  # the task and its timing (reads as its name)
+    model: RateRNNConfig = field(default_factory=RateRNNConfig)
+    spiking: SpikingParameters = field(default_factory=SpikingParameters)
+    transfer: TransferConfig = field(default_factory=TransferConfig)
+    trainer: TrainerConfig = field(default_factory=TrainerConfig)
+    finetune: FinetuneConfig = field(default_factory=FinetuneConfig)
+    seed: int = 0
+    eval_trials: int = 200
+    allow_untrained: bool = False  # convert a rate network that missed the training criterion
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.allow_untrained, bool):
+            raise ConfigError(f"allow_untrained must be true or false, got {self.allow_untrained!r}")
+        task = get_task(self.task)
+        check_int("seed", self.seed, 0)
+        check_int("eval_trials", self.eval_trials, 1)
+        if self.model.n_inputs != task.n_inputs:
+            self.model = RateRNNConfig(**{**self.model.to_dict(), "n_inputs": task.n_inputs})
+
+
+class ConversionSettings(Protocol):
+    """What converting a model needs (``RunConfig``, ``apps.config.ConvertConfig``)."""
+
+    spiking: SpikingParameters
+    transfer: TransferConfig
+    seed: int
+    eval_trials: int
+
+
+class EvaluationSettings(Protocol):
+    """What scoring a converted model needs (``RunConfig``, ``apps.config.EvaluateConfig``)."""
+
+    spiking: SpikingParameters
+    seed: int
+    eval_trials: int
