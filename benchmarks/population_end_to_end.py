@@ -61,7 +61,8 @@ def launch(way: str, first: int, n: int, folder: Path) -> dict:
     cpu = _children_cpu() - cpu_before
     if proc.returncode != 0:
         raise SystemExit(f"{way}: exit {proc.returncode}\n{proc.stderr[-3000:]}")
-    training = sum(float(m[4]) for m in TRAINED.findall(proc.stderr + proc.stdout))
+    (folder / "launch.log").write_text(proc.stderr)
+    training = sum(float(m[3]) for m in TRAINED.findall(proc.stderr + proc.stdout))
     summaries = [json.loads(p.read_text()) for p in (folder / "multiruns").rglob("summary.json")]
     converted = [s for s in summaries if s.get("lif_accuracy") is not None]
     return {
@@ -82,12 +83,14 @@ def main() -> None:
     parser.add_argument("--networks", type=int, default=10)
     parser.add_argument("--first-seed", type=int, default=3000)
     parser.add_argument("--ways", default="before,after", help="comma-separated: before, after")
+    parser.add_argument("--output-dir", help="where each way's output folder goes (default: a new temporary folder)")
     args = parser.parse_args()
     results = {}
-    with tempfile.TemporaryDirectory(prefix="spikernn-e2e-") as tmp:
-        for way in args.ways.split(","):
-            results[way] = launch(way, args.first_seed, args.networks, Path(tmp) / way)
-            print(f"{way}: {results[way]['command']}", flush=True)
+    root = Path(args.output_dir or tempfile.mkdtemp(prefix="spikernn-e2e-"))
+    for way in args.ways.split(","):
+        results[way] = launch(way, args.first_seed, args.networks, root / way)
+        print(f"{way}: {results[way]['command']} (output in {root / way})", flush=True)
+        (root / way / "figures.json").write_text(json.dumps(results[way], indent=2))
     print(f"\n{args.networks} networks, seeds {args.first_seed}–{args.first_seed + args.networks - 1}; "
           f"load average {os.getloadavg()[0]:.2f}")  # fmt: skip
     header = ("way", "wall s", "cores busy", "training s", "conversion s", "conv. s/network", "converted", "LIF acc.",
@@ -102,6 +105,7 @@ def main() -> None:
                 for v in (
                     way,
                     f"{r['wall']:.0f}",
+                    f"{r['cores']:.2f}",
                     f"{r['training']:.0f}",
                     f"{conversion:.0f}",
                     f"{conversion / max(r['networks'], 1):.1f}",
