@@ -12,6 +12,7 @@ import threading
 import time
 from pathlib import Path
 
+import pytest
 import torch
 from mlflow.tracking import MlflowClient
 
@@ -69,6 +70,18 @@ def test_population_jobs_equal_jobs_trained_alone(tmp_path: Path) -> None:
     parents = [r for r in runs if r.data.tags.get("command") == "population"]
     assert len(parents) == 1 and parents[0].info.status == "FINISHED"
     assert parents[0].data.metrics["jobs_completed"] == 4
+    # the condition on the parent run: its numbers, one line, and a table of the networks
+    parent = parents[0].data
+    summaries = [json.loads(p.read_text()) for p in runs_folder(tmp_path / "pop")]
+    trained = sum(s["trained"] for s in summaries)
+    assert parent.metrics["networks"] == 4 and parent.metrics["trained"] == trained
+    assert parent.metrics["rate_accuracy_mean"] == pytest.approx(sum(s["rate_accuracy"] for s in summaries) / 4)
+    assert "converted" not in parent.metrics  # spikernn-train converts nothing
+    assert parent.tags["mlflow.note.content"] == f"4 networks, {trained} trained"
+    assert parents[0].info.run_name.startswith("population 4 × go_nogo-N20 ")
+    table = client.download_artifacts(parents[0].info.run_id, "networks.json", str(tmp_path))
+    columns = json.loads(Path(table).read_text())["columns"]
+    assert {"seed", "trained", "lif_accuracy", "mlflow_run_id"} <= set(columns)
     children = [r for r in runs if r.data.tags.get("mlflow.parentRunId") == parents[0].info.run_id]
     assert len(children) == 4 and all(r.info.status == "FINISHED" for r in children)
     assert not client.search_logged_models([parents[0].info.experiment_id])  # member_models false
@@ -92,6 +105,10 @@ def test_a_jobs_own_figure_and_model_settings_win_over_the_launchers(tmp_path: P
     models = client.search_logged_models([experiment])
     assert [m.source_run_id for m in models] == [summary["mlflow_run_id"]]
     assert client.get_run(summary["mlflow_run_id"]).data.tags["logger.figures"] == "True"
+
+
+def runs_folder(out: Path) -> list[Path]:
+    return sorted((out / "multiruns").rglob("summary.json"))
 
 
 def _is(summary_path: Path, seed: int, gain: float) -> bool:

@@ -39,7 +39,7 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.core.utils import JobReturn, configure_log, filter_overrides, run_job, setup_globals
 from hydra.plugins.launcher import Launcher
 from hydra.types import HydraContext, TaskFunction
-from omegaconf import DictConfig, open_dict
+from omegaconf import DictConfig, OmegaConf, open_dict
 
 log = logging.getLogger(__name__)
 
@@ -384,16 +384,62 @@ class _ParentRun:
         sweep_dir = Path(str(config.hydra.sweep.dir)).name
         # process tags: a launch killed with SIGKILL leaves its parent RUNNING; the next command closes it
         tags = {"command": "population", "launcher": "population", "n_jobs": str(n_jobs), **process_tags()}
-        run = retrying(lambda: client.create_run(experiment, run_name=f"population {sweep_dir}", tags=tags))
+        task, size = OmegaConf.select(config, "task.name"), OmegaConf.select(config, "model.n_units")
+        what = f"{n_jobs} × {task}-N{size}" if task and size else f"{n_jobs} jobs"
+        if task:
+            tags["task"] = str(task)
+        run = retrying(lambda: client.create_run(experiment, run_name=f"population {what} {sweep_dir}", tags=tags))
         return cls(client, run.info.run_id)
 
     def close(self, status: str, returns: dict[int, JobReturn]) -> None:
+        """Log the jobs' outcomes and the condition they make (``spikernn.condition``: trained and
+        converted counts with the converted fraction's interval, accuracies, factors; a table of
+        the networks; the run's description says it in one line), then end the run."""
+        import math
+
         from hydra.core.utils import JobStatus
 
+        from spikernn.condition import condition_metrics, network_table
         from spikernn.tracking.store import retrying
 
-        done = sum(r.status == JobStatus.COMPLETED for r in returns.values())
-        metrics = {"jobs_completed": done, "jobs_failed": len(returns) - done}
+        completed = [r for r in returns.values() if r.status == JobStatus.COMPLETED]
+        summaries = [s for s in map(_summary_of, completed) if s is not None]
+        metrics = {"jobs_completed": len(completed), "jobs_failed": len(returns) - len(completed)}
+        metrics |= {k: v for k, v in condition_metrics(summaries).items() if math.isfinite(v)}
         for key, value in metrics.items():
             retrying(lambda k=key, v=value: self.client.log_metric(self.run_id, k, v))
+        if summaries:
+            table = network_table(summaries)
+            retrying(lambda: self.client.log_table(self.run_id, data=table, artifact_file="networks.json"))
+            note = _describe(metrics)
+            retrying(lambda: self.client.set_tag(self.run_id, "mlflow.note.content", note))
         retrying(lambda: self.client.set_terminated(self.run_id, status=status))
+
+
+def _summary_of(ret: JobReturn) -> dict | None:
+    """A completed job's ``summary.json`` (a job done before carries it as its return value)."""
+    import json
+
+    if isinstance(ret._return_value, dict):
+        return ret._return_value
+    folder = OmegaConf.select(ret.hydra_cfg, "hydra.runtime.output_dir") if ret.hydra_cfg else None
+    path = Path(str(folder or ret.working_dir)) / "summary.json"
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        log.warning(f"no readable summary.json in {path.parent}: left out of the launch's numbers")
+        return None
+
+
+def _describe(metrics: dict[str, float]) -> str:
+    """The condition in one line, e.g. ``10 networks, 10 trained; converted 8/10 = 80 % [49, 94];
+    LIF accuracy 0.960 ± 0.051``."""
+    parts = [f"{metrics['networks']:.0f} networks, {metrics['trained']:.0f} trained"]
+    if "converted" in metrics:
+        parts.append(
+            f"converted (LIF ≥ 95 % on fresh trials) {metrics['converted']:.0f}/{metrics['evaluated']:.0f} = "
+            f"{100 * metrics['converted_fraction']:.0f} % [{100 * metrics['converted_fraction_low']:.0f}, "
+            f"{100 * metrics['converted_fraction_high']:.0f}]"
+        )
+        parts.append(f"LIF accuracy {metrics['lif_accuracy_mean']:.3f} ± {metrics['lif_accuracy_sd']:.3f}")
+    return "; ".join(parts)
