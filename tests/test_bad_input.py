@@ -167,6 +167,8 @@ RUN_CASES = [
     ("eval_trials=0", "eval_trials must be in [1, inf]"),
     ("eval_trials=-5", "eval_trials must be in [1, inf]"),
     ("objective=[]", "objective must be a summary key"),
+    ("objective=lif_acuracy", "objective: 'lif_acuracy' is not a value of spikernn-run's summary; e.g. lif_accuracy"),
+    ("objective=[lif_accuracy,n]", "objective: 'n' is not a value of spikernn-run's summary"),
     ("+unknown_top=1", "unknown key(s) unknown_top"),
     # logger, paths
     ("logger.tracking_uri=ftp://host/x", "logger.tracking_uri (or MLFLOW_TRACKING_URI): unknown scheme 'ftp'"),
@@ -186,6 +188,7 @@ CONVERT_CASES = [
     ("source=0123456789abcdef0123456789abcdef", "source: MLflow run 0123456789abcdef0123456789abcdef not found"),
     ("source=runs:/0123456789abcdef0123456789abcdef", "source: MLflow run 0123456789abcdef0123456789abcdef not found"),
     ("source={dir}", "source: {dir} is a folder"),
+    ("source={pt} objective=trials_to_criterion", "'trials_to_criterion' is not a value of spikernn-convert's summary"),
     ("source={junk}", "source: {junk} is not a spikernn model file"),
     ("source={pickle}", "source: {pickle} is not a spikernn model file"),
     ("source={nanpt}", "source: {nanpt}: w holds NaN or infinite values"),
@@ -258,7 +261,10 @@ SWEEP_CASES = [
         "hydra.sweeper.networks_per_trial must be",
     ),  # fmt: skip
     ("run", "hparams_search=rate_model spiking.v_th_mv=inf", "spiking.v_th_mv must be a finite number"),
-    ("train", "hparams_search=rate_model model.gain=inf", "model.gain must be a finite number"),
+    ("train", "hparams_search=rate_model objective=rate_accuracy model.gain=inf", "model.gain must be a finite number"),
+    # the preset's objective is the LIF accuracy, which spikernn-train never produces: every trial would be NaN
+    ("train", "hparams_search=rate_model", "objective: 'lif_accuracy' is not a value of spikernn-train's summary"),
+    ("run", "hparams_search=rate_model objective=lif_acc", "objective: 'lif_acc' is not a value of spikernn-run's"),
 ]
 
 # spikernn-train shares the builder of spikernn-run: a sample of its keys

@@ -363,8 +363,8 @@ def test_other_settings_start_another_study_and_quoted_paths_work(tmp_path: Path
 
 @pytest.mark.slow  # several sweep commands (minutes on 2 cores); make test-slow
 def test_nan_objectives_fail_and_too_many_failures_stop_the_sweep(tmp_path: Path, tiny_model: Path) -> None:
-    """The tiny model is untrained: objective trials_to_criterion is null (NaN) in every trial."""
-    command = sweep_command(tiny_model, 10, "objective=trials_to_criterion", "hydra.sweeper.max_failures=2")
+    """Objective rescored_accuracy is null (NaN) in every trial: nothing is re-scored (rescore_best 0)."""
+    command = sweep_command(tiny_model, 10, "objective=rescored_accuracy", "hydra.sweeper.max_failures=2")
     proc = subprocess.run(command, capture_output=True, text=True, env=environment(tmp_path), timeout=600)
     assert proc.returncode != 0
     assert "sweep stopped: 2 trial(s) failed (hydra.sweeper.max_failures=2" in proc.stderr

@@ -70,6 +70,37 @@ def check_sweeper(sweeper: Any) -> None:
         check_range("hydra.sweeper.converted_at", sweeper.get("converted_at"))
 
 
+def summary_keys(config_name: str) -> list[str]:
+    """The keys of the summary command ``config_name`` writes (what ``objective`` may name)."""
+    from spikernn.results import (
+        ConversionResult,
+        EvaluationResult,
+        FinetuneResult,
+        RunResult,
+        SourceResult,
+        TrainResult,
+    )
+
+    stages = {"run": [RunResult], "train": [TrainResult], "convert": [SourceResult, ConversionResult],
+              "evaluate": [SourceResult, EvaluationResult], "finetune": [SourceResult, FinetuneResult]}  # fmt: skip
+    return [key for stage in stages.get(config_name, []) for key in stage.keys()] + ["seconds"]
+
+
+def check_objective(objective: Any, config_name: str) -> None:
+    """``objective`` (a key or a list of keys) must name values of the command's summary: a typo
+    would otherwise give every run and sweep trial the value NaN."""
+    names = objective if isinstance(objective, (list, tuple)) or OmegaConf.is_list(objective) else [objective]
+    known = summary_keys(config_name)
+    if objective is None or len(known) == 1:  # not a spikernn command's config: nothing to check against
+        return
+    for name in names:
+        if isinstance(name, str) and name and name not in known:
+            raise ConfigError(
+                f"objective: {name!r} is not a value of spikernn-{config_name}'s summary; e.g. "
+                f"{', '.join(k for k in ('lif_accuracy', 'rate_accuracy', 'scaling_factor', 'N') if k in known)}"
+            )
+
+
 def _sweeps_on_command_line(cfg: DictConfig) -> bool:
     """Whether a command-line override lists several values (``a=1,2``): the jobs check those."""
     try:
@@ -85,6 +116,7 @@ def validate(cfg: DictConfig, config_name: str, multirun: bool = False) -> objec
     are checked here unless the command line sweeps some of them (each job checks its own)."""
     if "paths" in cfg:
         check_output_dir(cfg.paths.get("output_dir"))
+    check_objective(OmegaConf.select(cfg, "objective"), config_name)
     if multirun:
         check_sweeper(OmegaConf.select(cfg, "hydra.sweeper"))
         if _sweeps_on_command_line(cfg):  # e.g. source=a,b: the base config has no source, each job one
