@@ -75,7 +75,9 @@ def test_pyfunc_predicts_the_library_readouts(tmp_path: Path) -> None:
     rate = mlflow.pyfunc.load_model(f"runs:/{run_id}/rate_model")
     expected = model(inputs, generator=torch.Generator().manual_seed(7)).readout.detach().numpy()
     np.testing.assert_array_equal(rate.predict(inputs.numpy(), params={"seed": 7}), expected)
+    assert rate.metadata.metadata["output_step_ms"] == TASK.step_ms == 5.0
     spiking = mlflow.pyfunc.load_model(f"runs:/{run_id}/spiking_model")
+    assert spiking.metadata.metadata["output_step_ms"] == 0.25 and spiking.metadata.metadata["scaling_factor"] == 20.0
     converted = ConvertedNetwork.from_file(
         resolve_model_source(f"runs:/{run_id}/spiking_model", uri, ARTIFACTS, tmp_path / "s")
     )

@@ -46,6 +46,14 @@ def _read_payload(path: Path) -> object:
         ) from None
 
 
+def read_extra(path: str | os.PathLike) -> dict:
+    """A model file's ``extra`` values (task, scaling factor, spiking parameters) without building
+    or checking its model: for describing a file this process wrote, not for loading one."""
+    payload = _read_payload(Path(path))
+    extra = payload.get("extra") if isinstance(payload, dict) else None
+    return extra if isinstance(extra, dict) else {}
+
+
 def check_model_state(path: Path, model: RateRNN, state: object) -> dict:
     """``state`` holds exactly the tensors of ``model``, with their shapes, all finite."""
     if not isinstance(state, dict):

@@ -28,6 +28,7 @@ from mlflow.types import ParamSchema, ParamSpec, Schema, TensorSpec
 import spikernn
 from spikernn.io import load_rate_model
 from spikernn.io.files import CONVERTED_MODEL_FILE, RATE_MODEL_FILE
+from spikernn.io.torch_format import read_extra
 from spikernn.spiking import SpikingParameters, SpikingRNN
 from spikernn.tasks import Task, get_task
 from spikernn.tracking.sources import quiet_downloads
@@ -92,6 +93,21 @@ def _signature(task: Task) -> tuple[ModelSignature, np.ndarray]:
     return ModelSignature(inputs, outputs, SIGNATURE_PARAMS), example.inputs.numpy().astype(np.float32)
 
 
+def _time_base(name: str, model_file: Path, task: Task) -> dict:
+    """What ``predict`` takes and returns, with its time steps (ms): the inputs on the task's
+    stimulus grid; the rate model's readout on the same grid, the spiking network's every ``dt_ms``
+    (its stored spiking parameters) at its stored scaling factor."""
+    base = {"input": "task inputs [trials, columns, n_inputs], float32", "input_step_ms": task.step_ms}
+    if name == RATE_MODEL_NAME:
+        return base | {"output": "rate readout [trials, steps]", "output_step_ms": task.step_ms}
+    stored = read_extra(model_file)
+    return base | {
+        "output": "spiking readout W_out·r / s [trials, steps]",
+        "output_step_ms": float(stored["spiking"]["dt_ms"]),
+        "scaling_factor": float(stored["scaling_factor"]),
+    }
+
+
 def log_model_file(
     tracking_uri: str,
     run_id: str,
@@ -104,6 +120,7 @@ def log_model_file(
     model; ``spiking_model``: a converted one); registered as ``register_as`` when given."""
     key = {RATE_MODEL_NAME: RATE_KEY, SPIKING_MODEL_NAME: CONVERTED_KEY}[name]
     signature, example = _signature(task)
+    time_base = _time_base(name, model_file, task)
     mlflow.set_tracking_uri(tracking_uri)
     mlflow.set_registry_uri(tracking_uri)  # the registry lives in the tracking store (register_as)
     # the logged model belongs to the run's experiment (MLflow takes the active one, else "Default")
@@ -120,7 +137,8 @@ def log_model_file(
             input_example=(example, {"seed": 0, "noise": True}),
             pip_requirements=[f"spikernn=={spikernn.__version__}", f"torch=={torch.__version__.split('+')[0]}"],
             registered_model_name=register_as,
-            tags={"task": task.name},
+            tags={"task": task.name, "output_step_ms": f"{time_base['output_step_ms']:g}"},
+            metadata=time_base,
         )
 
 
