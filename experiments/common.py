@@ -180,6 +180,37 @@ def no_difference_test(a: list[float], b: list[float]) -> str:
     return f"Mann–Whitney p = {u:.2f}, Welch p = {t:.2f}"
 
 
+@dataclass
+class PairedComparison:
+    """The same networks converted two ways (A, B): converted (≥ 95 %) in each, the discordant
+    networks and McNemar's exact test on them, the paired differences B − A and Wilcoxon's
+    signed-rank test."""
+
+    converted_a: int
+    converted_b: int
+    only_a: int
+    only_b: int
+    mcnemar_p: float
+    diffs: list[float]
+    wilcoxon_p: float
+
+
+def paired_comparison(acc_a: list[float], acc_b: list[float]) -> PairedComparison:
+    ok_a, ok_b = [v >= CONVERTED for v in acc_a], [v >= CONVERTED for v in acc_b]
+    only_a = sum(x and not y for x, y in zip(ok_a, ok_b, strict=True))
+    only_b = sum(y and not x for x, y in zip(ok_a, ok_b, strict=True))
+    diffs = [y - x for x, y in zip(acc_a, acc_b, strict=True)]
+    return PairedComparison(
+        converted_a=sum(ok_a),
+        converted_b=sum(ok_b),
+        only_a=only_a,
+        only_b=only_b,
+        mcnemar_p=stats.binomtest(only_a, only_a + only_b).pvalue if only_a + only_b else 1.0,
+        diffs=diffs,
+        wilcoxon_p=stats.wilcoxon(diffs).pvalue if any(diffs) else 1.0,
+    )
+
+
 def write_table(name: str, title: str, header: list[str], rows: list[list[str]], notes: str = "") -> Path:
     """A markdown table ``results/<name>.md`` (paper vs ours)."""
     RESULTS.mkdir(parents=True, exist_ok=True)

@@ -16,8 +16,7 @@ from __future__ import annotations
 
 import argparse
 
-from common import CONVERTED, converted_fraction, finished_runs, trained, write_table
-from scipy import stats
+from common import converted_fraction, finished_runs, paired_comparison, trained, write_table
 
 
 def by_seed(experiment: str) -> dict[str, object]:
@@ -36,12 +35,7 @@ def main() -> None:
         raise SystemExit(f"no seed has a finished run in both {args.a!r} and {args.b!r}")
     acc_a = [a[s].data.metrics["lif_accuracy"] for s in seeds]
     acc_b = [b[s].data.metrics["lif_accuracy"] for s in seeds]
-    ok_a, ok_b = [v >= CONVERTED for v in acc_a], [v >= CONVERTED for v in acc_b]
-    only_a = sum(x and not y for x, y in zip(ok_a, ok_b, strict=True))
-    only_b = sum(y and not x for x, y in zip(ok_a, ok_b, strict=True))
-    mcnemar = stats.binomtest(only_a, only_a + only_b).pvalue if only_a + only_b else 1.0
-    diffs = [y - x for x, y in zip(acc_a, acc_b, strict=True)]
-    wilcoxon = stats.wilcoxon(diffs).pvalue if any(diffs) else 1.0
+    paired = paired_comparison(acc_a, acc_b)
     same = sum(a[s].data.metrics["scaling_factor"] == b[s].data.metrics["scaling_factor"] for s in seeds)
     n = len(seeds)
     write_table(
@@ -51,15 +45,15 @@ def main() -> None:
         [
             [
                 "converted, fresh trials",
-                converted_fraction(sum(ok_a), n),
-                converted_fraction(sum(ok_b), n),
-                f"discordant: {only_a} only A, {only_b} only B; McNemar exact p = {mcnemar:.3g}",
+                converted_fraction(paired.converted_a, n),
+                converted_fraction(paired.converted_b, n),
+                f"discordant: {paired.only_a} only A, {paired.only_b} only B; McNemar exact p = {paired.mcnemar_p:.3g}",
             ],
             [
                 "LIF accuracy, mean",
                 f"{100 * sum(acc_a) / n:.1f} %",
                 f"{100 * sum(acc_b) / n:.1f} %",
-                f"B − A = {100 * sum(diffs) / n:+.1f} points; Wilcoxon signed-rank p = {wilcoxon:.3g}",
+                f"B − A = {100 * sum(paired.diffs) / n:+.1f} points; Wilcoxon signed-rank p = {paired.wilcoxon_p:.3g}",
             ],
             ["same factor chosen", f"{same}/{n}", "", ""],
         ],  # fmt: skip
