@@ -53,3 +53,37 @@ def test_fig6c_counts_the_networks_that_trained(store: MlflowClient, tmp_path: P
     fig6c_S7.main()
     table = (tmp_path / "results" / "fig6c.md").read_text()
     assert "| 0.5 | 1/2 |" in table and "| 3 | 1/2 |" in table, table
+
+
+def test_adaptive_vs_grid_report_pairs_the_networks_of_its_csv(
+    store: MlflowClient, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """experiments/adaptive_vs_grid.py --report reads only its per-network CSV (the study resumes
+    from it): converted counts, the discordant networks, the trials, and an untrained network left out."""
+    import adaptive_vs_grid
+    import common
+
+    monkey_results = common.RESULTS
+    monkey_results.mkdir(parents=True)
+    monkeypatch.setattr(adaptive_vs_grid, "RESULTS", monkey_results)
+    rows = [
+        (0, True, 30.0, 0.99, 40.0, 0.97, 480),
+        (1, True, 20.0, 0.96, 20.0, 0.96, 464),  # the same factor: the same fresh trials, the same number
+        (2, True, 50.0, 0.95, 45.0, 0.90, 480),  # converted by the grid's choice only
+        (3, False, None, None, None, None, None),
+    ]
+    for seed, trained, gf, ga, af, aa, at in rows:
+        row = {"seed": seed, "trained": trained}
+        if trained:
+            row |= {"grid_factor": gf, "grid_trials": 1600, "grid_best_grid_accuracy": 1.0, "grid_lif_accuracy": ga,
+                    "grid_seconds": 30.0, "adaptive_factor": af, "adaptive_trials": at, "adaptive_lif_accuracy": aa,
+                    "adaptive_seconds": 9.0}  # fmt: skip
+        adaptive_vs_grid.append(adaptive_vs_grid.csv_path("study"), row)
+    assert adaptive_vs_grid.done_seeds(adaptive_vs_grid.csv_path("study")) == {0, 1, 2, 3}
+    adaptive_vs_grid.report("study")
+    table = (monkey_results / "study.md").read_text()
+    assert "same 3 trained networks" in table and "(4 networks, 3 met the training criterion" in table
+    assert "| 3/3 = 100 % [44, 100] | 2/3 = 67 % [21, 94] | discordant: 1 only grid, 0 only adaptive" in table
+    assert "| 1600.0 ± 0.0 | 474.7 ± 9.2 | 3.37× fewer |" in table
+    assert "| same factor chosen | 1/3 |" in table
+    assert (monkey_results / "study.png").is_file()
