@@ -100,6 +100,24 @@ def test_untrusted_model_behind_an_mlflow_uri_is_refused(tmp_path: Path) -> None
         load_rate_model(path)
 
 
+def test_a_damaged_model_file_is_logged_without_its_time_step_and_refused_on_load(tmp_path: Path) -> None:
+    """A truncated converted_model.pt cannot tell its dt: it is logged all the same (as before the
+    models stated their time base), its metadata without the step, and refused when loaded."""
+    uri, client, experiment = _store(tmp_path)
+    out = tmp_path / "run"
+    out.mkdir()
+    spiking = SpikingParameters().to_dict()
+    path = save_rate_model(out / "converted_model.pt", RateRNN(RateRNNConfig(n_units=20), seed=5),
+                           {"task": TASK.name, "scaling_factor": 20.0, "spiking": spiking})  # fmt: skip
+    path.write_bytes(path.read_bytes()[:200])
+    run_id = client.create_run(experiment).info.run_id
+    (info,) = log_run_models(uri, run_id, out, TASK.name)
+    assert "output_step_ms" not in info.metadata and info.metadata["input_step_ms"] == TASK.step_ms
+    with pytest.raises(ModelFileError, match="not a spikernn model file"):
+        resolve_and_load = resolve_model_source(f"runs:/{run_id}/spiking_model", uri, ARTIFACTS, tmp_path / "dl")
+        load_rate_model(resolve_and_load)
+
+
 @pytest.mark.parametrize(
     ("source", "message"),
     [

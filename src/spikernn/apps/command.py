@@ -70,8 +70,9 @@ def check_sweeper(sweeper: Any) -> None:
         check_range("hydra.sweeper.converted_at", sweeper.get("converted_at"))
 
 
-def summary_keys(config_name: str) -> list[str]:
-    """The keys of the summary command ``config_name`` writes (what ``objective`` may name)."""
+def summary_keys(config_name: str) -> list[str] | None:
+    """The keys of the summary command ``config_name`` writes (what ``objective`` may name); None
+    for a config that is not a spikernn command's."""
     from spikernn.results import (
         ConversionResult,
         EvaluationResult,
@@ -83,16 +84,18 @@ def summary_keys(config_name: str) -> list[str]:
 
     stages = {"run": [RunResult], "train": [TrainResult], "convert": [SourceResult, ConversionResult],
               "evaluate": [SourceResult, EvaluationResult], "finetune": [SourceResult, FinetuneResult]}  # fmt: skip
-    return [key for stage in stages.get(config_name, []) for key in stage.keys()] + ["seconds"]
+    if config_name not in stages:
+        return None
+    return [key for stage in stages[config_name] for key in stage.keys()] + ["seconds"]
 
 
 def check_objective(objective: Any, config_name: str) -> None:
     """``objective`` (a key or a list of keys) must name values of the command's summary: a typo
     would otherwise give every run and sweep trial the value NaN."""
-    names = objective if isinstance(objective, (list, tuple)) or OmegaConf.is_list(objective) else [objective]
     known = summary_keys(config_name)
-    if objective is None or len(known) == 1:  # not a spikernn command's config: nothing to check against
+    if objective is None or known is None:
         return
+    names = objective if isinstance(objective, (list, tuple)) or OmegaConf.is_list(objective) else [objective]
     for name in names:
         if isinstance(name, str) and name and name not in known:
             raise ConfigError(

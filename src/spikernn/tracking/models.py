@@ -33,6 +33,7 @@ from spikernn.spiking import SpikingParameters, SpikingRNN
 from spikernn.tasks import Task, get_task
 from spikernn.tracking.sources import quiet_downloads
 from spikernn.transfer import to_spiking
+from spikernn.validation import ModelFileError
 
 RATE_MODEL_NAME = "rate_model"
 SPIKING_MODEL_NAME = "spiking_model"
@@ -100,12 +101,15 @@ def _time_base(name: str, model_file: Path, task: Task) -> dict:
     base = {"input": "task inputs [trials, columns, n_inputs], float32", "input_step_ms": task.step_ms}
     if name == RATE_MODEL_NAME:
         return base | {"output": "rate readout [trials, steps]", "output_step_ms": task.step_ms}
-    stored = read_extra(model_file)
-    return base | {
-        "output": "spiking readout W_out·r / s [trials, steps]",
-        "output_step_ms": float(stored["spiking"]["dt_ms"]),
-        "scaling_factor": float(stored["scaling_factor"]),
-    }
+    spiking = base | {"output": "spiking readout W_out·r / s [trials, steps]"}
+    try:  # a file that cannot be read is logged all the same and refused where it is loaded
+        stored = read_extra(model_file)
+        return spiking | {
+            "output_step_ms": float(stored["spiking"]["dt_ms"]),
+            "scaling_factor": float(stored["scaling_factor"]),
+        }
+    except (ModelFileError, KeyError, TypeError, ValueError):
+        return spiking
 
 
 def log_model_file(
@@ -137,7 +141,8 @@ def log_model_file(
             input_example=(example, {"seed": 0, "noise": True}),
             pip_requirements=[f"spikernn=={spikernn.__version__}", f"torch=={torch.__version__.split('+')[0]}"],
             registered_model_name=register_as,
-            tags={"task": task.name, "output_step_ms": f"{time_base['output_step_ms']:g}"},
+            tags={"task": task.name}
+            | ({"output_step_ms": f"{time_base['output_step_ms']:g}"} if "output_step_ms" in time_base else {}),
             metadata=time_base,
         )
 
