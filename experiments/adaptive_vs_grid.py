@@ -25,14 +25,12 @@ the paired comparison ``results/<name>.md`` and its figure from the CSV alone:
 from __future__ import annotations
 
 import argparse
-import csv
 import statistics
 import time
-from pathlib import Path
 
 import numpy as np
 import torch
-from common import CONVERTED, RESULTS, converted_fraction, paired_comparison, save_figure, write_table
+from common import CONVERTED, NetworkTable, converted_fraction, paired_comparison, save_figure, write_table
 from hydra import compose, initialize_config_dir
 
 from spikernn.apps.config import build_run_config, config_dir, plain
@@ -48,26 +46,6 @@ FIELDS = [
     "grid_factor", "grid_trials", "grid_best_grid_accuracy", "grid_lif_accuracy", "grid_seconds",
     "adaptive_factor", "adaptive_trials", "adaptive_lif_accuracy", "adaptive_seconds",
 ]  # fmt: skip
-
-
-def csv_path(name: str) -> Path:
-    return RESULTS / f"{name}_networks.csv"
-
-
-def done_seeds(path: Path) -> set[int]:
-    if not path.exists():
-        return set()
-    with path.open() as f:
-        return {int(row["seed"]) for row in csv.DictReader(f)}
-
-
-def append(path: Path, row: dict) -> None:
-    new = not path.exists()
-    with path.open("a", newline="") as f:
-        writer = csv.DictWriter(f, FIELDS)
-        if new:
-            writer.writeheader()
-        writer.writerow(row)
 
 
 def run_config(overrides: list[str]):
@@ -90,9 +68,9 @@ def convert(network, task, factors, seed: int, search: str) -> tuple[float, int,
 
 
 def run(seeds: list[int], piece: int, name: str, experiment: str) -> None:
-    path = csv_path(name)
-    todo = [s for s in seeds if s not in done_seeds(path)]
-    print(f"{len(seeds) - len(todo)} of {len(seeds)} seeds already in {path}; {len(todo)} to do", flush=True)
+    table = NetworkTable(name, FIELDS)
+    todo = [s for s in seeds if s not in table.done_seeds()]
+    print(f"{len(seeds) - len(todo)} of {len(seeds)} seeds already in {table.path}; {len(todo)} to do", flush=True)
     base = run_config([f"experiment={experiment}"])
     task = get_task(base.task)
     factors = list(base.transfer.scaling_factors)
@@ -113,7 +91,7 @@ def run(seeds: list[int], piece: int, name: str, experiment: str) -> None:
                             f"{search}_seconds": round(seconds, 2)}  # fmt: skip
                     if search == "grid":
                         row["grid_best_grid_accuracy"] = best_grid
-            append(path, row)
+            table.append(row)
             print({k: row.get(k) for k in FIELDS}, flush=True)
 
 
@@ -122,8 +100,8 @@ def _float(value: str) -> float | None:
 
 
 def report(name: str) -> None:
-    with csv_path(name).open() as f:
-        rows = list(csv.DictReader(f))
+    table = NetworkTable(name, FIELDS)
+    rows = table.rows()
     converted = [r for r in rows if r["trained"] == "True"]
     n = len(converted)
     grid = [float(r["grid_lif_accuracy"]) for r in converted]
@@ -178,7 +156,7 @@ def report(name: str) -> None:
             "training criterion and were converted). Both searches draw from spikernn-run's search generator and "
             "each choice is scored on the same 200 fresh trials (voltage noise on); converted = LIF accuracy ≥ 95 %. "
             "Per-network numbers: "
-            f"`results/{csv_path(name).name}`. Made by `python experiments/adaptive_vs_grid.py --report`."
+            f"`results/{table.path.name}`. Made by `python experiments/adaptive_vs_grid.py --report`."
         ),
     )
     import matplotlib.pyplot as plt

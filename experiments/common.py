@@ -7,6 +7,7 @@ Runs are found in the MLflow store the commands wrote to (``MLFLOW_TRACKING_URI`
 
 from __future__ import annotations
 
+import csv
 import os
 import statistics
 import tempfile
@@ -240,3 +241,34 @@ def save_figure(fig, name: str) -> Path:
     plt.close(fig)
     print(f"wrote {saved.png} and {saved.vector.name}")
     return saved.png
+
+
+@dataclass
+class NetworkTable:
+    """A condition's per-network CSV, ``results/<name>_networks.csv``: one row per seed, appended the
+    moment a network is done, so that a script resumes from the committed file (seeds already in it
+    are skipped), never from a store alone."""
+
+    name: str
+    fields: list[str]
+
+    @property
+    def path(self) -> Path:
+        return RESULTS / f"{self.name}_networks.csv"
+
+    def rows(self) -> list[dict[str, str]]:
+        if not self.path.exists():
+            return []
+        with self.path.open() as f:
+            return list(csv.DictReader(f))
+
+    def done_seeds(self) -> set[int]:
+        return {int(row["seed"]) for row in self.rows()}
+
+    def append(self, row: dict) -> None:
+        new = not self.path.exists()
+        with self.path.open("a", newline="") as f:
+            writer = csv.DictWriter(f, self.fields)
+            if new:
+                writer.writeheader()
+            writer.writerow(row)

@@ -1,0 +1,176 @@
+"""The paper's conditions at the paper's scale (issue 32), one resumable condition at a time.
+
+Each condition is a list of ``spikernn-run`` overrides (``CONDITIONS``). For each seed the network is
+trained — by population training, ``--piece`` seeds at a time — and converted by the pipeline's own
+``convert_stage`` (the run's search and evaluation generators, the condition's transfer preset, no
+figures or model files kept): exactly the numbers ``spikernn-run`` gives for that seed. A network that
+misses the training criterion is recorded and not converted (as ``spikernn-run`` refuses it).
+
+Every network's row is appended to ``results/paper_scale_<condition>_networks.csv`` as soon as it is
+done and seeds already there are skipped, so an interrupted run loses only the network it was on and
+the same command continues it. ``--report`` writes ``results/paper_scale.md`` from the CSVs alone: per
+condition the converted fraction on fresh trials (Wilson 95 %), the LIF accuracy (mean ± SD), the
+reference code's best-grid number, the best factors at the grid's edge, and the paper's number.
+
+    python experiments/paper_scale.py fig7_softplus --seeds 0 100 --piece 20   # resumable
+    python experiments/paper_scale.py --report
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+from common import CONVERTED, NetworkTable, converted_fraction, write_table
+from hydra import compose, initialize_config_dir
+
+from spikernn.apps.config import build_run_config, config_dir, plain
+from spikernn.apps.schemas import register
+from spikernn.pipeline import convert_stage, score_rate_model
+from spikernn.rate.training import train_population
+from spikernn.tasks import get_task
+from spikernn.transfer import factor_grid_of
+
+
+@dataclasses.dataclass(frozen=True)
+class Condition:
+    """A paper condition: its ``spikernn-run`` overrides and the paper's number (SPEC §4)."""
+
+    label: str
+    overrides: tuple[str, ...]
+    paper: str
+
+
+CONDITIONS = {
+    "fig7_sigmoid": Condition(
+        "Fig. 7 sigmoid", ("experiment=gonogo_n250", "model.activation=sigmoid"), "94/100, 98.8 ± 4.7 %"
+    ),
+    "fig7_softplus": Condition(
+        "Fig. 7 softplus", ("experiment=gonogo_n250", "model.activation=softplus"), "55/100, 88.3 ± 15.8 %"
+    ),
+    "fig7_clipped_relu": Condition(
+        "Fig. 7 clipped ReLU", ("experiment=gonogo_n250", "model.activation=clipped_relu"), "0/100, 59.7 ± 9.5 %"
+    ),
+}
+FIELDS = [
+    "seed", "trained", "trials_to_criterion", "rate_accuracy", "scaling_factor", "at_grid_edge",
+    "search_accuracy", "search_trials", "lif_accuracy", "lif_accuracy_by_condition", "lif_exc_hz", "seconds",
+]  # fmt: skip
+
+
+def table_of(condition: str) -> NetworkTable:
+    return NetworkTable(f"paper_scale_{condition}", FIELDS)
+
+
+def run_config(overrides: list[str]):
+    register()
+    with initialize_config_dir(config_dir(), version_base=None):
+        return build_run_config(plain(compose("run", overrides=overrides)))
+
+
+def run(condition: str, seeds: list[int], piece: int) -> None:
+    table = table_of(condition)
+    todo = [s for s in seeds if s not in table.done_seeds()]
+    print(f"{condition}: {len(seeds) - len(todo)} of {len(seeds)} seeds in {table.path}; {len(todo)} to do", flush=True)
+    base = run_config(list(CONDITIONS[condition].overrides))
+    task = get_task(base.task)
+    grid = factor_grid_of(base.transfer, base.model.activation)
+    for i in range(0, len(todo), piece):
+        part = todo[i : i + piece]
+        start = time.perf_counter()
+        members = train_population(task, [(base.model, s) for s in part], base.trainer)
+        print(f"seeds {part[0]}–{part[-1]}: trained in {time.perf_counter() - start:.0f} s", flush=True)
+        for seed, member in zip(part, members, strict=True):
+            record = member.record
+            row = {"seed": seed, "trained": record.trained, "trials_to_criterion": record.trials_to_criterion}
+            if record.trained:
+                start = time.perf_counter()
+                cfg = dataclasses.replace(base, seed=seed)
+                row["rate_accuracy"] = score_rate_model(member.model, task, seed, cfg.eval_trials).rate_accuracy
+                with tempfile.TemporaryDirectory() as out:
+                    result = convert_stage(member.model, task, cfg, Path(out), figures=False)
+                score = result.evaluation.score
+                row |= {
+                    "scaling_factor": result.scaling_factor,
+                    "at_grid_edge": result.scaling_factor in (min(grid), max(grid)),
+                    "search_accuracy": result.search_accuracy,
+                    "search_trials": result.search_trials,
+                    "lif_accuracy": score.lif_accuracy,
+                    "lif_accuracy_by_condition": ";".join(
+                        f"{k}={v:.4f}" for k, v in score.lif_accuracy_by_condition.items()
+                    ),
+                    "lif_exc_hz": round(score.lif_exc_hz, 3),
+                    "seconds": round(time.perf_counter() - start, 1),
+                }
+            table.append(row)
+            print({k: row.get(k) for k in FIELDS}, flush=True)
+
+
+def report() -> None:
+    rows = []
+    for name, condition in CONDITIONS.items():
+        networks = table_of(name).rows()
+        if not networks:
+            continue
+        trained = [r for r in networks if r["trained"] == "True"]
+        lif = [float(r["lif_accuracy"]) for r in trained]
+        best = [float(r["search_accuracy"]) for r in trained]
+        n = len(trained)
+        seeds = sorted(int(r["seed"]) for r in networks)
+        rows.append(
+            [
+                condition.label,
+                f"{len(networks)} (seeds {seeds[0]}–{seeds[-1]})",
+                f"{n}/{len(networks)}",
+                converted_fraction(sum(a >= CONVERTED for a in lif), n),
+                f"{100 * statistics.fmean(lif):.1f} ± {100 * statistics.stdev(lif):.1f} %" if n > 1 else "–",
+                converted_fraction(sum(a >= CONVERTED for a in best), n),
+                str(sum(r["at_grid_edge"] == "True" for r in trained)),
+                condition.paper,
+            ]
+        )
+    write_table(
+        "paper_scale",
+        "The paper's conditions at its scale",
+        [
+            "condition",
+            "networks",
+            "met the criterion",
+            "converted (fresh trials)",
+            "LIF accuracy (fresh)",
+            "converted by best grid accuracy",
+            "best factor at grid edge",
+            "paper",
+        ],  # fmt: skip
+        rows,
+        notes=(
+            "Each network trained and converted as `spikernn-run` does with the condition's overrides "
+            "(`experiments/paper_scale.py`, `CONDITIONS`). Converted: the chosen factor's LIF accuracy on 200 fresh "
+            "trials ≥ 95 % (Wilson 95 % interval); best grid accuracy: the highest 100-trial accuracy of the search, "
+            "the reference code's own number. Per-network numbers: `results/paper_scale_<condition>_networks.csv`. "
+            "Made by `python experiments/paper_scale.py --report`."
+        ),
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("condition", nargs="?", choices=sorted(CONDITIONS))
+    parser.add_argument("--seeds", nargs=2, type=int, metavar=("FIRST", "STOP"), help="seeds FIRST … STOP − 1")
+    parser.add_argument("--piece", type=int, default=20, help="networks trained together (one population)")
+    parser.add_argument("--report", action="store_true", help="write results/paper_scale.md from the CSVs")
+    args = parser.parse_args()
+    if args.condition and args.seeds:
+        torch.set_num_threads(1)
+        run(args.condition, list(range(*args.seeds)), args.piece)
+    if args.report:
+        report()
+
+
+if __name__ == "__main__":
+    main()
