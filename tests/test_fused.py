@@ -41,8 +41,9 @@ def both(net: SpikingRNN, *args, **kwargs):
         (SpikingParameters(noise_std_mv=0.0, tau_rise_ms=0.0), 37, "go_nogo"),  # single exponential; N % 8 ≠ 0
         (SpikingParameters(neuron="qif", v_th_mv=30.0, i_bias_mv=0.0, noise_std_mv=0.0), 40, "go_nogo"),
         (SpikingParameters(noise_std_mv=0.0), 33, "mante"),  # four input channels
+        (SpikingParameters(noise_std_mv=0.0), 6, "go_nogo"),  # fewer units than readout lanes
     ],
-    ids=["lif-double-exp", "lif-single-exp", "qif", "lif-4-inputs"],
+    ids=["lif-double-exp", "lif-single-exp", "qif", "lif-4-inputs", "lif-6-units"],
 )
 def test_without_noise_fused_equals_torch_bit_for_bit(params: SpikingParameters, n_units: int, task: str) -> None:
     task = get_task(task)

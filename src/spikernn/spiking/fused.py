@@ -189,8 +189,10 @@ def _membrane_step(
 ) -> None:
     """neurons.membrane_step for one row: LIF drive current − v (as current + (−v), the same
     number) or QIF current + v²; noise z·σ_I into the current and z·σ_v onto v (one σ is 0, and
-    z·0 changes nothing). ``noisy`` is a constant at each call site, so each compiles to its own
-    loop; one loop over the units whose branches vectorise as selects."""
+    z·0 changes nothing); spiked[i] ← 1.0 where unit i fired, else 0.0. ``noisy`` is a constant at
+    each call site, so each compiles to its own loop; one loop over the units whose branches
+    vectorise as selects, float32 throughout (a narrower flag or a count kept here would halve the
+    vector width LLVM picks)."""
     zero = np.float32(0.0)
     one = np.float32(1.0)
     for i in range(v.shape[0]):
@@ -206,30 +208,32 @@ def _membrane_step(
         fire = vi >= c.v_th
         v[i] = c.v_reset if fire else vi
         refractory[i] = c.refractory_steps if fire else (ref_i - one if ref_i > zero else zero)
-        spiked[i] = np.uint8(fire)
-        counts[i] = counts[i] + (one if fire else zero)
+        spike = one if fire else zero
+        spiked[i] = spike
+        counts[i] = counts[i] + spike
 
 
 @njit(cache=True, inline="always")
-def _recurrent_input(spiked: np.ndarray, w_eff_t: np.ndarray, jd: np.ndarray) -> bool:
-    """Whether any unit spiked (flags read eight at a time); if so jd ← Σ_{j spiked} W_eff[:, j],
-    j ascending, from zero (network.recurrent_input)."""
-    packed = spiked.view(np.uint64)
-    any_spike = np.uint64(0)
-    for q in range(packed.shape[0]):
-        any_spike |= packed[q]
-    if not any_spike:
-        return False
+def _any_spike(spiked: np.ndarray) -> bool:
+    """Whether any unit fired (the flags' bits ORed, which vectorises)."""
+    bits = spiked.view(np.uint32)
+    any_bits = np.uint32(0)
+    for i in range(bits.shape[0]):
+        any_bits |= bits[i]
+    return any_bits != 0
+
+
+@njit(cache=True, inline="always")
+def _recurrent_input(spiked: np.ndarray, w_eff_t: np.ndarray, jd: np.ndarray) -> None:
+    """jd ← Σ_{j spiked} W_eff[:, j], j ascending, from zero (network.recurrent_input); called only
+    on steps where some unit spiked."""
     for i in range(jd.shape[0]):
         jd[i] = np.float32(0.0)
-    for q in range(packed.shape[0]):
-        if packed[q]:
-            for j in range(8 * q, 8 * q + 8):
-                if spiked[j]:
-                    row = w_eff_t[j]
-                    for i in range(jd.shape[0]):
-                        jd[i] = jd[i] + row[i]
-    return True
+    for j in range(spiked.shape[0]):
+        if spiked[j] != np.float32(0.0):
+            row = w_eff_t[j]
+            for i in range(jd.shape[0]):
+                jd[i] = jd[i] + row[i]
 
 
 @njit(cache=True, inline="always")
@@ -243,7 +247,6 @@ def _synapse_step(
     c: KernelConstants,
     decay_d: np.ndarray,
     gain: np.ndarray,
-    w_out64: np.ndarray,
     ipsc: np.ndarray,
     h: np.ndarray,
     r: np.ndarray,
@@ -251,12 +254,11 @@ def _synapse_step(
     jd: np.ndarray,
     spiked: np.ndarray,
     any_spike: bool,
-    products: np.ndarray,
 ) -> None:
-    """neurons.synapse_step for one row (S·gain is gain or 0); products ← float64 r_i · w_i for the
-    readout; each new value flushed as in the torch path. ``any_spike`` False leaves out the spike
-    terms, which are then all zero; it is a constant at each call site, so each compiles to its own
-    loop."""
+    """neurons.synapse_step for one row (S·gain is gain or 0), each new value flushed as in the torch
+    path; float32 only (the readout's float64 products are formed in :func:`_readout_sum`), so that
+    the loop vectorises at the full float32 width. ``any_spike`` False leaves out the spike terms,
+    which are then all zero; it is a constant at each call site, so each compiles to its own loop."""
     zero = np.float32(0.0)
     decay_r, dt_s = c.decay_r, c.dt_s
     if c.double_exponential:
@@ -264,33 +266,51 @@ def _synapse_step(
             ipsc[i] = _flush(ipsc[i] * decay_d[i] + h[i] * dt_s)
             h_i = h[i] * decay_r
             h[i] = _flush(h_i + jd[i] * gain[i] if any_spike else h_i)
-            r_i = _flush(r[i] * decay_d[i] + h_r[i] * dt_s)
-            r[i] = r_i
+            r[i] = _flush(r[i] * decay_d[i] + h_r[i] * dt_s)
             h_r_i = h_r[i] * decay_r
-            h_r[i] = _flush(h_r_i + (gain[i] if spiked[i] else zero) if any_spike else h_r_i)
-            products[i] = np.float64(r_i) * w_out64[i]
+            h_r[i] = _flush(h_r_i + (gain[i] if spiked[i] != zero else zero) if any_spike else h_r_i)
     else:
         for i in range(ipsc.shape[0]):
             ipsc_i = ipsc[i] * decay_d[i]
             ipsc[i] = _flush(ipsc_i + jd[i] * gain[i] if any_spike else ipsc_i)
             r_i = r[i] * decay_d[i]
-            r_i = _flush(r_i + (gain[i] if spiked[i] else zero) if any_spike else r_i)
-            r[i] = r_i
-            products[i] = np.float64(r_i) * w_out64[i]
+            r[i] = _flush(r_i + (gain[i] if spiked[i] != zero else zero) if any_spike else r_i)
 
 
 @njit(cache=True, inline="always")
-def _readout_sum(products: np.ndarray, lane_sums: np.ndarray) -> float:
-    """Σ products (network.readout_sum): lane l sums products l, l + 8, … in turn, then the lanes."""
-    for lane in range(READOUT_LANES):
-        lane_sums[lane] = products[lane]
-    for m in range(READOUT_LANES, products.shape[0], READOUT_LANES):
-        for lane in range(READOUT_LANES):
-            lane_sums[lane] = lane_sums[lane] + products[m + lane]
-    total = 0.0
-    for lane in range(READOUT_LANES):
-        total = total + lane_sums[lane]
-    return total
+def _product(r: np.ndarray, w_out64: np.ndarray, i: int) -> float:
+    """The exact float64 product r_i · w_i, and 0.0 for the padding beyond the last unit."""
+    return np.float64(r[i]) * w_out64[i] if i < r.shape[0] else 0.0
+
+
+@njit(cache=True, inline="always")
+def _readout_sum(r: np.ndarray, w_out64: np.ndarray) -> float:
+    """Σ_i float64(r_i) · w_i as network.readout_sum sums it: lane l (of READOUT_LANES = 8) sums the
+    products of units l, l + 8, … in turn (w_out64 is zero-padded to whole blocks, each padded
+    product 0.0), then the lanes are summed in order. The lanes are eight locals, so that they
+    stay in registers."""
+    full = r.shape[0] - r.shape[0] % 8  # units in whole blocks of eight
+    a0, a1, a2, a3 = _product(r, w_out64, 0), _product(r, w_out64, 1), _product(r, w_out64, 2), _product(r, w_out64, 3)
+    a4, a5, a6, a7 = _product(r, w_out64, 4), _product(r, w_out64, 5), _product(r, w_out64, 6), _product(r, w_out64, 7)
+    for m in range(8, full, 8):
+        a0 = a0 + np.float64(r[m]) * w_out64[m]
+        a1 = a1 + np.float64(r[m + 1]) * w_out64[m + 1]
+        a2 = a2 + np.float64(r[m + 2]) * w_out64[m + 2]
+        a3 = a3 + np.float64(r[m + 3]) * w_out64[m + 3]
+        a4 = a4 + np.float64(r[m + 4]) * w_out64[m + 4]
+        a5 = a5 + np.float64(r[m + 5]) * w_out64[m + 5]
+        a6 = a6 + np.float64(r[m + 6]) * w_out64[m + 6]
+        a7 = a7 + np.float64(r[m + 7]) * w_out64[m + 7]
+    for m in range(max(full, 8), w_out64.shape[0], 8):  # the padded last block
+        a0 = a0 + _product(r, w_out64, m)
+        a1 = a1 + _product(r, w_out64, m + 1)
+        a2 = a2 + _product(r, w_out64, m + 2)
+        a3 = a3 + _product(r, w_out64, m + 3)
+        a4 = a4 + _product(r, w_out64, m + 4)
+        a5 = a5 + _product(r, w_out64, m + 5)
+        a6 = a6 + _product(r, w_out64, m + 6)
+        a7 = a7 + _product(r, w_out64, m + 7)
+    return 0.0 + a0 + a1 + a2 + a3 + a4 + a5 + a6 + a7
 
 
 @njit(cache=True, inline="always")
@@ -309,7 +329,7 @@ def _record(
 ) -> None:
     """Copy step k of row b into the :class:`Recordings` (unpacked) that were asked for."""
     for i in range(rec_spikes.shape[2]):
-        rec_spikes[b, k, i] = spiked[i] != 0
+        rec_spikes[b, k, i] = spiked[i] != np.float32(0.0)
     for i in range(rec_voltage.shape[2]):
         rec_voltage[b, k, i] = v[i]
     for i in range(rec_rates.shape[2]):
@@ -376,9 +396,7 @@ def _run_row(
     external = np.empty(n, dtype=np.float32)
     z = np.zeros(n, dtype=np.float32)
     jd = np.zeros(n, dtype=np.float32)
-    spiked = np.zeros(-(-n // 8) * 8, dtype=np.uint8)
-    products = np.zeros(w_out64.shape[0])
-    lane_sums = np.zeros(READOUT_LANES)
+    spiked = np.zeros(n, dtype=np.float32)  # 1.0 where the unit fired this step
     column = -1
     for k in range(k0, k1):
         if columns[k] != column:
@@ -389,12 +407,13 @@ def _run_row(
             _membrane_step(c, v, refractory, ipsc, external, inv_s, z, True, spiked, counts)
         else:
             _membrane_step(c, v, refractory, ipsc, external, inv_s, z, False, spiked, counts)
-        if _recurrent_input(spiked, w_eff_t, jd):
-            _synapse_step(c, decay_d, gain, w_out64, ipsc, h, r, h_r, jd, spiked, True, products)
+        if _any_spike(spiked):
+            _recurrent_input(spiked, w_eff_t, jd)
+            _synapse_step(c, decay_d, gain, ipsc, h, r, h_r, jd, spiked, True)
         else:
-            _synapse_step(c, decay_d, gain, w_out64, ipsc, h, r, h_r, jd, spiked, False, products)
+            _synapse_step(c, decay_d, gain, ipsc, h, r, h_r, jd, spiked, False)
         if want_readout:
-            readout[b, k] = np.float32(_readout_sum(products, lane_sums)) * inv_s
+            readout[b, k] = np.float32(_readout_sum(r, w_out64)) * inv_s
         _record(b, k, spiked, v, r, ipsc, inv_s, rec_spikes, rec_voltage, rec_rates, rec_ipsc)
     close_row(streams, b, s0, s1, s2, s3, scalar)
 
