@@ -45,6 +45,39 @@ def _logged_run(tmp_path: Path, model: RateRNN, register_as: str | None) -> tupl
     return uri, run_id
 
 
+def test_a_fine_tuned_run_logs_and_registers_its_fine_tuned_network(tmp_path: Path) -> None:
+    """spikernn-run with fine-tuning writes the converted and the fine-tuned network: both are
+    models; the fine-tuned one, the run's result, is registered and is what a run id gives."""
+    uri, client, experiment = _store(tmp_path)
+    out = tmp_path / "run"
+    out.mkdir()
+    converted, finetuned = RateRNN(RateRNNConfig(n_units=20), seed=5), RateRNN(RateRNNConfig(n_units=20), seed=6)
+    spiking = SpikingParameters().to_dict()
+    save_rate_model(out / "rate_model.pt", converted, {"task": TASK.name, "trained": True})
+    save_rate_model(
+        out / "converted_model.pt", converted, {"task": TASK.name, "scaling_factor": 20.0, "spiking": spiking}
+    )
+    save_rate_model(
+        out / "finetuned_model.pt",
+        finetuned,
+        {"task": TASK.name, "scaling_factor": 22.0, "spiking": spiking, "finetuned": True},
+    )
+    run_id = client.create_run(experiment).info.run_id
+    for file in out.iterdir():
+        client.log_artifact(run_id, str(file))
+    infos = log_run_models(uri, run_id, out, TASK.name, register_as="tuned")
+    assert [i.name for i in infos] == ["rate_model", "spiking_model", "finetuned_spiking_model"]
+    assert [i.registered_model_version for i in infos] == [None, None, 1]
+    final = ("finetuned_model.pt", "converted_model.pt")  # spikernn-evaluate's order
+    for source in (f"runs:/{run_id}/finetuned_spiking_model", "models:/tuned/1", run_id):
+        loaded, stored = load_rate_model(resolve_model_source(source, uri, final, tmp_path / f"dl{len(source)}"))
+        _same_weights(finetuned, loaded)
+        assert stored["scaling_factor"] == 22.0 and stored["finetuned"], source
+    mlflow.set_tracking_uri(uri)
+    model = mlflow.pyfunc.load_model(f"runs:/{run_id}/finetuned_spiking_model")
+    assert model.metadata.metadata["scaling_factor"] == 22.0
+
+
 def _same_weights(a: RateRNN, b: RateRNN) -> None:
     for (name, x), (_, y) in zip(a.state_dict().items(), b.state_dict().items(), strict=True):
         assert torch.equal(x, y), name

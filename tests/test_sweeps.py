@@ -206,6 +206,9 @@ def test_killed_sweep_resumes_without_losing_or_duplicating_trials(tmp_path: Pat
     counts = {state: sum(t.state == state for t in study.trials) for state in TrialState}
     assert parent.data.metrics["trials_complete"] == counts[TrialState.COMPLETE]
     assert parent.data.metrics["trials_fail"] == counts[TrialState.FAIL]
+    # what the MLflow UI shows of the parent: the budget asked for last, the task, who and what made it
+    assert parent.data.tags["n_trials"] == "6" and parent.data.tags["task"] == "go_nogo"
+    assert parent.data.tags["mlflow.user"] and parent.data.tags["mlflow.source.type"] == "LOCAL"
 
 
 @pytest.mark.slow  # two sweep commands at once: ~70 s on 2 cores (make test-slow)

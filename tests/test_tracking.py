@@ -17,6 +17,7 @@ import pytest
 from mlflow.tracking import MlflowClient
 from mlflow.utils.file_utils import local_file_uri_to_path
 
+from spikernn.apps.runner import without_unused
 from spikernn.results import (
     ConversionResult,
     EvaluationResult,
@@ -80,6 +81,40 @@ def _conversion(pruned: bool = False) -> ConversionResult:
         evaluation=None if pruned else evaluation,
         figures=["accuracy_by_factor.png"],
     )
+
+
+def test_settings_of_stages_that_did_not_run_are_not_params() -> None:
+    params = {
+        "finetune": {"enabled": False, "lr": 0.001, "below_accuracy": 0.95},
+        "transfer": {"search": "grid", "round_trials": 16, "race_z": 1.96, "rescore_best": 0, "rescore_trials": 200},
+        "seed": 3,
+    }
+    assert without_unused(params) == {
+        "finetune": {"enabled": False},
+        "transfer": {"search": "grid", "rescore_best": 0},
+        "seed": 3,
+    }
+    one_factor = {"transfer": {"scaling_factor": 23.5, "scaling_factors": [23.5], "search": "grid"}}
+    assert without_unused(one_factor) == {"transfer": {"scaling_factor": 23.5, "search": "grid"}}
+    used = {
+        "finetune": {"enabled": True, "lr": 0.001},
+        "transfer": {"search": "adaptive", "round_trials": 16, "race_z": 1.96, "rescore_best": 0, "rescore_trials": 9},
+    }
+    assert without_unused(used) == {
+        "finetune": {"enabled": True, "lr": 0.001},
+        "transfer": {"search": "adaptive", "round_trials": 16, "race_z": 1.96, "rescore_best": 0},
+    }
+
+
+def test_a_conversion_at_one_given_factor_logs_no_per_factor_metric() -> None:
+    """Each trial of a scaling-factor sweep converts at its own s: a metric per s would give every
+    trial a column of its own; the table and scaling_factor/search_accuracy carry it instead."""
+    conversion = _conversion()
+    conversion.lif_accuracy_by_scaling_factor = {"23.5419": 0.95}
+    record = tracking_record(conversion)
+    assert not [k for k in record.metrics if k.startswith("lif_accuracy_s")]
+    assert record.metrics["search_accuracy"] == 0.95 and record.metrics["scaling_factor"] == 25.0
+    assert record.tables["lif_accuracy_by_scaling_factor.json"] == {"scaling_factor": [23.5419], "lif_accuracy": [0.95]}
 
 
 def test_result_decides_metrics_tags_and_tables() -> None:
@@ -294,6 +329,9 @@ def test_pipeline_against_a_real_mlflow_server(tmp_path: Path, mlflow_server: st
     run = client.get_run(summary["mlflow_run_id"])
     assert run.info.status == "FINISHED"
     assert run.data.params["model.n_units"] == "20" and run.data.params["spiking.t_ref_ms"] == "2.0"
+    # fine-tuning is off and the search is the grid: their settings changed nothing, so are not params
+    assert [k for k in run.data.params if k.startswith("finetune.")] == ["finetune.enabled"]
+    assert not {"transfer.round_trials", "transfer.race_z", "transfer.rescore_trials"} & set(run.data.params)
     assert run.data.metrics["lif_accuracy"] == summary["lif_accuracy"]
     assert run.data.metrics["scaling_factor"] == summary["scaling_factor"]
     assert {"lif_accuracy_s20", "lif_accuracy_s40"} <= set(run.data.metrics)

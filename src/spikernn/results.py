@@ -102,7 +102,11 @@ def tracking_record(result: Result, prefix: str = "") -> TrackingRecord:
     """The metrics, tags and tables of ``result`` (the one place that decides what goes to MLflow).
 
     Per-condition accuracies become metrics ``lif_accuracy.<trial type>``; per-factor accuracies a
-    table (one row per s) and one metric per factor, ``lif_accuracy_s<s>``."""
+    table (one row per s) and, for a search over several factors (a grid: the same keys in every
+    run that uses it), one metric per factor, ``lif_accuracy_s<s>``. A conversion at one given
+    factor (e.g. each trial of a ``hparams_search=scaling_factor`` sweep) logs no such metric: its
+    ``scaling_factor`` and ``search_accuracy`` say it, and a key per swept value would give every
+    trial a column of its own in MLflow's Compare."""
     record = TrackingRecord()
     for f in dataclasses.fields(result):
         value, role = getattr(result, f.name), f.metadata.get(ROLE)
@@ -125,7 +129,8 @@ def tracking_record(result: Result, prefix: str = "") -> TrackingRecord:
         elif role == BY_FACTOR:
             base = name.removesuffix("_by_scaling_factor")
             factors = [float(s) for s in value]
-            record.metrics |= {f"{base}_s{s:g}": float(v) for s, v in zip(factors, value.values(), strict=True)}
+            if len(factors) > 1:
+                record.metrics |= {f"{base}_s{s:g}": float(v) for s, v in zip(factors, value.values(), strict=True)}
             record.tables[f"{name}.json"] = {"scaling_factor": factors, base: list(value.values())}
     return record
 

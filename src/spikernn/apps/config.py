@@ -18,7 +18,7 @@ from omegaconf.errors import ConfigKeyError, MissingMandatoryValue, OmegaConfBas
 from spikernn.apps import schemas
 from spikernn.finetune_config import FinetuneConfig
 from spikernn.io import import_mat, load_rate_model
-from spikernn.io.files import CONVERTED_MODEL_FILE, RATE_MODEL_FILE
+from spikernn.io.files import CONVERTED_MODEL_FILE, FINETUNED_MODEL_FILE, RATE_MODEL_FILE
 from spikernn.io.mat5 import format_bytes
 from spikernn.io.mat_format import MAX_UNITS
 from spikernn.rate import RateRNN, RateRNNConfig
@@ -367,7 +367,7 @@ def build_evaluate_config(raw: dict) -> EvaluateConfig:
     """The spiking parameters and factor stored with the converted model, unless overridden."""
     seed, eval_trials = _seed_and_trials(raw)
     _check_choices(raw)
-    source = load_model_source(raw, (CONVERTED_MODEL_FILE,))
+    source = load_model_source(raw, (FINETUNED_MODEL_FILE, CONVERTED_MODEL_FILE))  # a run's final network first
     factor = raw.get("scaling_factor")
     if factor is None:  # not `or`: a given 0 must be refused below, not replaced by the stored factor
         factor = source.stored.get("scaling_factor")

@@ -151,6 +151,35 @@ def split_params(config: dict) -> tuple[dict, dict[str, str]]:
     return params, tags
 
 
+def _unused_settings(group: str, node: dict) -> set[str]:
+    """The keys of config group ``group`` that the group's own selectors leave without effect."""
+    if group == "finetune" and node.get("enabled") is False:
+        return set(node) - {"enabled"}
+    if group == "transfer":
+        unused = set()
+        if node.get("search") == "grid":
+            unused |= {"round_trials", "race_z"}
+        if node.get("rescore_best") == 0:
+            unused.add("rescore_trials")
+        if node.get("scaling_factor") is not None:  # one given factor: the grid is that factor
+            unused.add("scaling_factors")
+        return unused
+    return set()
+
+
+def without_unused(params: dict) -> dict:
+    """``params`` without the settings of stages and options that did not run: fine-tuning's with
+    ``finetune.enabled=false``, the race's with the grid search, the grid with one given factor
+    (a sweep's trials would each log their own one-element list). They would otherwise fill MLflow's
+    Compare (its parallel-coordinates axes) with values that changed nothing; the full config stays
+    in the run folder's ``.hydra/config.yaml``."""
+    kept = dict(params)
+    for group, node in params.items():
+        if isinstance(node, dict) and (unused := _unused_settings(group, node)):
+            kept[group] = {k: v for k, v in node.items() if k not in unused}
+    return kept
+
+
 def _merge(base: dict, update: dict) -> dict:
     """``base`` with ``update``'s values put in, nested dicts merged key by key."""
     merged = dict(base)
@@ -205,6 +234,7 @@ def execute(
     torch.set_num_threads(1)
     out_dir.mkdir(parents=True, exist_ok=True)
     params, all_tags = split_params(_merge(raw, effective(settings)))
+    params = without_unused(params)
     labels = label(settings)
     all_tags |= labels.tags() | {"job_key": job_key(command, split_params(raw)[0])}
     if trial is not None:

@@ -9,6 +9,7 @@ import optuna
 from mlflow.entities import Metric, Param, RunTag
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
+from mlflow.tracking.context.registry import resolve_tags
 from mlflow.utils.time import get_current_time_millis
 from omegaconf import DictConfig, OmegaConf
 from optuna.trial import TrialState
@@ -43,21 +44,23 @@ class SweepParentRun:
         client = MlflowClient(uri)
         experiment_id = ensure_experiment(client, logger["experiment_name"], output_dir, uri)
         known = study.user_attrs.get(PARENT_ATTR)
+        # n_trials is a tag, not a param: a resumed sweep may ask for more trials (params are immutable)
+        current = {**process_tags(), "n_trials": str(n_trials)}  # this sweep process holds it now
         if known and _exists(client, known):
             retrying(lambda: client.update_run(known, status="RUNNING"))
-            items = [RunTag(k, v) for k, v in process_tags().items()]  # this sweep process holds it now
-            retrying(lambda: client.log_batch(known, tags=items))
+            retrying(lambda: client.log_batch(known, tags=[RunTag(k, v) for k, v in current.items()]))
             return cls(client, known, experiment_id)
         tags = {
-            **process_tags(),  # left RUNNING by a killed sweep that is never resumed: closed like any run
+            **resolve_tags(),  # mlflow.user, mlflow.source.name and .type: the UI's "Created by" and "Source"
+            **current,  # left RUNNING by a killed sweep that is never resumed: closed like any run
             "command": "sweep",
             "optuna_study": study.study_name,
-            "task": str(OmegaConf.select(config, "task.name", default="")),
         }
+        if task := OmegaConf.select(config, "task.name", default=None):  # else (a model's sweep) its trials' task
+            tags["task"] = str(task)
         run = retrying(lambda: client.create_run(experiment_id, run_name=f"sweep {study.study_name}", tags=tags))
         params = {
             "search_space": {name: repr(d) for name, d in distributions.items()},
-            "n_trials": n_trials,
             "directions": [d.name for d in study.directions],
             "objective": OmegaConf.select(config, "objective", default=None),
             "sweeper": {"sampler": type(study.sampler).__name__, "storage": config.hydra.sweeper.storage},
@@ -94,8 +97,21 @@ class SweepParentRun:
             closed.append(run.info.run_id)
         return closed
 
+    def _trials_task(self) -> dict[str, str]:
+        """``{"task": …}`` from a trial's run when the parent has no task yet (a sweep of a trained
+        model's factor reads the task from the model, not from its config), else nothing."""
+        if self.client.get_run(self.run_id).data.tags.get("task"):
+            return {}
+        children = retrying(
+            lambda: self.client.search_runs(
+                [self.experiment_id], f"tags.`mlflow.parentRunId` = '{self.run_id}' and tags.task != ''", max_results=1
+            )
+        )
+        return {"task": children[0].data.tags["task"]} if children else {}
+
     def finish(self, study: optuna.Study, directions: list[str], status: str) -> None:
-        """Counts of trials by state, the best trial's params (tags ``best.*``) and value, final status."""
+        """Counts of trials by state, the best trial's params (tags ``best.*``) and value, the task
+        (from a trial's run if not known), final status."""
         counts = {state.name.lower(): 0 for state in (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)}
         for trial in study.get_trials(deepcopy=False):
             if trial.state.name.lower() in counts:
@@ -109,6 +125,7 @@ class SweepParentRun:
             tags = {"best.trial": str(best.number), **{f"best.{n}": str(v) for n, v in best.params.items()}}
         elif counts["complete"]:
             tags = {"pareto_trials": str([t.number for t in study.best_trials])}
+        tags |= retrying(self._trials_task)
         items = [RunTag(k, v) for k, v in tags.items()]
         retrying(lambda: self.client.log_batch(self.run_id, metrics=metrics, tags=items))
         retrying(lambda: self.client.set_terminated(self.run_id, status))

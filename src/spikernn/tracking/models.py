@@ -27,7 +27,7 @@ from mlflow.types import ParamSchema, ParamSpec, Schema, TensorSpec
 
 import spikernn
 from spikernn.io import load_rate_model
-from spikernn.io.files import CONVERTED_MODEL_FILE, RATE_MODEL_FILE
+from spikernn.io.files import CONVERTED_MODEL_FILE, FINETUNED_MODEL_FILE, RATE_MODEL_FILE
 from spikernn.io.torch_format import read_extra
 from spikernn.spiking import SpikingParameters, SpikingRNN
 from spikernn.tasks import Task, get_task
@@ -37,8 +37,13 @@ from spikernn.validation import ModelFileError
 
 RATE_MODEL_NAME = "rate_model"
 SPIKING_MODEL_NAME = "spiking_model"
+FINETUNED_MODEL_NAME = "finetuned_spiking_model"  # spikernn-run with finetune.enabled: the run's final network
 RATE_KEY, CONVERTED_KEY = "rate_model", "converted_model"  # the pyfunc artifact holding the model file
-MODEL_FILES = ((RATE_MODEL_NAME, RATE_MODEL_FILE), (SPIKING_MODEL_NAME, CONVERTED_MODEL_FILE))
+MODEL_FILES = (
+    (RATE_MODEL_NAME, RATE_MODEL_FILE),
+    (SPIKING_MODEL_NAME, CONVERTED_MODEL_FILE),
+    (FINETUNED_MODEL_NAME, FINETUNED_MODEL_FILE),
+)
 ENTRY_POINT = Path(__file__).with_name("pyfunc_entry.py")  # MLflow "models from code": nothing pickled
 
 SIGNATURE_PARAMS = ParamSchema([ParamSpec("seed", "long", 0), ParamSpec("noise", "boolean", True)])
@@ -121,8 +126,9 @@ def log_model_file(
     register_as: str | None = None,
 ) -> ModelInfo:
     """Log ``model_file`` as the MLflow model ``name`` of run ``run_id`` (``rate_model``: a rate
-    model; ``spiking_model``: a converted one); registered as ``register_as`` when given."""
-    key = {RATE_MODEL_NAME: RATE_KEY, SPIKING_MODEL_NAME: CONVERTED_KEY}[name]
+    model; ``spiking_model``: a converted one; ``finetuned_spiking_model``: a converted one after
+    fine-tuning); registered as ``register_as`` when given."""
+    key = RATE_KEY if name == RATE_MODEL_NAME else CONVERTED_KEY
     signature, example = _signature(task)
     time_base = _time_base(name, model_file, task)
     mlflow.set_tracking_uri(tracking_uri)
@@ -151,8 +157,9 @@ def log_run_models(
     tracking_uri: str, run_id: str, out_dir: Path, task_name: str, register_as: str | None = None
 ) -> list[ModelInfo]:
     """Log the model files a command wrote into ``out_dir`` (``rate_model.pt`` → ``rate_model``,
-    ``converted_model.pt`` → ``spiking_model``) as MLflow models of run ``run_id``; the last of them
-    (the converted network if there is one) is registered as ``register_as`` when given."""
+    ``converted_model.pt`` → ``spiking_model``, ``finetuned_model.pt`` → ``finetuned_spiking_model``)
+    as MLflow models of run ``run_id``; the last of them (the run's final network: fine-tuned, else
+    converted, else the rate network) is registered as ``register_as`` when given."""
     found = [(name, out_dir / file) for name, file in MODEL_FILES if (out_dir / file).is_file()]
     task = get_task(task_name)
     return [
