@@ -18,8 +18,9 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 run: setup
 	$(VENV)/bin/spikernn-run $(ARGS)
 
+# two workers (pytest-xdist): the suite's subprocess-heavy tests leave a core idle when run one at a time
 test: setup
-	$(PY) -m pytest
+	$(PY) -m pytest -n 2
 
 # paper-scale and reference-code checks (see README); not part of the default run
 test-slow: setup

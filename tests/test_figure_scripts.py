@@ -65,7 +65,6 @@ def test_adaptive_vs_grid_report_pairs_the_networks_of_its_csv(
 
     monkey_results = common.RESULTS
     monkey_results.mkdir(parents=True)
-    monkeypatch.setattr(adaptive_vs_grid, "RESULTS", monkey_results)
     rows = [
         (0, True, 30.0, 0.99, 40.0, 0.97, 480),
         (1, True, 20.0, 0.96, 20.0, 0.96, 464),  # the same factor: the same fresh trials, the same number
@@ -78,8 +77,8 @@ def test_adaptive_vs_grid_report_pairs_the_networks_of_its_csv(
             row |= {"grid_factor": gf, "grid_trials": 1600, "grid_best_grid_accuracy": 1.0, "grid_lif_accuracy": ga,
                     "grid_seconds": 30.0, "adaptive_factor": af, "adaptive_trials": at, "adaptive_lif_accuracy": aa,
                     "adaptive_seconds": 9.0}  # fmt: skip
-        adaptive_vs_grid.append(adaptive_vs_grid.csv_path("study"), row)
-    assert adaptive_vs_grid.done_seeds(adaptive_vs_grid.csv_path("study")) == {0, 1, 2, 3}
+        common.NetworkTable("study", adaptive_vs_grid.FIELDS).append(row)
+    assert common.NetworkTable("study", adaptive_vs_grid.FIELDS).done_seeds() == {0, 1, 2, 3}
     adaptive_vs_grid.report("study")
     table = (monkey_results / "study.md").read_text()
     assert "same 3 trained networks" in table and "(4 networks, 3 met the training criterion" in table
@@ -87,3 +86,32 @@ def test_adaptive_vs_grid_report_pairs_the_networks_of_its_csv(
     assert "| 1600.0 ± 0.0 | 474.7 ± 9.2 | 3.37× fewer |" in table
     assert "| same factor chosen | 1/3 |" in table
     assert (monkey_results / "study.png").is_file()
+    assert (monkey_results / "study_networks.csv").is_file()
+
+
+def test_paper_scale_report_reads_each_conditions_csv(store: MlflowClient) -> None:
+    """experiments/paper_scale.py --report: per condition, from its per-network CSV alone, the
+    converted fraction on fresh trials, the best-grid number, the grid-edge count and the paper's."""
+    import common
+    import paper_scale
+
+    common.RESULTS.mkdir(parents=True)
+    table = common.NetworkTable("paper_scale_fig7_softplus", paper_scale.FIELDS)
+    for seed, trained, factor, edge, best, lif in (
+        (0, True, 14.0, False, 0.99, 0.98),
+        (1, True, 4.0, True, 0.97, 0.90),
+        (2, True, 10.0, False, 0.90, 0.96),
+        (3, False, None, None, None, None),
+    ):
+        row = {"seed": seed, "trained": trained, "trials_to_criterion": 1600 if trained else None}
+        if trained:
+            row |= {"scaling_factor": factor, "at_grid_edge": edge, "search_accuracy": best, "lif_accuracy": lif}
+        table.append(row)
+    assert table.done_seeds() == {0, 1, 2, 3}
+    paper_scale.report()
+    text = (common.RESULTS / "paper_scale.md").read_text()
+    assert (
+        "| Fig. 7 softplus | 4 (seeds 0–3) | 3/4 | 2/3 = 67 % [21, 94] | 94.7 ± 4.2 % | 2/3 = 67 % [21, 94] | 1 "
+        "| 55/100, 88.3 ± 15.8 % |"
+    ) in text, text
+    assert "Fig. 7 sigmoid" not in text  # a condition without a CSV is left out
