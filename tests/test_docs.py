@@ -160,3 +160,6 @@ def test_example_fine_tuning(output_dir: Path, monkeypatch, capsys) -> None:
     out = run_example("fine_tuning.py", output_dir, monkeypatch, capsys)
     assert "converted:   s = " in out and "fine-tuned:  s = " in out
     assert "'finetuned_model.pt'" in out
+    assert "'finetuning.png', 'readout_rate_vs_lif.png', 'readout_rate_vs_lif_finetuned.png'" in out
+    assert "fine-tuning curve: 2 batches" in out
+    assert "logged models: ['finetuned_spiking_model', 'rate_model', 'spiking_model']" in out

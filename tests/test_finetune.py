@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import snntorch
 import snntorch.utils
@@ -124,7 +126,7 @@ def test_training_parameters_keep_the_noise_per_ms() -> None:
 
 
 @pytest.mark.slow  # trains, converts and fine-tunes (minutes on 2 cores); make test-slow
-def test_finetuning_raises_the_fused_kernel_accuracy_of_a_badly_scaled_go_nogo_network(tmp_path) -> None:
+def test_finetuning_raises_the_fused_kernel_accuracy_of_a_badly_scaled_go_nogo_network(tmp_path: Path) -> None:
     """A small Go-NoGo rate network, trained quickly, converted with its readout weights scaled by
     0.4 at s = 35 (it misses 95 %), is fine-tuned for 10 batches; the fused kernel at dt 0.05 ms
     on the same 100 fresh trials with the task's scoring judges, before and after."""
@@ -152,6 +154,8 @@ def test_finetuning_raises_the_fused_kernel_accuracy_of_a_badly_scaled_go_nogo_n
     )
     assert 0 < summary["lif_exc_hz"] < 50 and 0 < summary["lif_inh_hz"] < 50
     assert (tmp_path / "finetuned_model.pt").is_file()
+    assert summary["figures"] == ["finetuning.png", "readout_rate_vs_lif_finetuned.png"]
+    assert all((tmp_path / name).is_file() for name in summary["figures"])
 
 
 def test_run_fine_tunes_only_networks_below_the_threshold_when_one_is_set() -> None:

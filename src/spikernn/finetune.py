@@ -44,6 +44,8 @@ from torch.utils.data import DataLoader, IterableDataset
 from spikernn.finetune_config import FinetuneConfig
 from spikernn.io import save_rate_model
 from spikernn.io.files import FINETUNED_MODEL_FILE
+from spikernn.plots.figures import plot_finetuning, plot_readouts
+from spikernn.plots.style import SavedFigure
 from spikernn.rate import RateRNN
 from spikernn.results import EvaluationResult, FinetuneResult
 from spikernn.spiking import SpikingParameters
@@ -307,9 +309,11 @@ def finetune_stage(
     model_file: str = FINETUNED_MODEL_FILE,
     progress=None,
     callbacks: list | None = None,
+    figures: bool = True,
 ) -> FinetuneResult:
     """Score the converted network, fine-tune it, score it again on the same fresh trials (fused
-    kernel, ``spiking.dt_ms``, the task's scoring); write ``model_file`` and return the result."""
+    kernel, ``spiking.dt_ms``, the task's scoring); write ``model_file`` and (``figures``) the
+    fine-tuning curve and the readouts before and after; return the result."""
     from spikernn.pipeline import _EVALUATION, _generator, _phase, evaluate_spiking
 
     start = time.perf_counter()
@@ -332,6 +336,15 @@ def finetune_stage(
     )
     extra = {"task": task.name, "scaling_factor": new_factor, "spiking": spiking.to_dict(), "finetuned": True}
     save_rate_model(out_dir / model_file, finetuned, extra)
+    drawn = []
+    if figures:
+        drawn = [
+            plot_finetuning(
+                out_dir / "finetuning.png", record["history"], record["validation"], record["best_batch"],
+                before.lif_accuracy, after.lif_accuracy,
+            ),
+            readouts_before_after(out_dir, model, finetuned, task, spiking, (factor, new_factor), seed),
+        ]  # fmt: skip
     return FinetuneResult(
         finetune=cfg.to_dict(),
         spiking=spiking.to_dict(),
@@ -351,5 +364,39 @@ def finetune_stage(
         finetune_training_seconds=record.pop("training_seconds"),
         peak_rss_mib=round(peak_rss_mib(), 1),
         finetune_record=record,
+        figures=[figure.name for figure in drawn],
         models=[model_file],
     )
+
+
+def readouts_before_after(
+    out_dir: Path,
+    model: RateRNN,
+    finetuned: RateRNN,
+    task: Task,
+    spiking: SpikingParameters,
+    factors: tuple[float, float],
+    seed: int,
+) -> SavedFigure:
+    """One trial of each type read out by the rate network and by the LIF network before and after
+    fine-tuning (at their factors ``factors``), ``readout_rate_vs_lif_finetuned.png``: the trials of
+    the run's example figures, the same spiking noise for both networks."""
+    from spikernn.pipeline import _EXAMPLES, _generator
+
+    generator = _generator(seed, _EXAMPLES)
+    conditions = torch.arange(len(task.condition_names))
+    trials = task.make_trials(len(task.condition_names), generator, conditions=conditions)
+    with torch.no_grad():
+        rate_out = model(trials.inputs, generator=generator).readout
+    noise_seed = int(torch.randint(0, 2**62, (1,), generator=generator))
+    readouts = [
+        to_spiking(net, spiking, input_step_ms=task.step_ms)
+        .simulate(trials.inputs, s, generator=torch.Generator().manual_seed(noise_seed))
+        .readout
+        for net, s in ((model, factors[0]), (finetuned, factors[1]))
+    ]
+    return plot_readouts(
+        out_dir / "readout_rate_vs_lif_finetuned.png", list(task.condition_names), rate_out, task.step_ms,
+        readouts[1], spiking.dt_ms, trials.targets, factors[1], inputs=trials.inputs,
+        scored_from_ms=task.scoring_window("spiking").from_ms, lif_before=(readouts[0], factors[0]),
+    )  # fmt: skip

@@ -392,6 +392,6 @@ def run_pipeline(
     elif evaluation is not None:
         result.finetune = finetune_stage(
             model, task, cfg.spiking, result.conversion.scaling_factor, cfg.finetune, cfg.seed, cfg.eval_trials,
-            out_dir, progress=progress,
+            out_dir, progress=progress, figures=figures,
         )  # fmt: skip
     return result

@@ -241,6 +241,7 @@ class FinetuneResult(Result):
     finetune_training_seconds: float = metric()
     peak_rss_mib: float = metric()
     finetune_record: dict = field(default_factory=dict)  # loss and validation accuracy per batch
+    figures: list[str] = files()
     models: list[str] = files()
 
 

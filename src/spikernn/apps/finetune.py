@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 def finetune(cfg: FinetuneCommandConfig, ctx: CommandContext) -> FromSource:
     """Writes the fine-tuned network as ``converted_model.pt``, so ``spikernn-evaluate`` and
     ``spikernn-finetune`` take this run's id as their source."""
-    from spikernn.apps.runner import source_result
+    from spikernn.apps.runner import log_finetuning_curves, source_result
     from spikernn.finetune import finetune_stage
     from spikernn.results import FromSource
 
@@ -36,10 +36,9 @@ def finetune(cfg: FinetuneCommandConfig, ctx: CommandContext) -> FromSource:
         ctx.out_dir,
         model_file=CONVERTED_MODEL_FILE,
         progress=ctx.progress,
+        figures=ctx.figures,
     )
-    history, validation = tuned.finetune_record["history"], tuned.finetune_record["validation"]
-    ctx.run.log_series("finetune_loss", history["batch"], history["loss"])
-    ctx.run.log_series("finetune_validation_accuracy", validation["batch"], validation["accuracy"])
+    log_finetuning_curves(ctx, tuned.finetune_record)
     return FromSource(source_result(cfg), tuned)
 
 

@@ -21,13 +21,17 @@ if TYPE_CHECKING:
 
 def run_all(cfg: RunConfig, ctx: CommandContext) -> RunResult:
     from spikernn.apps.population import training_source
+    from spikernn.apps.runner import log_finetuning_curves
     from spikernn.pipeline import run_pipeline
 
     member, callbacks = training_source(ctx.run)
-    return run_pipeline(
+    result = run_pipeline(
         cfg, ctx.out_dir, progress=ctx.progress, callbacks=callbacks, monitor=ctx.monitor, trained=member,
         figures=ctx.figures,
     )  # fmt: skip
+    if result.finetune is not None:
+        log_finetuning_curves(ctx, result.finetune.finetune_record)
+    return result
 
 
 def effective(cfg: RunConfig) -> dict:

@@ -196,6 +196,14 @@ def _discard_empty_run_dir(out_dir: Path) -> None:
         shutil.rmtree(out_dir)
 
 
+def log_finetuning_curves(ctx: CommandContext, record: dict) -> None:
+    """Fine-tuning's training loss and validation accuracy as MLflow metric histories (step = batch):
+    ``finetune_loss``, ``finetune_validation_accuracy``."""
+    history, validation = record["history"], record["validation"]
+    ctx.run.log_series("finetune_loss", history["batch"], history["loss"])
+    ctx.run.log_series("finetune_validation_accuracy", validation["batch"], validation["accuracy"])
+
+
 def log_result(run: TrackedRun, result: Result, summary: dict) -> None:
     """The result's metrics, tags and tables (``results.tracking_record``), and the flagged
     scientific failures of its summary as tags."""

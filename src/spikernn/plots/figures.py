@@ -17,6 +17,7 @@ from matplotlib.ticker import FormatStrFormatter, LogLocator, NullFormatter
 
 from spikernn.plots.stats import wilson_interval
 from spikernn.plots.style import (
+    BEFORE_COLOR,
     CHOSEN_COLOR,
     EXC_COLOR,
     INH_COLOR,
@@ -48,11 +49,14 @@ def plot_readouts(
     *,
     inputs: torch.Tensor | None = None,
     scored_from_ms: float | None = None,
+    lif_before: tuple[torch.Tensor, float] | None = None,
 ) -> SavedFigure:
     """One column per trial type: its input(s) above (if ``inputs`` [trial, step, channel] on the
     ``rate_dt_ms`` grid is given), and below the task's target, the rate network's readout and the
     LIF network's readout at factor s against time (ms); the LIF scoring window (from
-    ``scored_from_ms`` to the end) shaded. Readouts are dimensionless (a.u.)."""
+    ``scored_from_ms`` to the end) shaded. ``lif_before`` (readout, its factor): the LIF network
+    before fine-tuning on the same trials, drawn under the fine-tuned one. Readouts are
+    dimensionless (a.u.)."""
     rate_readout, lif_readout, targets = _numpy(rate_readout), _numpy(lif_readout), _numpy(targets)
     inputs = None if inputs is None else _numpy(inputs)
     n = len(names)
@@ -84,6 +88,8 @@ def plot_readouts(
             ax.axvspan(scored_from_ms, end_ms, color=WINDOW_COLOR, alpha=0.25, lw=0)
         ax.plot(t_target, targets[i], color=TARGET_COLOR, lw=1.2, ls="--", drawstyle="steps-post")
         ax.plot(t_rate, rate_readout[i], color=RATE_COLOR, lw=1.2)
+        if lif_before is not None:
+            ax.plot(t_lif, _numpy(lif_before[0][i]), color=BEFORE_COLOR, lw=0.8)
         ax.plot(t_lif, lif_readout[i], color=LIF_COLOR, lw=0.8)
         ax.set_xlim(0, end_ms)
         if row == n_rows - 1:
@@ -95,6 +101,9 @@ def plot_readouts(
         Line2D([], [], color=RATE_COLOR, lw=1.2, label="rate RNN"),
         Line2D([], [], color=LIF_COLOR, lw=1.2, label=f"LIF RNN (s = {scaling_factor:g})"),
     ]
+    if lif_before is not None:
+        handles[-1].set_label(f"LIF RNN fine-tuned (s = {scaling_factor:g})")
+        handles.append(Line2D([], [], color=BEFORE_COLOR, lw=1.2, label=f"LIF RNN before (s = {lif_before[1]:g})"))
     if scored_from_ms is not None:
         handles.append(Patch(color=WINDOW_COLOR, alpha=0.25, lw=0, label="LIF scoring window"))
     if inputs is not None and inputs.shape[-1] > 1:
@@ -102,7 +111,8 @@ def plot_readouts(
             Line2D([], [], color=INPUT_COLORS[c % len(INPUT_COLORS)], lw=1, label=f"input {c + 1}")
             for c in range(inputs.shape[-1])
         ]
-    fig.legend(handles=handles, loc="outside upper center", ncols=min(len(handles), 4))
+    wide = n_cols > 2 or len(handles) <= 4  # else the long labels of a two-column figure go in pairs
+    fig.legend(handles=handles, loc="outside upper center", ncols=min(len(handles), 4 if wide else 2))
     return save(fig, path)
 
 
@@ -272,5 +282,62 @@ def plot_training(
     ax_acc.set_ylim(0, 102)
     ax_acc.set_xlim(0, None)
     ax_acc.set_xlabel("training trials")
+    fig.legend(handles=handles, loc="outside lower center", ncols=2)
+    return save(fig, path)
+
+
+@styled
+def plot_finetuning(
+    path: Path,
+    history: dict[str, list],
+    validation: dict[str, list],
+    best_batch: int,
+    accuracy_before: float,
+    accuracy_after: float,
+    *,
+    criterion: float = 0.95,
+) -> SavedFigure:
+    """Surrogate-gradient fine-tuning against batches: the training loss (log scale) above; below,
+    the validation accuracy (%) at each check, the batch whose weights were kept, and the LIF
+    accuracy on the run's fresh evaluation trials before and after fine-tuning; the conversion
+    criterion (the paper's 95 %)."""
+    fig = Figure(figsize=(3.6, 4.0))
+    ax_loss, ax_acc = fig.subplots(2, 1, sharex=True)
+    fig.suptitle("LIF RNN fine-tuning", fontsize=9)
+    handles = ax_loss.plot(history["batch"], history["loss"], ".-", color=LIF_COLOR, ms=2, label="training loss")
+    ax_loss.set_yscale("log")
+    ax_loss.yaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
+    ax_loss.yaxis.set_major_formatter(FormatStrFormatter("%g"))
+    ax_loss.yaxis.set_minor_formatter(NullFormatter())
+    ax_loss.set_ylabel("loss")
+    handles += ax_acc.plot(
+        validation["batch"], 100 * np.asarray(validation["accuracy"], dtype=float), "o-", color=LIF_COLOR, ms=3,
+        label="validation accuracy",
+    )  # fmt: skip
+    handles.append(ax_acc.axvline(best_batch, color=CHOSEN_COLOR, lw=0.8, label=f"kept: batch {best_batch}"))
+    handles.append(
+        ax_acc.axhline(
+            100 * accuracy_before,
+            color=BEFORE_COLOR,
+            ls="--",
+            lw=0.9,
+            label=f"fresh trials, before: {100 * accuracy_before:.1f} %",
+        )  # fmt: skip
+    )
+    handles.append(
+        ax_acc.axhline(
+            100 * accuracy_after,
+            color=LIF_COLOR,
+            ls="--",
+            lw=0.9,
+            label=f"fresh trials, after: {100 * accuracy_after:.1f} %",
+        )  # fmt: skip
+    )
+    criterion_label = f"criterion ({100 * criterion:g} %)"
+    handles.append(ax_acc.axhline(100 * criterion, color=REFERENCE_COLOR, ls=":", lw=0.8, label=criterion_label))
+    ax_acc.set_ylabel("accuracy (%)")
+    ax_acc.set_ylim(0, 102)
+    ax_acc.set_xlim(0, None)
+    ax_acc.set_xlabel("fine-tuning batches")
     fig.legend(handles=handles, loc="outside lower center", ncols=2)
     return save(fig, path)

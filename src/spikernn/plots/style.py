@@ -27,6 +27,7 @@ EXC_COLOR = "#D55E00"
 INH_COLOR = "#0072B2"
 RATE_COLOR = "#000000"
 LIF_COLOR = "#009E73"
+BEFORE_COLOR = "#56B4E9"  # a LIF network before fine-tuning
 TARGET_COLOR = "#888888"
 CHOSEN_COLOR = "#CC79A7"
 REFERENCE_COLOR = "#999999"  # chance and criterion lines
