@@ -315,24 +315,9 @@ def plot_finetuning(
         label="validation accuracy",
     )  # fmt: skip
     handles.append(ax_acc.axvline(best_batch, color=CHOSEN_COLOR, lw=0.8, label=f"kept: batch {best_batch}"))
-    handles.append(
-        ax_acc.axhline(
-            100 * accuracy_before,
-            color=BEFORE_COLOR,
-            ls="--",
-            lw=0.9,
-            label=f"fresh trials, before: {100 * accuracy_before:.1f} %",
-        )  # fmt: skip
-    )
-    handles.append(
-        ax_acc.axhline(
-            100 * accuracy_after,
-            color=LIF_COLOR,
-            ls="--",
-            lw=0.9,
-            label=f"fresh trials, after: {100 * accuracy_after:.1f} %",
-        )  # fmt: skip
-    )
+    for accuracy, color, when in ((accuracy_before, BEFORE_COLOR, "before"), (accuracy_after, LIF_COLOR, "after")):
+        label = f"fresh trials, {when}: {100 * accuracy:.1f} %"
+        handles.append(ax_acc.axhline(100 * accuracy, color=color, ls="--", lw=0.9, label=label))
     criterion_label = f"criterion ({100 * criterion:g} %)"
     handles.append(ax_acc.axhline(100 * criterion, color=REFERENCE_COLOR, ls=":", lw=0.8, label=criterion_label))
     ax_acc.set_ylabel("accuracy (%)")
