@@ -97,6 +97,21 @@ def test_study_names_are_readable(search: str, source: str, name: str) -> None:
     assert cfg.hydra.sweeper.study_name == name
 
 
+def test_every_command_registers_the_study_name_resolver_before_hydra_runs() -> None:
+    """The sweeper resolves ``hydra.sweeper.study_name`` (``${spikernn.source_label:…}``) before a
+    command's own code runs: importing the command's module must register it (a lazy import once
+    left ``spikernn-convert -m hparams_search=scaling_factor`` failing with "Unsupported
+    interpolation type spikernn.source_label"). A fresh process, as a user starts a command."""
+    check = (
+        "import importlib; from omegaconf import OmegaConf\n"
+        "for app in ('run', 'train', 'convert', 'evaluate', 'finetune'):\n"
+        "    importlib.import_module(f'spikernn.apps.{app}')\n"
+        "print(OmegaConf.has_resolver('spikernn.source_label'))"
+    )
+    proc = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0 and proc.stdout.strip() == "True", proc.stderr[-2000:]
+
+
 def test_multi_objective_studies_name_each_metric() -> None:
     from spikernn.sweeps.names import name_metrics
 

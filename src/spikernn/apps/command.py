@@ -31,7 +31,10 @@ from spikernn.apps.config import (
     override_keys,
     plain,
 )
+from spikernn.sweeps import register_resolvers as register_sweep_resolvers
 from spikernn.validation import ConfigError, check_int, check_range
+
+register_sweep_resolvers()  # ${spikernn.source_label:…}: the sweeper names a model's study before the command runs
 
 BUILDERS = {
     "run": build_run_config,

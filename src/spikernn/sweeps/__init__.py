@@ -5,8 +5,16 @@ The sweeper itself is the Hydra plugin ``hydra/sweeper=spikernn_optuna``
 """
 
 from spikernn.sweeps.names import register_resolvers
-from spikernn.sweeps.trial_link import TrialLink
 
 register_resolvers()  # study names in conf/hparams_search/
 
 __all__ = ["TrialLink"]
+
+
+def __getattr__(name: str) -> object:
+    """``TrialLink`` on first use: it imports Optuna (~1 s), which a command's start does not need."""
+    if name == "TrialLink":
+        from spikernn.sweeps.trial_link import TrialLink
+
+        return TrialLink
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

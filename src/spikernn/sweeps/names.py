@@ -10,9 +10,12 @@ from __future__ import annotations
 import re
 import warnings
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import optuna
 from omegaconf import OmegaConf
+
+if TYPE_CHECKING:
+    import optuna
 
 RESOLVER = "spikernn.source_label"
 RUN_ID = re.compile(r"^(?:runs:/)?([0-9a-f]{32})(?:/(.*))?$")
@@ -33,6 +36,8 @@ def source_label(source: object) -> str:
 def name_metrics(study: optuna.Study, objective: object) -> None:
     """Name the study's objective values after the summary keys they are (``lif_accuracy``, ``N``),
     so that optuna-dashboard and Optuna's plots say so instead of "Objective 0"."""
+    import optuna  # here: this module registers the study-name resolver for every command, before Optuna is needed
+
     names = [objective] if isinstance(objective, str) else list(objective or [])
     if names and len(names) == len(study.directions) and study.metric_names != names:
         with warnings.catch_warnings():  # experimental since Optuna 3.2, and what optuna-dashboard reads
@@ -41,6 +46,8 @@ def name_metrics(study: optuna.Study, objective: object) -> None:
 
 
 def register_resolvers() -> None:
+    """``${spikernn.source_label:…}``: every command registers it before Hydra composes (the sweeper
+    resolves ``hydra.sweeper.study_name`` before any of the command's own code runs)."""
     if not OmegaConf.has_resolver(RESOLVER):
         register = getattr(OmegaConf, "register_resolver", None) or OmegaConf.register_new_resolver  # 2.4 | 2.3
         register(RESOLVER, source_label)
