@@ -150,6 +150,21 @@ def test_factor_sweep_nests_trial_runs_under_one_parent(tmp_path: Path, tiny_mod
     best = study.best_trial
     assert parent.data.metrics["best_value"] == best.value
     assert float(parent.data.tags["best.transfer.scaling_factor"]) == best.params["transfer.scaling_factor"]
+    # one row per trial on the parent, each with its value and its run; no key per swept value on a child
+    client = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    saved = json.loads(Path(client.download_artifacts(parent.info.run_id, "trials.json", str(tmp_path))).read_text())
+    table = {name: [row[i] for row in saved["data"]] for i, name in enumerate(saved["columns"])}
+    assert table["trial"] == list(range(6)) and table["state"] == [t.state.name for t in study.trials]
+    # (MLflow writes a table's floats with 10 decimals)
+    factors = [t.params["transfer.scaling_factor"] for t in study.trials]
+    assert table["transfer.scaling_factor"] == pytest.approx(factors)
+    assert table["mlflow_run_ids"] == [by_trial[t.number].info.run_id for t in study.trials]
+    assert [v is None for v in table["lif_accuracy"]] == [t.value is None for t in study.trials]
+    assert [v for v in table["lif_accuracy"] if v is not None] == pytest.approx(
+        [t.value for t in study.trials if t.value is not None]
+    )
+    assert not [k for c in children for k in c.data.metrics if k.startswith("lif_accuracy_s")]
+    assert not [k for c in children for k in c.data.params if k == "transfer.scaling_factors"]
 
 
 def test_pruned_trials_stop_early_and_are_counted_as_pruned(tmp_path: Path, tiny_model: Path) -> None:

@@ -275,11 +275,6 @@ def _network_results(attrs: dict) -> list[float | None] | None:
     return [r[0] if r and r[0] is not None else None for r in results]
 
 
-def trial_runs(attrs: dict) -> list[str]:
-    """The MLflow runs of a trial's job(s): ``mlflow_run_id``, or ``mlflow_run_id.<k>`` per network."""
-    return [v for k, v in sorted(attrs.items()) if k.split(".")[0] == "mlflow_run_id" and v]
-
-
 def settle(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> str:
     """End a trial whose sweep is gone: with the result its job(s) recorded if they all finished,
     else FAIL with its parameters queued again (Optuna's retry callback, or a plain enqueue)."""
@@ -376,7 +371,7 @@ class ResumableStudySweep:
 
     def sweep(self, arguments: list[str]) -> None:
         from spikernn.sweeps.names import name_metrics  # the package, imported once Hydra runs
-        from spikernn.sweeps.parent_run import SweepParentRun
+        from spikernn.sweeps.parent_run import SweepParentRun, trial_runs
         from spikernn.tracking.signals import Interrupted, acknowledge, deferred, interrupt_signal, interruptible
 
         quiet_optuna()
@@ -549,6 +544,8 @@ class ResumableStudySweep:
     ) -> BaseException | None:
         """A K-network trial: FAIL if a network's job failed, else the aggregate of their values
         (recorded on the trial as ``network_values``)."""
+        from spikernn.sweeps.parent_run import trial_runs
+
         attrs = study._storage.get_trial(trial._trial_id).user_attrs
         runs = trial_runs(attrs)
         failed = [i for i, ret in enumerate(rets) if ret.status != JobStatus.COMPLETED]

@@ -29,6 +29,11 @@ def _exists(client: MlflowClient, run_id: str) -> bool:
     return True
 
 
+def trial_runs(attrs: dict) -> list[str]:
+    """The MLflow runs of a trial's job(s): ``mlflow_run_id``, or ``mlflow_run_id.<k>`` per network."""
+    return [v for k, v in sorted(attrs.items()) if k.split(".")[0] == "mlflow_run_id" and v]
+
+
 @dataclass
 class SweepParentRun:
     client: MlflowClient
@@ -109,9 +114,24 @@ class SweepParentRun:
         )
         return {"task": children[0].data.tags["task"]} if children else {}
 
+    def log_trials_table(self, study: optuna.Study) -> None:
+        """``trials.json`` (MLflow's Evaluation/table view, ``MlflowClient.load_table``): one row per
+        trial — number, state, each swept parameter, each objective value (named as the study names
+        them), and its run(s) — replaced whenever the sweep finishes or is stopped, so a resumed sweep's
+        table holds every trial."""
+        trials = study.get_trials(deepcopy=False)
+        names = study.metric_names or [f"value_{i}" for i in range(len(study.directions))]
+        params = sorted({name for t in trials for name in t.params})
+        table: dict[str, list] = {"trial": [t.number for t in trials], "state": [t.state.name for t in trials]}
+        table |= {name: [t.params.get(name) for t in trials] for name in params}
+        for i, name in enumerate(names):
+            table[name] = [t.values[i] if t.values else None for t in trials]
+        table["mlflow_run_ids"] = [" ".join(trial_runs(t.user_attrs)) for t in trials]
+        retrying(lambda: self.client.log_table(self.run_id, data=table, artifact_file="trials.json"))
+
     def finish(self, study: optuna.Study, directions: list[str], status: str) -> None:
         """Counts of trials by state, the best trial's params (tags ``best.*``) and value, the task
-        (from a trial's run if not known), final status."""
+        (from a trial's run if not known), the table of trials, final status."""
         counts = {state.name.lower(): 0 for state in (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)}
         for trial in study.get_trials(deepcopy=False):
             if trial.state.name.lower() in counts:
@@ -126,6 +146,7 @@ class SweepParentRun:
         elif counts["complete"]:
             tags = {"pareto_trials": str([t.number for t in study.best_trials])}
         tags |= retrying(self._trials_task)
+        self.log_trials_table(study)
         items = [RunTag(k, v) for k, v in tags.items()]
         retrying(lambda: self.client.log_batch(self.run_id, metrics=metrics, tags=items))
         retrying(lambda: self.client.set_terminated(self.run_id, status))
