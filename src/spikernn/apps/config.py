@@ -98,12 +98,14 @@ def plain(cfg: DictConfig, allow_missing: bool = False) -> dict:
 # first bad field.
 
 
-# tracking URI schemes MLflow can use (a bare path is a local file store; "+driver" suffixes allowed)
+# tracking URI schemes MLflow can use (a bare path is a local file store; "+driver" suffixes allowed); a file
+# store is refused unless MLflow is told to use it (MLFLOW_ALLOW_FILE_STORE): MLflow 3 raises when it opens one
 TRACKING_SCHEMES = ("file", "sqlite", "postgresql", "mysql", "mssql", "http", "https", "databricks", "databricks-uc")
 
 
 def check_tracking_uri(uri: object) -> None:
-    """``logger.tracking_uri`` is null, a local path or a URI of a scheme MLflow knows."""
+    """``logger.tracking_uri`` is null or a URI of a scheme MLflow knows; not a file store (a path or
+    ``file:``) unless ``MLFLOW_ALLOW_FILE_STORE`` is true."""
     if uri is None:
         return
     key = "logger.tracking_uri (or MLFLOW_TRACKING_URI)"
@@ -115,6 +117,12 @@ def check_tracking_uri(uri: object) -> None:
         raise ConfigError(f"{key}: unknown scheme {parsed.scheme!r} in {uri!r}; allowed: {', '.join(TRACKING_SCHEMES)}")
     if scheme in ("http", "https") and not parsed.netloc:
         raise ConfigError(f"{key}: {uri!r} names no host (e.g. http://127.0.0.1:5000)")
+    if scheme in ("file", "") and os.environ.get("MLFLOW_ALLOW_FILE_STORE", "").lower() not in ("true", "1"):
+        raise ConfigError(
+            f"{key}: {uri!r} is a file store (./mlruns), which MLflow 3 no longer writes; give a SQLite store, "
+            "e.g. sqlite:///path/to/mlflow.db, or null for <paths.output_dir>/mlflow.db "
+            "(MLFLOW_ALLOW_FILE_STORE=true lets MLflow use a file store all the same)"
+        )
 
 
 def check_output_dir(value: object) -> Path:
