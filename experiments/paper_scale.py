@@ -56,6 +56,17 @@ CONDITIONS = {
     "fig7_clipped_relu": Condition(
         "Fig. 7 clipped ReLU", ("experiment=gonogo_n250", "model.activation=clipped_relu"), "0/100, 59.7 ± 9.5 %"
     ),
+    "fig5_fixed35": Condition(
+        "Fig. 5 τ fixed 35 ms",
+        (
+            "experiment=gonogo_n250",
+            "model.activation=sigmoid",
+            "model.tau_min_ms=35",
+            "model.tau_max_ms=null",
+            "transfer=factor_search_wide",
+        ),  # fmt: skip
+        "no significant difference from τ tuned",
+    ),
 }
 FIELDS = [
     "seed", "trained", "trials_to_criterion", "rate_accuracy", "scaling_factor", "at_grid_edge",
