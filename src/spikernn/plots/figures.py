@@ -231,6 +231,25 @@ def plot_accuracy_by_factor(
     return save(fig, path)
 
 
+def _log_loss_axis(ax) -> None:
+    """A loss axis on a log scale, ticks at 1, 2 and 5 per decade written plainly."""
+    ax.set_yscale("log")
+    ax.yaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
+    ax.yaxis.set_major_formatter(FormatStrFormatter("%g"))
+    ax.yaxis.set_minor_formatter(NullFormatter())
+    ax.set_ylabel("loss")
+
+
+def _finish_accuracy_panel(fig: Figure, ax_acc, xlabel: str, handles: list, path: Path) -> SavedFigure:
+    """The accuracy panel's axes (%, from 0), the shared legend below, and the files."""
+    ax_acc.set_ylabel("accuracy (%)")
+    ax_acc.set_ylim(0, 102)
+    ax_acc.set_xlim(0, None)
+    ax_acc.set_xlabel(xlabel)
+    fig.legend(handles=handles, loc="outside lower center", ncols=2)
+    return save(fig, path)
+
+
 @styled
 def plot_training(
     path: Path,
@@ -273,17 +292,8 @@ def plot_training(
         for ax in (ax_loss, ax_acc):
             ax.axvline(trials_to_criterion, color=CHOSEN_COLOR, lw=0.8)
         handles.append(Line2D([], [], color=CHOSEN_COLOR, lw=0.8, label=f"criterion met at {trials_to_criterion}"))
-    ax_loss.set_yscale("log")
-    ax_loss.yaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
-    ax_loss.yaxis.set_major_formatter(FormatStrFormatter("%g"))
-    ax_loss.yaxis.set_minor_formatter(NullFormatter())
-    ax_loss.set_ylabel("loss")
-    ax_acc.set_ylabel("accuracy (%)")
-    ax_acc.set_ylim(0, 102)
-    ax_acc.set_xlim(0, None)
-    ax_acc.set_xlabel("training trials")
-    fig.legend(handles=handles, loc="outside lower center", ncols=2)
-    return save(fig, path)
+    _log_loss_axis(ax_loss)
+    return _finish_accuracy_panel(fig, ax_acc, "training trials", handles, path)
 
 
 @styled
@@ -305,11 +315,7 @@ def plot_finetuning(
     ax_loss, ax_acc = fig.subplots(2, 1, sharex=True)
     fig.suptitle("LIF RNN fine-tuning", fontsize=9)
     handles = ax_loss.plot(history["batch"], history["loss"], ".-", color=LIF_COLOR, ms=2, label="training loss")
-    ax_loss.set_yscale("log")
-    ax_loss.yaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
-    ax_loss.yaxis.set_major_formatter(FormatStrFormatter("%g"))
-    ax_loss.yaxis.set_minor_formatter(NullFormatter())
-    ax_loss.set_ylabel("loss")
+    _log_loss_axis(ax_loss)
     handles += ax_acc.plot(
         validation["batch"], 100 * np.asarray(validation["accuracy"], dtype=float), "o-", color=LIF_COLOR, ms=3,
         label="validation accuracy",
@@ -320,9 +326,4 @@ def plot_finetuning(
         handles.append(ax_acc.axhline(100 * accuracy, color=color, ls="--", lw=0.9, label=label))
     criterion_label = f"criterion ({100 * criterion:g} %)"
     handles.append(ax_acc.axhline(100 * criterion, color=REFERENCE_COLOR, ls=":", lw=0.8, label=criterion_label))
-    ax_acc.set_ylabel("accuracy (%)")
-    ax_acc.set_ylim(0, 102)
-    ax_acc.set_xlim(0, None)
-    ax_acc.set_xlabel("fine-tuning batches")
-    fig.legend(handles=handles, loc="outside lower center", ncols=2)
-    return save(fig, path)
+    return _finish_accuracy_panel(fig, ax_acc, "fine-tuning batches", handles, path)
