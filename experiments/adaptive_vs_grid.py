@@ -30,13 +30,18 @@ import time
 
 import numpy as np
 import torch
-from common import CONVERTED, NetworkTable, converted_fraction, paired_comparison, save_figure, write_table
-from hydra import compose, initialize_config_dir
+from common import (
+    CONVERTED,
+    NetworkTable,
+    converted_fraction,
+    paired_comparison,
+    run_config,
+    save_figure,
+    trained_in_pieces,
+    write_table,
+)
 
-from spikernn.apps.config import build_run_config, config_dir, plain
-from spikernn.apps.schemas import register
 from spikernn.pipeline import evaluate_spiking
-from spikernn.rate.training import train_population
 from spikernn.tasks import get_task
 from spikernn.transfer import search_scaling_factor, to_spiking
 
@@ -46,12 +51,6 @@ FIELDS = [
     "grid_factor", "grid_trials", "grid_best_grid_accuracy", "grid_lif_accuracy", "grid_seconds",
     "adaptive_factor", "adaptive_trials", "adaptive_lif_accuracy", "adaptive_seconds",
 ]  # fmt: skip
-
-
-def run_config(overrides: list[str]):
-    register()
-    with initialize_config_dir(config_dir(), version_base=None):
-        return build_run_config(plain(compose("run", overrides=overrides)))
 
 
 def convert(network, task, factors, seed: int, search: str) -> tuple[float, int, float, float, float]:
@@ -75,24 +74,19 @@ def run(seeds: list[int], piece: int, name: str, experiment: str) -> None:
     task = get_task(base.task)
     factors = list(base.transfer.scaling_factors)
     torch.set_num_threads(1)
-    for i in range(0, len(todo), piece):
-        part = todo[i : i + piece]
-        start = time.perf_counter()
-        members = train_population(task, [(base.model, s) for s in part], base.trainer)
-        print(f"seeds {part[0]}–{part[-1]}: trained in {time.perf_counter() - start:.0f} s", flush=True)
-        for seed, member in zip(part, members, strict=True):
-            row = {"seed": seed, "trained": member.record.trained,
-                   "trials_to_criterion": member.record.trials_to_criterion}  # fmt: skip
-            if member.record.trained:
-                network = to_spiking(member.model, base.spiking, input_step_ms=task.step_ms)
-                for search in ("grid", "adaptive"):
-                    factor, trials, best_grid, accuracy, seconds = convert(network, task, factors, seed, search)
-                    row |= {f"{search}_factor": factor, f"{search}_trials": trials, f"{search}_lif_accuracy": accuracy,
-                            f"{search}_seconds": round(seconds, 2)}  # fmt: skip
-                    if search == "grid":
-                        row["grid_best_grid_accuracy"] = best_grid
-            table.append(row)
-            print({k: row.get(k) for k in FIELDS}, flush=True)
+    for seed, member in trained_in_pieces(base, task, todo, piece):
+        row = {"seed": seed, "trained": member.record.trained,
+               "trials_to_criterion": member.record.trials_to_criterion}  # fmt: skip
+        if member.record.trained:
+            network = to_spiking(member.model, base.spiking, input_step_ms=task.step_ms)
+            for search in ("grid", "adaptive"):
+                factor, trials, best_grid, accuracy, seconds = convert(network, task, factors, seed, search)
+                row |= {f"{search}_factor": factor, f"{search}_trials": trials, f"{search}_lif_accuracy": accuracy,
+                        f"{search}_seconds": round(seconds, 2)}  # fmt: skip
+                if search == "grid":
+                    row["grid_best_grid_accuracy"] = best_grid
+        table.append(row)
+        print({k: row.get(k) for k in FIELDS}, flush=True)
 
 
 def _float(value: str) -> float | None:

@@ -11,6 +11,7 @@ import csv
 import os
 import statistics
 import tempfile
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,13 +20,17 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+from hydra import compose, initialize_config_dir  # noqa: E402
 from mlflow.entities import Run  # noqa: E402
 from mlflow.tracking import MlflowClient  # noqa: E402
 from scipy import stats  # noqa: E402
 
+from spikernn.apps.config import build_run_config, config_dir, plain  # noqa: E402
+from spikernn.apps.schemas import register  # noqa: E402
 from spikernn.io import load_rate_model  # noqa: E402
 from spikernn.plots.stats import wilson_interval  # noqa: E402
 from spikernn.plots.style import STYLE, save  # noqa: E402
+from spikernn.rate.training import train_population  # noqa: E402
 from spikernn.tracking.store import resolve_tracking_uri  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -272,3 +277,21 @@ class NetworkTable:
             if new:
                 writer.writeheader()
             writer.writerow(row)
+
+
+def run_config(overrides: list[str]):
+    """spikernn-run's typed config for ``overrides``, composed as the command composes it."""
+    register()
+    with initialize_config_dir(config_dir(), version_base=None):
+        return build_run_config(plain(compose("run", overrides=overrides)))
+
+
+def trained_in_pieces(base, task, seeds: list[int], piece: int):
+    """(seed, trained member) for each of ``seeds``, trained by population training ``piece`` at a
+    time with ``base``'s model and trainer; the wall time of each piece is printed."""
+    for i in range(0, len(seeds), piece):
+        part = seeds[i : i + piece]
+        start = time.perf_counter()
+        members = train_population(task, [(base.model, s) for s in part], base.trainer)
+        print(f"seeds {part[0]}–{part[-1]}: trained in {time.perf_counter() - start:.0f} s", flush=True)
+        yield from zip(part, members, strict=True)

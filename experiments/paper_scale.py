@@ -26,13 +26,9 @@ import time
 from pathlib import Path
 
 import torch
-from common import CONVERTED, NetworkTable, converted_fraction, write_table
-from hydra import compose, initialize_config_dir
+from common import CONVERTED, NetworkTable, converted_fraction, run_config, trained_in_pieces, write_table
 
-from spikernn.apps.config import build_run_config, config_dir, plain
-from spikernn.apps.schemas import register
 from spikernn.pipeline import convert_stage, score_rate_model
-from spikernn.rate.training import train_population
 from spikernn.tasks import get_task
 from spikernn.transfer import factor_grid_of
 
@@ -78,12 +74,6 @@ def table_of(condition: str) -> NetworkTable:
     return NetworkTable(f"paper_scale_{condition}", FIELDS)
 
 
-def run_config(overrides: list[str]):
-    register()
-    with initialize_config_dir(config_dir(), version_base=None):
-        return build_run_config(plain(compose("run", overrides=overrides)))
-
-
 def run(condition: str, seeds: list[int], piece: int) -> None:
     table = table_of(condition)
     todo = [s for s in seeds if s not in table.done_seeds()]
@@ -91,35 +81,30 @@ def run(condition: str, seeds: list[int], piece: int) -> None:
     base = run_config(list(CONDITIONS[condition].overrides))
     task = get_task(base.task)
     grid = factor_grid_of(base.transfer, base.model.activation)
-    for i in range(0, len(todo), piece):
-        part = todo[i : i + piece]
-        start = time.perf_counter()
-        members = train_population(task, [(base.model, s) for s in part], base.trainer)
-        print(f"seeds {part[0]}–{part[-1]}: trained in {time.perf_counter() - start:.0f} s", flush=True)
-        for seed, member in zip(part, members, strict=True):
-            record = member.record
-            row = {"seed": seed, "trained": record.trained, "trials_to_criterion": record.trials_to_criterion}
-            if record.trained:
-                start = time.perf_counter()
-                cfg = dataclasses.replace(base, seed=seed)
-                row["rate_accuracy"] = score_rate_model(member.model, task, seed, cfg.eval_trials).rate_accuracy
-                with tempfile.TemporaryDirectory() as out:
-                    result = convert_stage(member.model, task, cfg, Path(out), figures=False)
-                score = result.evaluation.score
-                row |= {
-                    "scaling_factor": result.scaling_factor,
-                    "at_grid_edge": result.scaling_factor in (min(grid), max(grid)),
-                    "search_accuracy": result.search_accuracy,
-                    "search_trials": result.search_trials,
-                    "lif_accuracy": score.lif_accuracy,
-                    "lif_accuracy_by_condition": ";".join(
-                        f"{k}={v:.4f}" for k, v in score.lif_accuracy_by_condition.items()
-                    ),
-                    "lif_exc_hz": round(score.lif_exc_hz, 3),
-                    "seconds": round(time.perf_counter() - start, 1),
-                }
-            table.append(row)
-            print({k: row.get(k) for k in FIELDS}, flush=True)
+    for seed, member in trained_in_pieces(base, task, todo, piece):
+        record = member.record
+        row = {"seed": seed, "trained": record.trained, "trials_to_criterion": record.trials_to_criterion}
+        if record.trained:
+            start = time.perf_counter()
+            cfg = dataclasses.replace(base, seed=seed)
+            row["rate_accuracy"] = score_rate_model(member.model, task, seed, cfg.eval_trials).rate_accuracy
+            with tempfile.TemporaryDirectory() as out:
+                result = convert_stage(member.model, task, cfg, Path(out), figures=False)
+            score = result.evaluation.score
+            row |= {
+                "scaling_factor": result.scaling_factor,
+                "at_grid_edge": result.scaling_factor in (min(grid), max(grid)),
+                "search_accuracy": result.search_accuracy,
+                "search_trials": result.search_trials,
+                "lif_accuracy": score.lif_accuracy,
+                "lif_accuracy_by_condition": ";".join(
+                    f"{k}={v:.4f}" for k, v in score.lif_accuracy_by_condition.items()
+                ),
+                "lif_exc_hz": round(score.lif_exc_hz, 3),
+                "seconds": round(time.perf_counter() - start, 1),
+            }
+        table.append(row)
+        print({k: row.get(k) for k in FIELDS}, flush=True)
 
 
 def report() -> None:
