@@ -104,13 +104,12 @@ class SweepParentRun:
 
     def _trials_task(self) -> dict[str, str]:
         """``{"task": …}`` from a trial's run when the parent has no task yet (a sweep of a trained
-        model's factor reads the task from the model, not from its config), else nothing."""
+        model's factor reads the task from the model, not from its config), else nothing. Called
+        through ``retrying`` as a whole."""
         if self.client.get_run(self.run_id).data.tags.get("task"):
             return {}
-        children = retrying(
-            lambda: self.client.search_runs(
-                [self.experiment_id], f"tags.`mlflow.parentRunId` = '{self.run_id}' and tags.task != ''", max_results=1
-            )
+        children = self.client.search_runs(
+            [self.experiment_id], f"tags.`mlflow.parentRunId` = '{self.run_id}' and tags.task != ''", max_results=1
         )
         return {"task": children[0].data.tags["task"]} if children else {}
 
