@@ -37,7 +37,8 @@ from spikernn.spiking import SpikingRNN
 from spikernn.spiking.fused import kernel_network, simulate_fused
 from spikernn.spiking.network import input_columns
 from spikernn.tasks import Task, get_task
-from spikernn.transfer import default_grid, search_scaling_factor, to_spiking
+from spikernn.transfer import search_scaling_factor, to_spiking
+from spikernn.transfer_config import default_grid
 
 CACHE = Path("outputs/benchmarks")
 TASK_UNITS = {"go_nogo": 200, "mante": 250}

@@ -43,7 +43,7 @@ from common import (
     write_table,
 )
 
-from spikernn.transfer import default_grid
+from spikernn.transfer_config import default_grid
 
 KEYS = (
     "model.activation",

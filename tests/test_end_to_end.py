@@ -9,7 +9,8 @@ from spikernn.pipeline import evaluate_spiking
 from spikernn.rate import RateRNNConfig
 from spikernn.rate.training import TrainerConfig, train_rate_model
 from spikernn.tasks import get_task
-from spikernn.transfer import SIGMOID_GRID, search_scaling_factor, to_spiking
+from spikernn.transfer import search_scaling_factor, to_spiking
+from spikernn.transfer_config import SIGMOID_GRID
 
 
 def test_small_go_nogo_network_trains_converts_and_solves_the_task() -> None:

@@ -6,7 +6,8 @@ import pytest
 import torch
 
 from spikernn import transfer
-from spikernn.transfer import FactorSearchResult, TransferConfig, search_scaling_factor
+from spikernn.transfer import FactorSearchResult, search_scaling_factor
+from spikernn.transfer_config import TransferConfig
 from spikernn.validation import ConfigError
 
 

@@ -9,6 +9,7 @@ import torch
 
 from spikernn.rate import RateRNN, RateRNNConfig, rate_step, trial_loss
 from spikernn.rate.activations import ACTIVATIONS
+from spikernn.rate.config import ACTIVATION_NAMES
 from spikernn.validation import ConfigError
 
 
@@ -34,6 +35,7 @@ def test_activations_follow_spec() -> None:
         torch.tensor([math.log1p(math.exp(-30)), math.log(2), math.log1p(math.exp(3)), 20.0]),
     )
     assert torch.equal(ACTIVATIONS["clipped_relu"](x), torch.tensor([0.0, 0.0, 3.0, 20.0]))
+    assert tuple(ACTIVATIONS) == ACTIVATION_NAMES  # what model.activation accepts, checked without torch
 
 
 def test_dale_sign_pattern_of_effective_weights(small_rate_model: RateRNN) -> None:

@@ -28,7 +28,7 @@ from spikernn.results import (
     tracking_record,
 )
 from spikernn.tracking import LoggerConfig, TrackedRun, flatten
-from spikernn.transfer import SIGMOID_GRID
+from spikernn.transfer_config import SIGMOID_GRID
 
 TINY_MODEL = [
     "model.n_units=20",

@@ -19,7 +19,8 @@ from spikernn.io import export_mat, import_mat
 from spikernn.rate import RateRNNConfig
 from spikernn.rate.training import TrainerConfig, train_rate_model
 from spikernn.tasks import get_task
-from spikernn.transfer import default_grid, search_scaling_factor, to_spiking
+from spikernn.transfer import search_scaling_factor, to_spiking
+from spikernn.transfer_config import default_grid
 
 cli = parser(__doc__)
 cli.add_argument("mat", nargs="?", help="a .mat file saved by the original code's rate/main.py")

@@ -15,7 +15,8 @@ from example_tools import parser
 from spikernn.rate import RateRNNConfig
 from spikernn.rate.training import TrainerConfig, train_population
 from spikernn.tasks import get_task
-from spikernn.transfer import default_grid, search_scaling_factor, to_spiking
+from spikernn.transfer import search_scaling_factor, to_spiking
+from spikernn.transfer_config import default_grid
 
 args = parser(__doc__).parse_args()
 task = get_task("go_nogo")

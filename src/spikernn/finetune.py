@@ -52,7 +52,8 @@ from spikernn.spiking import SpikingParameters
 from spikernn.spiking.differentiable import simulate_surrogate
 from spikernn.spiking.neurons import IntegrateAndFire
 from spikernn.tasks import Task, Trials
-from spikernn.transfer import check_factor, to_spiking
+from spikernn.transfer import to_spiking
+from spikernn.transfer_config import check_factor
 from spikernn.validation import ConfigError
 
 log = logging.getLogger(__name__)

@@ -37,7 +37,8 @@ from spikernn.run_config import ConversionSettings, EvaluationSettings, RunConfi
 from spikernn.science import flag_failures, json_safe, warn
 from spikernn.spiking import SpikingRNN, Stimulation
 from spikernn.tasks import Task, condition_slug, get_task
-from spikernn.transfer import factor_grid_of, search_scaling_factor, to_spiking
+from spikernn.transfer import search_scaling_factor, to_spiking
+from spikernn.transfer_config import factor_grid_of
 
 log = logging.getLogger(__name__)
 

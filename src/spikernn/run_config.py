@@ -13,9 +13,9 @@ from spikernn.finetune_config import FinetuneConfig
 from spikernn.rate.config import RateRNNConfig
 from spikernn.rate.trainer_config import TrainerConfig
 from spikernn.spiking.parameters import SpikingParameters
-from spikernn.tasks import GoNoGoConfig, TaskConfig, get_task
-from spikernn.transfer import TransferConfig
-from spikernn.validation import ConfigError, check_int
+from spikernn.tasks.config import TASK_CONFIGS, GoNoGoConfig, TaskConfig
+from spikernn.transfer_config import TransferConfig
+from spikernn.validation import ConfigError, check_choice, check_int
 
 
 @dataclass
@@ -35,11 +35,11 @@ class RunConfig:
     def __post_init__(self) -> None:
         if not isinstance(self.allow_untrained, bool):
             raise ConfigError(f"allow_untrained must be true or false, got {self.allow_untrained!r}")
-        task = get_task(self.task)
+        check_choice("task", self.task.name, TASK_CONFIGS)
         check_int("seed", self.seed, 0)
         check_int("eval_trials", self.eval_trials, 1)
-        if self.model.n_inputs != task.n_inputs:
-            self.model = RateRNNConfig(**{**self.model.to_dict(), "n_inputs": task.n_inputs})
+        if self.model.n_inputs != self.task.n_inputs:
+            self.model = RateRNNConfig(**{**self.model.to_dict(), "n_inputs": self.task.n_inputs})
 
 
 class ConversionSettings(Protocol):

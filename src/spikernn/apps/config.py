@@ -8,28 +8,29 @@ import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 from urllib.parse import urlparse
 
-import torch
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import ConfigKeyError, MissingMandatoryValue, OmegaConfBaseException
 
+from spikernn import io as model_files
 from spikernn.apps import schemas
 from spikernn.finetune_config import FinetuneConfig
-from spikernn.io import import_mat, load_rate_model
 from spikernn.io.files import CONVERTED_MODEL_FILE, FINETUNED_MODEL_FILE, RATE_MODEL_FILE
 from spikernn.io.mat5 import format_bytes
-from spikernn.io.mat_format import MAX_UNITS
-from spikernn.rate import RateRNN, RateRNNConfig
-from spikernn.rate.connectivity import make_connectivity
+from spikernn.rate.config import MAX_UNITS, RateRNNConfig
 from spikernn.rate.trainer_config import TrainerConfig
 from spikernn.run_config import RunConfig
-from spikernn.spiking import SpikingParameters, Stimulation
-from spikernn.tasks import TASKS, Task, TaskConfig, get_task
+from spikernn.spiking.parameters import SpikingParameters, Stimulation
+from spikernn.tasks.config import STEP_MS, TASK_CONFIGS, TaskConfig
 from spikernn.tracking.logger_config import LoggerConfig, resolve_tracking_uri
-from spikernn.transfer import TransferConfig, check_factor
+from spikernn.transfer_config import TransferConfig, check_factor
 from spikernn.validation import ConfigError, ModelFileError, check_choice, check_int
+
+if TYPE_CHECKING:
+    from spikernn.rate import RateRNN
+    from spikernn.tasks import Task
 
 schemas.register()
 T = TypeVar("T")
@@ -152,27 +153,33 @@ def tracking_uri(raw: dict) -> str:
     return resolve_tracking_uri(build_tracking(raw).tracking_uri, raw["paths"]["output_dir"])
 
 
-def check_dt(spiking: SpikingParameters, task: Task) -> None:
+def check_dt(spiking: SpikingParameters, task: TaskConfig) -> None:
     """The spiking network holds each input column for whole steps: dt must divide the input step."""
-    ratio = task.step_ms / spiking.dt_ms
+    ratio = STEP_MS / spiking.dt_ms
     if abs(ratio - round(ratio)) > 1e-6:
         raise ConfigError(
-            f"spiking.dt_ms must divide the {task.step_ms:g}-ms input step of task {task.name} into whole steps "
+            f"spiking.dt_ms must divide the {STEP_MS:g}-ms input step of task {task.name} into whole steps "
             f"(e.g. 0.05, 0.1, 0.25, 0.5, 1), got {spiking.dt_ms}"
         )
 
 
 def check_accelerator(trainer: TrainerConfig) -> None:
     """``trainer=gpu`` (``trainer.accelerator=gpu``) needs a CUDA device on this machine."""
-    if trainer.accelerator == "gpu" and not torch.cuda.is_available():
+    if trainer.accelerator != "gpu":
+        return
+    import torch  # only here: a command checks its config before torch is imported
+
+    if not torch.cuda.is_available():
         raise ConfigError(
             "trainer.accelerator=gpu (trainer=gpu): no CUDA GPU is available on this machine "
             "(torch.cuda.is_available() is False); train with trainer=cpu or trainer.accelerator=auto"
         )
 
 
-def check_resume_checkpoint(path: str, model: RateRNNConfig, task: Task) -> None:
+def check_resume_checkpoint(path: str, model: RateRNNConfig, task: TaskConfig) -> None:
     """``trainer.resume_from`` is a readable training checkpoint of a model of this N and task."""
+    import torch
+
     key = "trainer.resume_from"
     try:
         with open(path, "rb") as fh:
@@ -205,6 +212,10 @@ def _check_sst_units(model: RateRNNConfig, seed: int) -> None:
     """model.sst_n fits the inhibitory units the seed draws (else the model cannot be built)."""
     if model.sst_n == 0:
         return
+    import torch
+
+    from spikernn.rate.connectivity import make_connectivity
+
     try:
         make_connectivity(
             model.n_units, model.p_inh, model.sst_n, model.apply_dale, torch.Generator().manual_seed(seed)
@@ -218,8 +229,8 @@ def _check_sst_units(model: RateRNNConfig, seed: int) -> None:
 def task_config_of(values: dict) -> TaskConfig:
     """The ``task`` group (``name`` and the timing of that task's schema) as the task's config."""
     name = values.get("name")
-    check_choice("task", name, TASKS)
-    return typed(TASKS[name].Config, "task", values)
+    check_choice("task", name, TASK_CONFIGS)
+    return typed(TASK_CONFIGS[name], "task", values)
 
 
 def rate_model_config(values: dict, n_inputs: int) -> RateRNNConfig:
@@ -249,12 +260,11 @@ def build_run_config(raw: dict) -> RunConfig:
         raise ConfigError(f"unknown key(s) {', '.join(unknown)}; allowed: {', '.join(sorted(RUN_KEYS))}")
     _check_choices(raw)
     task_config = task_config_of(raw["task"])
-    task = get_task(task_config)
     trainer = typed(TrainerConfig, "trainer", raw["trainer"])
     check_accelerator(trainer)
     values = {
         "task": task_config,
-        "model": rate_model_config(raw["model"], task.n_inputs),
+        "model": rate_model_config(raw["model"], task_config.n_inputs),
         "trainer": trainer,
         **{k: raw[k] for k in ("seed", "eval_trials", "allow_untrained") if k in raw},
     }
@@ -263,11 +273,11 @@ def build_run_config(raw: dict) -> RunConfig:
     if "spiking" in raw:
         values["spiking"] = typed(SpikingParameters, "spiking", raw["spiking"])
         values["transfer"] = typed(TransferConfig, "transfer", raw["transfer"])
-        check_dt(values["spiking"], task)
+        check_dt(values["spiking"], task_config)
     config = RunConfig(**values)
     _check_sst_units(config.model, config.seed)
     if trainer.resume_from is not None:
-        check_resume_checkpoint(trainer.resume_from, config.model, task)
+        check_resume_checkpoint(trainer.resume_from, config.model, task_config)
     return config
 
 
@@ -307,9 +317,9 @@ def load_model_source(raw: dict, artifacts: tuple[str, ...]) -> ModelSource:
             if path.suffix.lower() == ".mat":
                 if wanted is None:
                     raise ConfigError("task is required with a .mat source (task=go_nogo, xor or mante)")
-                model, stored = import_mat(path), {}
+                model, stored = model_files.import_mat(path), {}
             else:
-                model, stored = load_rate_model(path)
+                model, stored = model_files.load_rate_model(path)
         except ModelFileError as err:
             raise ModelFileError(f"source: {err}") from None
     saved_task = stored.get("task")
@@ -317,6 +327,8 @@ def load_model_source(raw: dict, artifacts: tuple[str, ...]) -> ModelSource:
         raise ModelFileError(f"source: {source} stores a task that is not text ({saved_task!r})")
     if wanted is not None and saved_task is not None and wanted.name != saved_task:
         raise ConfigError(f"task: the model in {source} was trained on {saved_task!r}, not {wanted.name!r}")
+    from spikernn.tasks import get_task  # the model file is loaded: its task's trials come next
+
     task = get_task(wanted or saved_task)
     if model.config.n_inputs != task.n_inputs:
         raise ConfigError(f"task: {task.name} has {task.n_inputs} inputs, the model {model.config.n_inputs}")
@@ -350,7 +362,7 @@ def build_convert_config(raw: dict) -> ConvertConfig:
     if not isinstance(allow_untrained, bool):
         raise ConfigError(f"allow_untrained must be true or false, got {allow_untrained!r}")
     source = load_model_source(raw, (RATE_MODEL_FILE, CONVERTED_MODEL_FILE))
-    check_dt(spiking, source.task)
+    check_dt(spiking, source.task.config)
     if source.stored.get("trained") is False and not allow_untrained:
         raise ConfigError(
             f"source: the rate model in {source.source} did not meet the training criterion (trained: false); "
@@ -390,21 +402,21 @@ def build_evaluate_config(raw: dict) -> EvaluateConfig:
     if unknown:
         raise ModelFileError(f"source: {source.source} stores unknown spiking parameter(s) {', '.join(unknown)}")
     spiking = typed(SpikingParameters, "spiking", {**stored_spiking, **overrides})
-    check_dt(spiking, source.task)
+    check_dt(spiking, source.task.config)
     stimulation = raw.get("stimulation")
     if stimulation is not None:
         stimulation = typed(Stimulation, "stimulation", stimulation)
-        check_stimulation(stimulation, source.model.n_units, source.task)
+        check_stimulation(stimulation, source.model.n_units, source.task.config)
     return EvaluateConfig(source, spiking, float(factor), seed, eval_trials, stimulation)
 
 
-def check_stimulation(stimulation: Stimulation, n_units: int, task: Task) -> None:
+def check_stimulation(stimulation: Stimulation, n_units: int, task: TaskConfig) -> None:
     """Stimulated units exist and the window lies inside the trial."""
     if not stimulation.units or any(not 0 <= u < n_units for u in stimulation.units):
         raise ConfigError(f"stimulation.units must be a non-empty list of units in [0, {n_units - 1}]")
-    if stimulation.stop_ms > task.config.trial_ms:
+    if stimulation.stop_ms > task.trial_ms:
         raise ConfigError(
-            f"stimulation.stop_ms must be at most the trial's length ({task.config.trial_ms:g} ms), "
+            f"stimulation.stop_ms must be at most the trial's length ({task.trial_ms:g} ms), "
             f"got {stimulation.stop_ms:g}"
         )
 

@@ -12,7 +12,7 @@ from omegaconf import DictConfig
 from spikernn.apps.command import command
 from spikernn.apps.config import build_run_config
 from spikernn.run_config import RunConfig
-from spikernn.transfer import factor_grid_of
+from spikernn.transfer_config import factor_grid_of
 
 if TYPE_CHECKING:
     from spikernn.apps.runner import CommandContext

@@ -16,9 +16,9 @@ from spikernn.finetune_config import FinetuneConfig
 from spikernn.rate import RateRNNConfig
 from spikernn.rate.trainer_config import TrainerConfig
 from spikernn.spiking import SpikingParameters, Stimulation
-from spikernn.tasks import TASKS
+from spikernn.tasks.config import TASK_CONFIGS
 from spikernn.tracking.logger_config import LoggerConfig
-from spikernn.transfer import TransferConfig
+from spikernn.transfer_config import TransferConfig
 
 SCHEMA = "schema"  # the ConfigStore option of each group that its YAML files extend
 
@@ -76,5 +76,5 @@ def register() -> None:
     for group, node in GROUPS.items():
         store.store(group=group, name=SCHEMA, node=node)
     store.store(group="spiking", name="stored", node=StoredSpikingParameters)
-    for name, task in TASKS.items():
-        store.store(group="task", name=f"{SCHEMA}_{name}", node=task.Config)
+    for name, config in TASK_CONFIGS.items():
+        store.store(group="task", name=f"{SCHEMA}_{name}", node=config)

@@ -1,6 +1,9 @@
-"""Model files: our torch format and the reference code's .mat layout."""
+"""Model files: our torch format and the reference code's .mat layout (loaded on first use, so a
+command's config is checked before torch and SciPy are imported)."""
 
-from spikernn.io.mat_format import export_mat, import_mat
-from spikernn.io.torch_format import load_rate_model, save_rate_model
+import lazy_loader as lazy
 
-__all__ = ["export_mat", "import_mat", "load_rate_model", "save_rate_model"]
+__getattr__, __dir__, __all__ = lazy.attach(
+    __name__,
+    submod_attrs={"mat_format": ["export_mat", "import_mat"], "torch_format": ["load_rate_model", "save_rate_model"]},
+)

@@ -18,6 +18,7 @@ import torch
 from spikernn.io.atomic import write_atomically
 from spikernn.io.mat5 import MatFileError, format_bytes, read_mat5
 from spikernn.rate import RateRNN, RateRNNConfig
+from spikernn.rate.config import MAX_UNITS
 from spikernn.validation import ConfigError, ModelFileError
 
 REFERENCE_STEP_MS = 5.0
@@ -69,7 +70,6 @@ def export_mat(path: str | os.PathLike, model: RateRNN, extra: dict | None = Non
     return write_atomically(path, lambda tmp: scipy.io.savemat(tmp, data))
 
 
-MAX_UNITS = 10_000  # N×N float64 matrices of 800 MB each; more is refused before anything is allocated
 MAX_FILE_BYTES = 8 * 1024**3
 
 

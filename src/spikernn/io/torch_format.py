@@ -11,8 +11,8 @@ import torch
 
 from spikernn.io.atomic import write_atomically
 from spikernn.io.mat5 import format_bytes
-from spikernn.io.mat_format import MAX_UNITS
 from spikernn.rate import RateRNN, RateRNNConfig
+from spikernn.rate.config import MAX_UNITS
 from spikernn.validation import ConfigError, ModelFileError
 
 FORMAT = "spikernn.rate_rnn/1"

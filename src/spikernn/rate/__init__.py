@@ -1,6 +1,11 @@
-"""The constrained rate RNN, its loss, and its training (Lightning)."""
+"""The constrained rate RNN, its loss, and its training (Lightning).
 
-from spikernn.rate.config import RateRNNConfig
-from spikernn.rate.model import RateOutput, RateRNN, rate_step, trial_loss
+The names load on first use (:mod:`lazy_loader`): the model's config imports without torch, so a
+command checks it before the model is imported."""
 
-__all__ = ["RateOutput", "RateRNN", "RateRNNConfig", "rate_step", "trial_loss"]
+import lazy_loader as lazy
+
+__getattr__, __dir__, __all__ = lazy.attach(
+    __name__,
+    submod_attrs={"config": ["RateRNNConfig"], "model": ["RateOutput", "RateRNN", "rate_step", "trial_loss"]},
+)

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
-from spikernn.rate.activations import ACTIVATIONS
 from spikernn.validation import ConfigError, check_choice, check_int, check_range
+
+ACTIVATION_NAMES = ("sigmoid", "softplus", "clipped_relu")  # the functions: rate.activations.ACTIVATIONS
+MAX_UNITS = 10_000  # largest N configured or read from a file: N×N float64 matrices of 800 MB each
 
 
 @dataclass
@@ -39,7 +41,7 @@ class RateRNNConfig:
         check_range("model.gain", self.gain, 0.0, lo_open=True)
         check_int("model.sst_n", self.sst_n, 0, self.n_units)
         check_choice("model.weight_distribution", self.weight_distribution, ("gaus", "gamma"))
-        check_choice("model.activation", self.activation, ACTIVATIONS)
+        check_choice("model.activation", self.activation, ACTIVATION_NAMES)
         check_choice("model.loss", self.loss, ("l2", "l1"))
         self.taus_ms = [float(t) if isinstance(t, int) and not isinstance(t, bool) else t for t in self.taus_ms]
         if len(self.taus_ms) not in (1, 2):

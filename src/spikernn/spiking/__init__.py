@@ -1,17 +1,15 @@
-"""Spiking units (snnTorch neurons with explicit state) and the recurrent spiking network."""
+"""Spiking units (snnTorch neurons with explicit state) and the recurrent spiking network.
 
-from spikernn.spiking.network import SpikingResult, SpikingRNN, Stimulation
-from spikernn.spiking.neurons import IntegrateAndFire, MembraneState, SynapseState, membrane_step, synapse_step
-from spikernn.spiking.parameters import SpikingParameters
+The names load on first use (:mod:`lazy_loader`): the parameters import without torch, so a
+command checks them before the simulation modules are imported."""
 
-__all__ = [
-    "IntegrateAndFire",
-    "MembraneState",
-    "SpikingParameters",
-    "SpikingRNN",
-    "SpikingResult",
-    "Stimulation",
-    "SynapseState",
-    "membrane_step",
-    "synapse_step",
-]
+import lazy_loader as lazy
+
+__getattr__, __dir__, __all__ = lazy.attach(
+    __name__,
+    submod_attrs={
+        "network": ["SpikingResult", "SpikingRNN"],
+        "neurons": ["IntegrateAndFire", "MembraneState", "SynapseState", "membrane_step", "synapse_step"],
+        "parameters": ["SpikingParameters", "Stimulation"],
+    },
+)

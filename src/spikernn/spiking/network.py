@@ -10,30 +10,10 @@ from torch import nn
 
 from spikernn.spiking.constants import PROGRESS_EVERY, READOUT_LANES, RECORDABLE
 from spikernn.spiking.neurons import ExponentialSynapse, IntegrateAndFire, MembraneState, SynapseState
-from spikernn.spiking.parameters import SpikingParameters
-from spikernn.validation import ConfigError, check_choice, check_range
+from spikernn.spiking.parameters import SpikingParameters, Stimulation
+from spikernn.validation import ConfigError, check_choice
 
 BACKENDS = ("auto", "torch", "fused")
-
-
-@dataclass
-class Stimulation:
-    """Optogenetic-style stimulation: during [start_ms, stop_ms) each step, with probability
-    ``probability`` (one draw per trial), add ``+amplitude_mv`` ("exc") or ``−amplitude_mv``
-    ("inh") to the voltage of ``units``."""
-
-    mode: str
-    units: list[int]
-    start_ms: float
-    stop_ms: float
-    amplitude_mv: float = 0.5
-    probability: float = 0.5
-
-    def __post_init__(self) -> None:
-        check_choice("stimulation.mode", self.mode, ("exc", "inh"))
-        check_range("stimulation.probability", self.probability, 0.0, 1.0)
-        check_range("stimulation.start_ms", self.start_ms, 0.0)
-        check_range("stimulation.stop_ms", self.stop_ms, self.start_ms)
 
 
 @dataclass

@@ -13,7 +13,6 @@ Conventions (those of the reference code, rkim35/spikeRNN):
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
@@ -21,40 +20,10 @@ from typing import ClassVar, Literal
 
 import torch
 
-from spikernn.validation import ConfigError, check_range
+from spikernn.tasks.config import STEP_MS, TaskConfig
+from spikernn.validation import ConfigError
 
 ReadoutKind = Literal["rate", "spiking"]
-STEP_MS = 5.0  # the stimulus grid of every task (the rate model's dt)
-
-
-@dataclass(unsafe_hash=True)
-class TaskConfig:
-    """A task's ``task`` group: its name and timing in ms (the defaults are the paper's, per task).
-
-    The stimulus is on during [``stim_onset_ms``, ``stim_onset_ms + stim_duration_ms``); each task
-    says when the response starts (:attr:`Task.response_onset_ms`), and the readout is judged from
-    ``rate_score_delay_ms`` (rate model) or ``spiking_score_delay_ms`` (spiking network) after
-    that to the end of the trial, so the scoring windows follow the timing. Every time is a
-    multiple of the 5-ms input step. Reads as its name (labels, logs)."""
-
-    name: str = ""
-    trial_ms: float = 1000.0  # trial length T
-    stim_onset_ms: float = 250.0
-    stim_duration_ms: float = 125.0
-    rate_score_delay_ms: float = 0.0
-    spiking_score_delay_ms: float = 0.0
-
-    def __post_init__(self) -> None:
-        for f in dataclasses.fields(self):
-            value = getattr(self, f.name)
-            if f.name.endswith("_ms"):
-                positive = f.name in ("trial_ms", "stim_duration_ms")
-                check_range(f"task.{f.name}", value, 0.0, lo_open=positive)
-                if abs(value / STEP_MS - round(value / STEP_MS)) > 1e-9:
-                    raise ConfigError(f"task.{f.name} must be a multiple of the {STEP_MS:g}-ms input step, got {value}")
-
-    def __str__(self) -> str:
-        return self.name
 
 
 @dataclass
@@ -97,7 +66,6 @@ class Task(ABC):
     """A cognitive task defined in physical time (ms); its timing is ``config`` (a ``Config``)."""
 
     name: str
-    n_inputs: int
     condition_names: tuple[str, ...]
     Config: ClassVar[type[TaskConfig]]
     step_ms: float = STEP_MS
@@ -108,14 +76,11 @@ class Task(ABC):
         self.config = self.Config() if config is None else config
         if self.config.name != self.name:
             raise ConfigError(f"task: {type(self.config).__name__} configures {self.config.name!r}, not {self.name!r}")
-        end = self.response_onset_ms + max(self.config.rate_score_delay_ms, self.config.spiking_score_delay_ms)
-        in_order = self.stim_end_ms <= self.response_onset_ms and end < self.duration_ms
-        if not (in_order and self.response_end_ms <= self.duration_ms):
-            raise ConfigError(
-                f"task {self.name}: stimulus, response and scoring must fit the trial in this order: the "
-                f"stimulus ends at {self.stim_end_ms:g} ms, the response lasts from {self.response_onset_ms:g} to "
-                f"{self.response_end_ms:g} ms and is judged from {end:g} ms; task.trial_ms = {self.duration_ms:g}"
-            )
+
+    @property
+    def n_inputs(self) -> int:
+        """Input channels of the trials."""
+        return self.Config.n_inputs
 
     @property
     def duration_ms(self) -> float:
@@ -125,17 +90,17 @@ class Task(ABC):
     @property
     def stim_end_ms(self) -> float:
         """When the (last) stimulus ends (ms)."""
-        return self.config.stim_onset_ms + self.config.stim_duration_ms
+        return self.config.stim_end_ms
 
     @property
     def response_onset_ms(self) -> float:
-        """When the target response starts (ms): at the stimulus' end unless the task says otherwise."""
-        return self.stim_end_ms
+        """When the target response starts (ms)."""
+        return self.config.response_onset_ms
 
     @property
     def response_end_ms(self) -> float:
-        """When the target response ends (ms): at the end of the trial unless the task says otherwise."""
-        return self.duration_ms
+        """When the target response ends (ms)."""
+        return self.config.response_end_ms
 
     @property
     def n_steps(self) -> int:
@@ -202,12 +167,6 @@ class Task(ABC):
     def accuracy(self, readout: torch.Tensor, labels: torch.Tensor, dt_ms: float, kind: ReadoutKind) -> float:
         """Fraction of trials correct."""
         return self.score(readout, labels, dt_ms, kind).double().mean().item()
-
-
-def condition_slug(name: str) -> str:
-    """A file- and metric-safe name for a trial type: ``"ctx1 +-"`` → ``"ctx1_pm"``."""
-    spelled = name.replace("+", "p").replace("-", "m")
-    return "".join(ch if ch.isalnum() else "_" for ch in spelled).strip("_")
 
 
 def signed_response_correct(

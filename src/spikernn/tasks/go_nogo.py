@@ -2,32 +2,16 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import torch
 
-from spikernn.tasks.base import ReadoutKind, ScoringWindow, Task, TaskConfig, Trials, coin_flips
-
-
-@dataclass(unsafe_hash=True)
-class GoNoGoConfig(TaskConfig):
-    """1-s trial; Go: input 1 on [250, 375) ms and target 1 from its end. The rate readout is
-    judged from the pulse's end, the spiking readout from 125 ms later (500 ms: the reference's
-    ``out(10000:end)``)."""
-
-    name: str = "go_nogo"
-    trial_ms: float = 1000.0
-    stim_onset_ms: float = 250.0
-    stim_duration_ms: float = 125.0
-    rate_score_delay_ms: float = 0.0
-    spiking_score_delay_ms: float = 125.0
+from spikernn.tasks.base import ReadoutKind, ScoringWindow, Task, Trials, coin_flips
+from spikernn.tasks.config import GoNoGoConfig
 
 
 class GoNoGo(Task):
     """Go: input 1 during the stimulus and target 1 from its end; NoGo: nothing."""
 
     name = "go_nogo"
-    n_inputs = 1
     condition_names = ("NoGo", "Go")
     Config = GoNoGoConfig
     min_training_trials = 1500

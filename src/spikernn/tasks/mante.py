@@ -2,25 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import torch
 
-from spikernn.tasks.base import ScoringWindow, Task, TaskConfig, Trials, coin_flips, signed_response_correct
-
-
-@dataclass(unsafe_hash=True)
-class ContextDependentIntegrationConfig(TaskConfig):
-    """2.5-s trial; the two streams on [250, 1250) ms, the target from their end. The rate readout
-    is judged over its last 200 samples (from 1495 ms, the reference's ``o[-200:]``), the spiking
-    readout from 1300 ms."""
-
-    name: str = "mante"
-    trial_ms: float = 2500.0
-    stim_onset_ms: float = 250.0
-    stim_duration_ms: float = 1000.0
-    rate_score_delay_ms: float = 245.0
-    spiking_score_delay_ms: float = 50.0
+from spikernn.tasks.base import ScoringWindow, Task, Trials, coin_flips, signed_response_correct
+from spikernn.tasks.config import ContextDependentIntegrationConfig
 
 
 class ContextDependentIntegration(Task):
@@ -28,7 +13,6 @@ class ContextDependentIntegration(Task):
     the sign of the cued stream's offset from the stimulus' end on."""
 
     name = "mante"
-    n_inputs = 4
     # condition = 4 * context + 2 * (offset1 > 0) + (offset2 > 0)
     condition_names = tuple(
         f"ctx{ctx + 1} {'+' if a else '-'}{'+' if b else '-'}" for ctx in (0, 1) for a in (0, 1) for b in (0, 1)

@@ -14,12 +14,12 @@ import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
-
-import mlflow
-from mlflow.exceptions import MlflowException
-from mlflow.tracking import MlflowClient
+from typing import TYPE_CHECKING
 
 from spikernn.validation import ConfigError, ModelFileError
+
+if TYPE_CHECKING:
+    from mlflow.tracking import MlflowClient
 
 RUN_ID = re.compile(r"^(?:runs:/)?([0-9a-f]{32})/?$")
 RUN_PATH = re.compile(r"^runs:/([0-9a-f]{32})/(.+)$")
@@ -72,10 +72,12 @@ def _require_store(source: str, tracking_uri: str) -> None:
 
 def _require_run(run_id: str, tracking_uri: str) -> MlflowClient:
     _require_store(f"MLflow run {run_id}", tracking_uri)
-    client = MlflowClient(tracking_uri)
+    import mlflow  # here and in _download: a model file given by path is checked without MLflow
+
+    client = mlflow.MlflowClient(tracking_uri)
     try:
         client.get_run(run_id)
-    except MlflowException as err:
+    except mlflow.exceptions.MlflowException as err:
         raise ConfigError(f"source: no MLflow run {run_id} in {tracking_uri}") from err
     return client
 
@@ -97,6 +99,8 @@ def quiet_downloads() -> Iterator[None]:
 def _download(uri: str, tracking_uri: str, dest: Path) -> Path:
     dest.mkdir(parents=True, exist_ok=True)
     # MLflow resolves models:/ through the process-wide URIs, whatever download_artifacts is given
+    import mlflow
+
     mlflow.set_tracking_uri(tracking_uri)
     mlflow.set_registry_uri(tracking_uri)
     try:
@@ -104,7 +108,7 @@ def _download(uri: str, tracking_uri: str, dest: Path) -> Path:
             local = mlflow.artifacts.download_artifacts(
                 artifact_uri=uri, dst_path=str(dest), tracking_uri=tracking_uri, registry_uri=tracking_uri
             )
-    except (MlflowException, OSError) as err:
+    except (mlflow.exceptions.MlflowException, OSError) as err:
         raise ConfigError(f"source: {uri} is not in the MLflow store {tracking_uri} ({_first_line(err)})") from None
     return Path(local)
 
