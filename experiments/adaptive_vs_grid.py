@@ -41,7 +41,7 @@ from common import (
     write_table,
 )
 
-from spikernn.pipeline import evaluate_spiking
+from spikernn.scoring import evaluate_spiking
 from spikernn.tasks import get_task
 from spikernn.transfer import search_scaling_factor, to_spiking
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import torch
 
-from spikernn.pipeline import evaluate_spiking
 from spikernn.rate import RateRNNConfig
 from spikernn.rate.training import TrainerConfig, train_rate_model
+from spikernn.scoring import evaluate_spiking
 from spikernn.tasks import get_task
 from spikernn.transfer import search_scaling_factor, to_spiking
 from spikernn.transfer_config import SIGMOID_GRID

@@ -18,7 +18,7 @@ by backpropagation through time with surrogate gradients (snnTorch's ``fire()``,
 * judged by the standard simulator only: every ``validate_every`` batches the network is
   simulated with the fused kernel at the evaluation dt (0.05 ms) on ``validation_trials`` fresh
   trials (a generator of its own), the best state is kept, and training stops once it reaches
-  ``stop_accuracy``; before and after, :func:`spikernn.pipeline.evaluate_spiking` scores the
+  ``stop_accuracy``; before and after, :func:`spikernn.scoring.evaluate_spiking` scores the
   network on the run's ``eval_trials`` fresh trials (the same trials and noise seed both times).
 
 The result is saved as a converted model file (the rate model's format with the fine-tuned W,
@@ -48,6 +48,7 @@ from spikernn.plots.figures import plot_finetuning, plot_readouts
 from spikernn.plots.style import SavedFigure
 from spikernn.rate import RateRNN
 from spikernn.results import EvaluationResult, FinetuneResult
+from spikernn.scoring import Stream, evaluate_spiking, phase
 from spikernn.spiking import SpikingParameters
 from spikernn.spiking.differentiable import simulate_surrogate
 from spikernn.spiking.neurons import IntegrateAndFire
@@ -57,9 +58,6 @@ from spikernn.transfer_config import check_factor
 from spikernn.validation import ConfigError
 
 log = logging.getLogger(__name__)
-
-# offsets of the fine-tuning generators from the run seed (pipeline uses 100 … 400)
-_TRAIN_TRIALS, _TRAIN_NOISE, _VALIDATION = 500, 600, 700
 
 
 class TrialStream(IterableDataset):
@@ -179,8 +177,8 @@ class SpikingFinetuneModule(pl.LightningModule):
         self.task = task
         self.cfg = cfg
         self.eval_params = eval_params
-        self.noise_generator = torch.Generator().manual_seed(seed + _TRAIN_NOISE)
-        self.validation_seed = seed + _VALIDATION
+        self.noise_generator = Stream.FINETUNE_NOISE.generator(seed)
+        self.validation_seed = seed + Stream.FINETUNE_VALIDATION
         self.history: dict[str, list] = {"batch": [], "loss": [], "task_loss": [], "rate_hz": [], "scaling_factor": []}
         self.validation: dict[str, list] = {"batch": [], "accuracy": []}
         self.best: tuple[float, int, dict] | None = None
@@ -255,7 +253,7 @@ def finetune_network(
     )
     module = SpikingFinetuneModule(net, task, cfg, spiking, seed)
     loader = DataLoader(
-        TrialStream(task, cfg.batch_size, seed + _TRAIN_TRIALS),
+        TrialStream(task, cfg.batch_size, seed + Stream.FINETUNE_TRIALS),
         batch_size=None,
         generator=torch.Generator().manual_seed(seed),
     )
@@ -315,16 +313,14 @@ def finetune_stage(
     """Score the converted network, fine-tune it, score it again on the same fresh trials (fused
     kernel, ``spiking.dt_ms``, the task's scoring); write ``model_file`` and (``figures``) the
     fine-tuning curve and the readouts before and after; return the result."""
-    from spikernn.pipeline import _EVALUATION, _generator, _phase, evaluate_spiking
-
     start = time.perf_counter()
     before = evaluate_spiking(
         to_spiking(model, spiking, input_step_ms=task.step_ms),
         task,
         factor,
         eval_trials,
-        _generator(seed, _EVALUATION),
-        _phase(progress, "evaluation before fine-tuning"),
+        Stream.EVALUATION.generator(seed),
+        phase(progress, "evaluation before fine-tuning"),
     )
     finetuned, new_factor, record = finetune_network(model, task, spiking, factor, cfg, seed, callbacks)
     after = evaluate_spiking(
@@ -332,8 +328,8 @@ def finetune_stage(
         task,
         new_factor,
         eval_trials,
-        _generator(seed, _EVALUATION),
-        _phase(progress, "evaluation after fine-tuning"),
+        Stream.EVALUATION.generator(seed),
+        phase(progress, "evaluation after fine-tuning"),
     )
     extra = {"task": task.name, "scaling_factor": new_factor, "spiking": spiking.to_dict(), "finetuned": True}
     save_rate_model(out_dir / model_file, finetuned, extra)
@@ -382,9 +378,7 @@ def readouts_before_after(
     """One trial of each type read out by the rate network and by the LIF network before and after
     fine-tuning (at their factors ``factors``), ``readout_rate_vs_lif_finetuned.png``: the trials of
     the run's example figures, the same spiking noise for both networks."""
-    from spikernn.pipeline import _EXAMPLES, _generator
-
-    generator = _generator(seed, _EXAMPLES)
+    generator = Stream.EXAMPLES.generator(seed)
     conditions = torch.arange(len(task.condition_names))
     trials = task.make_trials(len(task.condition_names), generator, conditions=conditions)
     with torch.no_grad():

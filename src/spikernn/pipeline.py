@@ -13,7 +13,6 @@ import json
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -23,18 +22,17 @@ from spikernn.io import export_mat, save_rate_model
 from spikernn.io.files import CONVERTED_MODEL_FILE, MAT_FILE, RATE_MODEL_FILE, SUMMARY_FILE
 from spikernn.plots import SavedFigure, plot_accuracy_by_factor, plot_raster, plot_readouts, plot_training
 from spikernn.rate import RateRNN
-from spikernn.rate.model import trial_loss
 from spikernn.rate.training import MemberResult, train_rate_model
 from spikernn.results import (
     ConversionResult,
     EvaluationResult,
     RateModelResult,
     RunResult,
-    SpikingScore,
     TrainResult,
 )
 from spikernn.run_config import ConversionSettings, EvaluationSettings, RunConfig
 from spikernn.science import flag_failures, json_safe, warn
+from spikernn.scoring import Progress, Stream, evaluate_rate, evaluate_spiking, phase
 from spikernn.spiking import SpikingRNN, Stimulation
 from spikernn.tasks import Task, condition_slug, get_task
 from spikernn.transfer import search_scaling_factor, to_spiking
@@ -42,45 +40,10 @@ from spikernn.transfer_config import factor_grid_of
 
 log = logging.getLogger(__name__)
 
-Progress = Callable[[str, int, int], None]  # (phase, done, total)
-
-
-# offsets of each stage's generator from the run seed
-_RATE_EVAL, _SEARCH, _EVALUATION, _EXAMPLES = 100, 200, 300, 400
-
-
-def _phase(progress: Progress | None, phase: str) -> Callable[[int, int], None] | None:
-    return None if progress is None else (lambda done, total: progress(phase, done, total))
-
-
-def _generator(seed: int, offset: int) -> torch.Generator:
-    return torch.Generator().manual_seed(seed + offset)
-
-
-@dataclass
-class RateEvaluation:
-    """The rate network on fresh trials (noise on): accuracy, mean loss, trials with a NaN readout."""
-
-    accuracy: float
-    loss: float
-    nan_trials: int
-
-
-@torch.no_grad()
-def evaluate_rate(model: RateRNN, task: Task, n_trials: int, generator: torch.Generator) -> RateEvaluation:
-    """Score the rate network on ``n_trials`` fresh trials drawn from ``generator``."""
-    trials = task.make_trials(n_trials, generator)
-    out = model(trials.inputs, generator=generator)
-    return RateEvaluation(
-        accuracy=task.accuracy(out.readout, trials.labels, task.step_ms, "rate"),
-        loss=trial_loss(out.readout, trials.targets, model.config.loss).mean().item(),
-        nan_trials=int(torch.isnan(out.readout).reshape(n_trials, -1).any(1).sum()),
-    )
-
 
 def score_rate_model(model: RateRNN, task: Task, seed: int, eval_trials: int) -> RateModelResult:
     """Size, E/I split, τ_d statistics (ms) and fresh-trial score of a rate model."""
-    score = evaluate_rate(model, task, eval_trials, _generator(seed, _RATE_EVAL))
+    score = evaluate_rate(model, task, eval_trials, Stream.RATE_EVALUATION.generator(seed))
     taus = model.taus_ms()
     return RateModelResult(
         task=task.name,
@@ -159,37 +122,6 @@ def train_stage(
     return model, result
 
 
-def evaluate_spiking(
-    network: SpikingRNN,
-    task: Task,
-    factor: float,
-    n_trials: int,
-    generator: torch.Generator,
-    on_progress: Callable[[int, int], None] | None = None,
-    stimulation: Stimulation | None = None,
-) -> SpikingScore:
-    """LIF accuracy on fresh trials at one factor (under ``stimulation`` if given), and mean firing
-    rates (Hz) of E and I units."""
-    trials = task.make_trials(n_trials, generator)
-    result = network.simulate(
-        trials.inputs, factor, generator=generator, on_progress=on_progress, stimulation=stimulation
-    )
-    correct = task.score(result.readout, trials.labels, network.params.dt_ms, "spiking")
-    rates = result.firing_rates_hz()
-    inh = network.inhibitory
-    return SpikingScore(
-        lif_accuracy=correct.double().mean().item(),
-        lif_nan_readout_trials=int(torch.isnan(result.readout).reshape(n_trials, -1).any(1).sum()),
-        lif_accuracy_by_condition={
-            name: correct[trials.conditions == c].double().mean().item()
-            for c, name in enumerate(task.condition_names)
-            if (trials.conditions == c).any()
-        },
-        lif_exc_hz=rates[:, ~inh].mean().item(),
-        lif_inh_hz=rates[:, inh].mean().item() if inh.any() else None,
-    )
-
-
 def example_figures(
     out_dir: Path,
     model: RateRNN,
@@ -259,14 +191,14 @@ def _evaluate_converted(
     stimulation: Stimulation | None = None,
     figures: bool = True,
 ) -> EvaluationResult:
-    generator = _generator(settings.seed, _EVALUATION)
+    generator = Stream.EVALUATION.generator(settings.seed)
     score = evaluate_spiking(
-        network, task, factor, settings.eval_trials, generator, _phase(progress, "evaluation"), stimulation
+        network, task, factor, settings.eval_trials, generator, phase(progress, "evaluation"), stimulation
     )
     drawn = []
     if figures:
         drawn = example_figures(
-            out_dir, model, network, task, factor, _generator(settings.seed, _EXAMPLES), stimulation
+            out_dir, model, network, task, factor, Stream.EXAMPLES.generator(settings.seed), stimulation
         )
     return EvaluationResult(
         spiking=settings.spiking.to_dict(),
@@ -300,9 +232,9 @@ def convert_stage(
         task,
         factor_grid_of(transfer, model.config.activation),
         transfer.trials_per_factor,
-        _generator(settings.seed, _SEARCH),
+        Stream.SEARCH.generator(settings.seed),
         transfer.chunk_trials,
-        on_progress=_phase(progress, "factor search"),
+        on_progress=phase(progress, "factor search"),
         report_every_trials=transfer.report_every_trials,
         monitor=monitor,
         rescore_best=transfer.rescore_best,

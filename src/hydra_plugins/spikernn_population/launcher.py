@@ -188,7 +188,7 @@ class PopulationLauncher(Launcher):
 
     def _load(self, num: int, overrides: Sequence[str], name: str) -> _Job:
         """The job's config, and for a training command its validated settings."""
-        from spikernn.apps.command import _job_config
+        from spikernn.apps.command import job_config
         from spikernn.apps.config import build_run_config
 
         config = self.hydra_context.config_loader.load_sweep_config(self.config, list(overrides))
@@ -203,7 +203,7 @@ class PopulationLauncher(Launcher):
         job = _Job(num, overrides, config)
         if name in TRAINING_COMMANDS:
             HydraConfig.instance().set_config(config)
-            job.settings = build_run_config(_job_config(config))
+            job.settings = build_run_config(job_config(config))
         return job
 
     def _finished(self, jobs: list[_Job], name: str) -> dict[int, JobReturn]:
@@ -212,7 +212,7 @@ class PopulationLauncher(Launcher):
         sweep are left to the sweeper."""
         from mlflow.tracking import MlflowClient
 
-        from spikernn.apps.command import _job_config
+        from spikernn.apps.command import job_config
         from spikernn.apps.identity import job_key
         from spikernn.apps.runner import split_params
         from spikernn.tracking.store import open_tracking_store, retrying
@@ -222,7 +222,7 @@ class PopulationLauncher(Launcher):
         experiments: dict[tuple, tuple] = {}  # opened once per store and experiment, not per job
         for job in jobs:
             HydraConfig.instance().set_config(job.config)
-            raw = _job_config(job.config)
+            raw = job_config(job.config)
             if raw.get("optuna") is not None or "logger" not in raw:
                 continue
             logger = raw["logger"]

@@ -47,7 +47,7 @@ INVALID_CONFIG_EXIT = 2
 _validated = False  # set once a command's config passed: later exits are the command's own
 
 
-def _job_config(cfg: DictConfig, allow_missing: bool = False) -> dict:
+def job_config(cfg: DictConfig, allow_missing: bool = False) -> dict:
     """The resolved config of the job (without the ``hydra`` node, which a job resolves itself)."""
     keys = [k for k in cfg.keys() if k != "hydra"]
     try:
@@ -126,10 +126,10 @@ def validate(cfg: DictConfig, config_name: str, multirun: bool = False) -> objec
     if multirun:
         check_sweeper(OmegaConf.select(cfg, "hydra.sweeper"))
         if _sweeps_on_command_line(cfg):  # e.g. source=a,b: the base config has no source, each job one
-            raw = _job_config(cfg, allow_missing=True)
+            raw = job_config(cfg, allow_missing=True)
             build_tracking(raw)
             return None
-    raw = _job_config(cfg)
+    raw = job_config(cfg)
     build_tracking(raw)
     builder = BUILDERS.get(config_name)
     return None if builder is None else builder(raw)
