@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 ARGS ?=
 
-.PHONY: setup run test test-slow lint docs docs-serve
+.PHONY: setup run test test-long test-slow lint docs docs-serve
 
 setup: $(VENV)/.installed
 
@@ -21,6 +21,10 @@ run: setup
 # two workers (pytest-xdist): the suite's subprocess-heavy tests leave a core idle when run one at a time
 test: setup
 	$(PY) -m pytest -n 2
+
+# whole commands killed and resumed, or chained (50–90 s each); .ci/run runs them after `make test`
+test-long: setup
+	$(PY) -m pytest -n 2 -m long
 
 # paper-scale and reference-code checks (see README); not part of the default run
 test-slow: setup

@@ -24,6 +24,7 @@ EXAMPLE_PAGES = {
     "import-reference": "import_reference_mat.py",
     "refractory-sweep": "refractory_sweep.py",
     "paper-figure": "paper_fig2b.py",
+    "own-task": "own_task.py",
     "../population": "population_training.py",
     "../fine_tuning": "fine_tuning.py",
 }
@@ -126,6 +127,14 @@ def test_example_train_convert_inspect(output_dir: Path, monkeypatch, capsys) ->
 
 
 @pytest.mark.slow  # launches commands (~40-60 s); make test-slow
+@pytest.mark.long  # one spikernn-run (~20 s); tests/test_own_task.py runs the same commands in the default suite
+def test_example_own_task(output_dir: Path, monkeypatch, capsys) -> None:
+    monkeypatch.setenv("PYTHONPATH", os.environ.get("PYTHONPATH", ""))  # the example adds its folder
+    out = run_example("own_task.py", output_dir, monkeypatch, capsys)
+    assert "task=delayed_go task.delay_ms=300" in out and ", task delayed_go" in out
+    assert "LIF network: s = " in out and "  Go: " in out and "  NoGo: " in out
+
+
 def test_example_import_reference_mat(output_dir: Path, monkeypatch, capsys) -> None:
     out = run_example("import_reference_mat.py", output_dir, monkeypatch, capsys)
     assert (output_dir / "examples" / "reference_go_nogo.mat").is_file()

@@ -131,6 +131,7 @@ def test_a_bad_launcher_setting_writes_nothing(tmp_path: Path) -> None:
     assert not list(tmp_path.iterdir())
 
 
+@pytest.mark.long
 def test_a_launch_run_again_reuses_its_trained_networks(tmp_path: Path) -> None:
     """Trained networks are kept as soon as the population is done: the same sweep run again with
     its finished jobs run again too (``skip_finished=false``) trains nothing and ends with the same
@@ -182,6 +183,7 @@ def _run_command(args: list[str], out: Path, app: str = "run") -> subprocess.Pop
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
 
 
+@pytest.mark.long
 def test_a_killed_launch_resumes_with_the_jobs_it_had_not_finished(tmp_path: Path) -> None:
     """SIGKILL while the second job runs, then the same command: the finished job is not run again,
     the killed one is, each job ends with exactly one FINISHED run, and the runs the kill left open
@@ -239,6 +241,7 @@ def test_sigterm_while_a_population_trains_ends_the_launch_killed(tmp_path: Path
     assert not list(tmp_path.rglob("summary.json")) and not list(tmp_path.glob("populations/*.pt"))
 
 
+@pytest.mark.long
 def test_a_launch_killed_while_its_population_trains_resumes_the_training(tmp_path: Path) -> None:
     """SIGTERM once the population has checkpointed, then the same command: training goes on from
     the checkpoint, not from trial 0, and ends with the same networks and training curves as a

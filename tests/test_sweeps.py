@@ -126,6 +126,7 @@ def mlflow_runs(out: Path, filter_string: str) -> list:
     return client.search_runs([experiment.experiment_id], filter_string=filter_string, max_results=1000)
 
 
+@pytest.mark.long
 def test_factor_sweep_nests_trial_runs_under_one_parent(tmp_path: Path, tiny_model: Path) -> None:
     proc = subprocess.run(
         sweep_command(tiny_model, 6), capture_output=True, text=True, env=environment(tmp_path), timeout=600
@@ -207,6 +208,7 @@ def _finished(out: Path) -> dict[int, tuple]:
     return {t.number: (t.params, t.value, t.state) for t in _trials(out) if t.state in done}
 
 
+@pytest.mark.long
 def test_killed_sweep_resumes_without_losing_or_duplicating_trials(tmp_path: Path, tiny_model: Path) -> None:
     command = sweep_command(tiny_model, 6, "transfer.trials_per_factor=40", "transfer.report_every_trials=10")
     first = subprocess.Popen(

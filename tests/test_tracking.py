@@ -149,6 +149,7 @@ def test_a_stage_that_did_not_run_leaves_null_keys() -> None:
     assert pruned["scaling_factor"] == 25.0 and pruned["lif_accuracy"] is None
 
 
+@pytest.mark.long
 def test_train_convert_evaluate_chain_by_run_id(tmp_path: Path) -> None:
     """Each command logs one run to the embedded store; a model is referred to by its run id,
     and the separate stages give the numbers of `spikernn-run` on the same config."""

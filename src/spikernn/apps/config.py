@@ -227,7 +227,20 @@ def _check_sst_units(model: RateRNNConfig, seed: int) -> None:
 
 
 def task_config_of(values: dict) -> TaskConfig:
-    """The ``task`` group (``name`` and the timing of that task's schema) as the task's config."""
+    """The ``task`` group (``name`` and the timing of that task's schema) as the task's config; a
+    user's task is named by the group's ``_target_`` (its Task class), imported and registered."""
+    values = dict(values)
+    target = values.pop("_target_", None)
+    if target is not None:
+        if not isinstance(target, str):
+            raise ConfigError(f"task._target_ must name a class as package.module.Class, got {target!r}")
+        from spikernn.tasks.registry import load_task_class  # imports the user's module (and torch)
+
+        name = load_task_class(target).name
+        if values.get("name") != name:
+            raise ConfigError(
+                f"task.name must be {name!r}, the name of task._target_ {target}, got {values.get('name')!r}"
+            )
     name = values.get("name")
     check_choice("task", name, TASK_CONFIGS)
     return typed(TASK_CONFIGS[name], "task", values)
@@ -327,6 +340,12 @@ def load_model_source(raw: dict, artifacts: tuple[str, ...]) -> ModelSource:
         raise ModelFileError(f"source: {source} stores a task that is not text ({saved_task!r})")
     if wanted is not None and saved_task is not None and wanted.name != saved_task:
         raise ConfigError(f"task: the model in {source} was trained on {saved_task!r}, not {wanted.name!r}")
+    if wanted is None and saved_task is not None and saved_task not in TASK_CONFIGS:
+        raise ConfigError(
+            f"task: the model in {source} was trained on {saved_task!r}, not one of spikernn's tasks "
+            f"({', '.join(TASK_CONFIGS)}): give its task group, task={saved_task} (a task/{saved_task}.yaml on "
+            "hydra.searchpath whose _target_ names the task's class)"
+        )
     from spikernn.tasks import get_task  # the model file is loaded: its task's trials come next
 
     task = get_task(wanted or saved_task)

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import importlib
+import inspect
 import json
 from collections.abc import Iterable
 from pathlib import Path
@@ -37,8 +39,19 @@ def code_digest(*subpackages: str) -> str:
     return _digest(_ROOT.rglob("*.py"))
 
 
+def user_code_digest(module_name: str) -> str:
+    """Hash of the source of a user's module (e.g. the module of a task named by ``task._target_``),
+    "" for spikernn's own (covered by :func:`code_digest`): an edited task is trained and run again."""
+    if module_name == "spikernn" or module_name.startswith("spikernn."):
+        return ""
+    return hashlib.sha256(inspect.getsource(importlib.import_module(module_name)).encode()).hexdigest()
+
+
 def job_key(command: str, params: dict) -> str:
     """The identity of a job: ``command`` (e.g. ``spikernn-run``), its experiment parameters (the
-    resolved config without bookkeeping: ``apps.runner.split_params``) and the package's code."""
-    text = json.dumps({"command": command, "params": params, "code": code_digest()}, sort_keys=True, default=str)
+    resolved config without bookkeeping: ``apps.runner.split_params``), the package's code and that
+    of a user's task (``task._target_``)."""
+    target = (params.get("task") or {}).get("_target_")
+    code = code_digest() + (user_code_digest(target.rpartition(".")[0]) if isinstance(target, str) else "")
+    text = json.dumps({"command": command, "params": params, "code": code}, sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:24]

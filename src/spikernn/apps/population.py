@@ -18,7 +18,7 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import OmegaConf
 from pytorch_lightning.loggers import Logger
 
-from spikernn.apps.identity import code_digest
+from spikernn.apps.identity import code_digest, user_code_digest
 from spikernn.io.torch_format import load_rate_model, save_rate_model
 from spikernn.rate import RateRNN, RateRNNConfig
 from spikernn.rate.criterion import TrainingRecord
@@ -68,7 +68,7 @@ def member_key(task: TaskConfig, model: RateRNNConfig, seed: int, trainer: Train
         "model": model.to_dict(),
         "seed": seed,
         "trainer": settings,
-        "code": code_digest("rate", "tasks"),
+        "code": code_digest("rate", "tasks") + user_code_digest(type(task).__module__),
     }
     text = json.dumps(decides, sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:24]
