@@ -78,6 +78,7 @@ def test_population_jobs_equal_jobs_trained_alone(tmp_path: Path) -> None:
     assert parent.metrics["rate_accuracy_mean"] == pytest.approx(sum(s["rate_accuracy"] for s in summaries) / 4)
     assert "converted" not in parent.metrics  # spikernn-train converts nothing
     assert parent.tags["mlflow.note.content"] == f"4 networks, {trained} trained"
+    assert parent.tags["mlflow.user"] and parent.tags["mlflow.source.name"]  # the UI's "Created by", "Source"
     assert parents[0].info.run_name.startswith("population 4 × go_nogo-N20 ")
     table = client.download_artifacts(parents[0].info.run_id, "networks.json", str(tmp_path))
     columns = json.loads(Path(table).read_text())["columns"]

@@ -152,7 +152,7 @@ class PopulationLauncher(Launcher):
                 f"{len(returns)} of {len(jobs)} jobs finished before (hydra.launcher.skip_finished=false runs "
                 f"them again); {len(todo)} to run"
             )
-        parent = _ParentRun.open(todo[0].config, len(todo)) if todo else None
+        parent = _PopulationRun.open(todo[0].config, len(todo)) if todo else None
         try:
             # SIGTERM / Ctrl-C while a population trains raise Interrupted here; Lightning's own
             # handler alone would end the launch with a bare SystemExit, i.e. exit code 0
@@ -318,7 +318,7 @@ class PopulationLauncher(Launcher):
         for job in group:
             hand_over(job.num, kept[job.num])
 
-    def _run(self, job: _Job, parent: _ParentRun | None) -> JobReturn:
+    def _run(self, job: _Job, parent: _PopulationRun | None) -> JobReturn:
         log.info(f"\t#{job.num} : {' '.join(filter_overrides(job.overrides))}")
         if parent is not None and job.config.logger.get("parent_run_id") is None:
             with open_dict(job.config):
@@ -361,35 +361,26 @@ def _done_before(job: _Job, run: object) -> JobReturn:
     )
 
 
-@dataclass
-class _ParentRun:
-    """The MLflow run the launch's jobs are nested under; counts its jobs' outcomes when it ends."""
+class _PopulationRun:
+    """The MLflow run the launch's jobs are nested under (a :class:`spikernn.tracking.parent_run.ParentRun`,
+    imported when a launch starts: Hydra imports this plugin for every command); counts its jobs'
+    outcomes and the condition they make when it ends."""
 
-    client: object
-    run_id: str
+    def __init__(self, parent) -> None:
+        self.parent = parent
+        self.run_id: str = parent.run_id
 
     @classmethod
-    def open(cls, config: DictConfig, n_jobs: int) -> _ParentRun | None:
+    def open(cls, config: DictConfig, n_jobs: int) -> _PopulationRun | None:
         if "logger" not in config or config.logger.get("parent_run_id") is not None:
             return None  # a sweep's parent run nests the jobs already
-        from mlflow.tracking import MlflowClient
+        from spikernn.tracking.parent_run import ParentRun
 
-        from spikernn.tracking.run import process_tags
-        from spikernn.tracking.store import ensure_experiment, open_tracking_store, retrying
-
-        output_dir = config.paths.output_dir
-        uri = open_tracking_store(config.logger.get("tracking_uri"), output_dir)
-        client = MlflowClient(uri)
-        experiment = ensure_experiment(client, config.logger.experiment_name, output_dir, uri)
         sweep_dir = Path(str(config.hydra.sweep.dir)).name
-        # process tags: a launch killed with SIGKILL leaves its parent RUNNING; the next command closes it
-        tags = {"command": "population", "launcher": "population", "n_jobs": str(n_jobs), **process_tags()}
         task, size = OmegaConf.select(config, "task.name"), OmegaConf.select(config, "model.n_units")
         what = f"{n_jobs} × {task}-N{size}" if task and size else f"{n_jobs} jobs"
-        if task:
-            tags["task"] = str(task)
-        run = retrying(lambda: client.create_run(experiment, run_name=f"population {what} {sweep_dir}", tags=tags))
-        return cls(client, run.info.run_id)
+        tags = {"command": "population", "launcher": "population", "n_jobs": str(n_jobs)}
+        return cls(ParentRun.create(config, f"population {what} {sweep_dir}", tags))
 
     def close(self, status: str, returns: dict[int, JobReturn]) -> None:
         """Log the jobs' outcomes and the condition they make (``spikernn.condition``: trained and
@@ -400,20 +391,16 @@ class _ParentRun:
         from hydra.core.utils import JobStatus
 
         from spikernn.condition import condition_metrics, network_table
-        from spikernn.tracking.store import retrying
 
         completed = [r for r in returns.values() if r.status == JobStatus.COMPLETED]
         summaries = [s for s in map(_summary_of, completed) if s is not None]
         metrics = {"jobs_completed": len(completed), "jobs_failed": len(returns) - len(completed)}
         metrics |= {k: v for k, v in condition_metrics(summaries).items() if math.isfinite(v)}
-        for key, value in metrics.items():
-            retrying(lambda k=key, v=value: self.client.log_metric(self.run_id, k, v))
+        tags = {"mlflow.note.content": _describe(metrics)} if summaries else {}
+        self.parent.log(metrics, tags)
         if summaries:
-            table = network_table(summaries)
-            retrying(lambda: self.client.log_table(self.run_id, data=table, artifact_file="networks.json"))
-            note = _describe(metrics)
-            retrying(lambda: self.client.set_tag(self.run_id, "mlflow.note.content", note))
-        retrying(lambda: self.client.set_terminated(self.run_id, status=status))
+            self.parent.log_table(network_table(summaries), "networks.json")
+        self.parent.end(status)
 
 
 def _summary_of(ret: JobReturn) -> dict | None:

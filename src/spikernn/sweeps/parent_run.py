@@ -3,19 +3,16 @@ closes the runs of its trials that were killed (at the latest when the study is 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import optuna
-from mlflow.entities import Metric, Param, RunTag
+from mlflow.entities import Param, RunTag
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
-from mlflow.tracking.context.registry import resolve_tags
-from mlflow.utils.time import get_current_time_millis
 from omegaconf import DictConfig, OmegaConf
 from optuna.trial import TrialState
 
+from spikernn.tracking.parent_run import ParentRun, tracking_store
 from spikernn.tracking.run import close_run, flatten, process_tags
-from spikernn.tracking.store import ensure_experiment, open_tracking_store, retrying
+from spikernn.tracking.store import retrying
 
 PARENT_ATTR = "mlflow_parent_run_id"
 
@@ -34,20 +31,13 @@ def trial_runs(attrs: dict) -> list[str]:
     return [v for k, v in sorted(attrs.items()) if k.split(".")[0] == "mlflow_run_id" and v]
 
 
-@dataclass
-class SweepParentRun:
-    client: MlflowClient
-    run_id: str
-    experiment_id: str
+class SweepParentRun(ParentRun):
+    """A sweep's parent run (:class:`spikernn.tracking.parent_run.ParentRun`): one per study."""
 
     @classmethod
     def open(cls, config: DictConfig, study: optuna.Study, distributions: dict, n_trials: int) -> SweepParentRun:
         """The study's parent run if this store has it (resumed sweep), else a new one."""
-        logger = OmegaConf.to_container(config.logger, resolve=True)
-        output_dir = config.paths.output_dir
-        uri = open_tracking_store(logger.get("tracking_uri"), output_dir)
-        client = MlflowClient(uri)
-        experiment_id = ensure_experiment(client, logger["experiment_name"], output_dir, uri)
+        client, experiment_id = tracking_store(config)
         known = study.user_attrs.get(PARENT_ATTR)
         # n_trials is a tag, not a param: a resumed sweep may ask for more trials (params are immutable)
         current = {**process_tags(), "n_trials": str(n_trials)}  # this sweep process holds it now
@@ -55,15 +45,8 @@ class SweepParentRun:
             retrying(lambda: client.update_run(known, status="RUNNING"))
             retrying(lambda: client.log_batch(known, tags=[RunTag(k, v) for k, v in current.items()]))
             return cls(client, known, experiment_id)
-        tags = {
-            **resolve_tags(),  # mlflow.user, mlflow.source.name and .type: the UI's "Created by" and "Source"
-            **current,  # left RUNNING by a killed sweep that is never resumed: closed like any run
-            "command": "sweep",
-            "optuna_study": study.study_name,
-        }
-        if task := OmegaConf.select(config, "task.name", default=None):  # else (a model's sweep) its trials' task
-            tags["task"] = str(task)
-        run = retrying(lambda: client.create_run(experiment_id, run_name=f"sweep {study.study_name}", tags=tags))
+        tags = {**current, "command": "sweep", "optuna_study": study.study_name}
+        parent = cls.create(config, f"sweep {study.study_name}", tags)
         params = {
             "search_space": {name: repr(d) for name, d in distributions.items()},
             "directions": [d.name for d in study.directions],
@@ -71,9 +54,9 @@ class SweepParentRun:
             "sweeper": {"sampler": type(study.sampler).__name__, "storage": config.hydra.sweeper.storage},
         }
         items = [Param(k, v) for k, v in flatten(params).items()]
-        retrying(lambda: client.log_batch(run.info.run_id, params=items))
-        study.set_user_attr(PARENT_ATTR, run.info.run_id)
-        return cls(client, run.info.run_id, experiment_id)
+        retrying(lambda: client.log_batch(parent.run_id, params=items))
+        study.set_user_attr(PARENT_ATTR, parent.run_id)
+        return parent
 
     def mark_child(self, child_run_id: str | None, state: str) -> None:
         """Tag a trial's run with how Optuna counted it (COMPLETE, PRUNED, FAIL)."""
@@ -126,7 +109,7 @@ class SweepParentRun:
         for i, name in enumerate(names):
             table[name] = [t.values[i] if t.values else None for t in trials]
         table["mlflow_run_ids"] = [" ".join(trial_runs(t.user_attrs)) for t in trials]
-        retrying(lambda: self.client.log_table(self.run_id, data=table, artifact_file="trials.json"))
+        self.log_table(table, "trials.json")
 
     def finish(self, study: optuna.Study, directions: list[str], status: str) -> None:
         """Counts of trials by state, the best trial's params (tags ``best.*``) and value, the task
@@ -135,17 +118,15 @@ class SweepParentRun:
         for trial in study.get_trials(deepcopy=False):
             if trial.state.name.lower() in counts:
                 counts[trial.state.name.lower()] += 1
-        stamp = get_current_time_millis()
-        metrics = [Metric(f"trials_{name}", float(count), stamp, 0) for name, count in counts.items()]
+        metrics = {f"trials_{name}": float(count) for name, count in counts.items()}
         tags: dict[str, str] = {}
         if counts["complete"] and len(directions) == 1:
             best = study.best_trial
-            metrics.append(Metric("best_value", float(best.value), stamp, 0))
+            metrics["best_value"] = float(best.value)
             tags = {"best.trial": str(best.number), **{f"best.{n}": str(v) for n, v in best.params.items()}}
         elif counts["complete"]:
             tags = {"pareto_trials": str([t.number for t in study.best_trials])}
         tags |= retrying(self._trials_task)
         self.log_trials_table(study)
-        items = [RunTag(k, v) for k, v in tags.items()]
-        retrying(lambda: self.client.log_batch(self.run_id, metrics=metrics, tags=items))
-        retrying(lambda: self.client.set_terminated(self.run_id, status))
+        self.log(metrics, tags)
+        self.end(status)
