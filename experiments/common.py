@@ -26,7 +26,6 @@ from mlflow.tracking import MlflowClient  # noqa: E402
 from scipy import stats  # noqa: E402
 
 from spikernn.apps.config import build_run_config, config_dir, plain  # noqa: E402
-from spikernn.apps.schemas import register  # noqa: E402
 from spikernn.io import load_rate_model  # noqa: E402
 from spikernn.plots.stats import wilson_interval  # noqa: E402
 from spikernn.plots.style import STYLE, save  # noqa: E402
@@ -280,8 +279,8 @@ class NetworkTable:
 
 
 def run_config(overrides: list[str]):
-    """spikernn-run's typed config for ``overrides``, composed as the command composes it."""
-    register()
+    """spikernn-run's typed config for ``overrides``, composed as the command composes it (the
+    schemas are registered when ``spikernn.apps.config`` is imported)."""
     with initialize_config_dir(config_dir(), version_base=None):
         return build_run_config(plain(compose("run", overrides=overrides)))
 
