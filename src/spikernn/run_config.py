@@ -17,6 +17,13 @@ from spikernn.tasks.config import TASK_CONFIGS, GoNoGoConfig, TaskConfig
 from spikernn.transfer_config import TransferConfig
 from spikernn.validation import ConfigError, check_choice, check_int
 
+# Settings that say where and how a command runs, not what it computes (never change a number):
+# logged as tags, not params; not part of a sweep's study, a kept network's or a job's identity.
+WHERE_AND_HOW = ("paths", "logger", "optuna", "trainer.progress_bar", "trainer.resume_from")
+# Settings that choose what a command returns or allows, kept out of the params (tags instead).
+CHOICES = ("objective", "allow_untrained")
+BOOKKEEPING = WHERE_AND_HOW + CHOICES  # every setting that is not an experiment parameter
+
 
 @dataclass
 class RunConfig:

@@ -60,6 +60,8 @@ from optuna.exceptions import ExperimentalWarning
 from optuna.trial import TrialState
 from sqlalchemy.exc import SQLAlchemyError
 
+from spikernn.run_config import WHERE_AND_HOW
+
 log = logging.getLogger(__name__)
 
 
@@ -75,8 +77,9 @@ def quiet_optuna() -> None:
 WORKER = f"{socket.gethostname()}:{os.getpid()}"
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
 RDB_SCHEMES = ("sqlite:", "postgresql", "mysql", "oracle", "mssql")
-# overrides that do not change what a trial computes: not part of the study's identity
-NOT_SETTINGS = ("logger.", "paths.", "trainer.progress_bar", "hydra.", "+optuna.")
+# overrides that do not change what a trial computes: not part of the study's identity (objective
+# and allow_untrained do: another objective or allowing untrained networks is another study)
+NOT_SETTINGS = ("hydra.", "+optuna.", *(key if "." in key else f"{key}." for key in WHERE_AND_HOW))
 
 
 @dataclass

@@ -21,7 +21,7 @@ from spikernn.io.files import CONVERTED_MODEL_FILE, FINETUNED_MODEL_FILE, RATE_M
 from spikernn.io.mat5 import format_bytes
 from spikernn.rate.config import MAX_UNITS, RateRNNConfig
 from spikernn.rate.trainer_config import TrainerConfig
-from spikernn.run_config import RunConfig
+from spikernn.run_config import BOOKKEEPING, RunConfig
 from spikernn.spiking.parameters import SpikingParameters, Stimulation
 from spikernn.tasks.config import STEP_MS, TASK_CONFIGS, TaskConfig
 from spikernn.tracking.logger_config import LoggerConfig, resolve_tracking_uri
@@ -263,7 +263,7 @@ def rate_model_config(values: dict, n_inputs: int) -> RateRNNConfig:
 
 # top-level keys of the primary configs (conf/<command>.yaml); the groups have schemas (apps/schemas.py)
 RUN_KEYS = {"task", "model", "trainer", "spiking", "transfer", "finetune", "seed", "eval_trials", "allow_untrained"}
-BOOKKEEPING_KEYS = {"paths", "logger", "objective", "optuna"}
+BOOKKEEPING_KEYS = {key.split(".")[0] for key in BOOKKEEPING} - RUN_KEYS  # top-level keys beyond the run's
 
 
 def build_run_config(raw: dict) -> RunConfig:

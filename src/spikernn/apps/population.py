@@ -23,6 +23,7 @@ from spikernn.io.torch_format import load_rate_model, save_rate_model
 from spikernn.rate import RateRNN, RateRNNConfig
 from spikernn.rate.criterion import TrainingRecord
 from spikernn.rate.training import MemberResult, TrainerConfig
+from spikernn.run_config import WHERE_AND_HOW
 from spikernn.tasks import TaskConfig
 from spikernn.tracking.run import TrackedRun
 from spikernn.tracking.training_metrics import log_training_record, run_logger
@@ -61,8 +62,9 @@ def member_key(task: TaskConfig, model: RateRNNConfig, seed: int, trainer: Train
     """What decides a network's training, hashed: the task and its timing, model config, seed, the
     trainer's settings that change the numbers, and the code."""
     settings = dataclasses.asdict(trainer)
-    for bookkeeping in ("progress_bar", "resume_from"):
-        settings.pop(bookkeeping, None)
+    for key in WHERE_AND_HOW:  # trainer.progress_bar, trainer.resume_from: not what training computes
+        if key.startswith("trainer."):
+            settings.pop(key.removeprefix("trainer."), None)
     decides = {
         "task": [type(task).__name__, dataclasses.asdict(task)],
         "model": model.to_dict(),

@@ -21,7 +21,7 @@ from spikernn.apps.identity import job_key
 from spikernn.apps.progress import PhaseProgress
 from spikernn.pipeline import score_rate_model, write_summary
 from spikernn.results import Result, SourceResult, metric, tracking_record
-from spikernn.run_config import RunConfig
+from spikernn.run_config import BOOKKEEPING, RunConfig
 from spikernn.science import warning_tags
 from spikernn.sweeps import TrialLink
 from spikernn.tracking import TrackedRun
@@ -121,17 +121,6 @@ SUMMARY_KEYS = (
     "scaling_factor",
     "lif_accuracy",
     "seconds",
-)
-
-# settings that say where and how a command runs, not what it computes: tags, not params
-BOOKKEEPING = (
-    "paths",
-    "logger",
-    "optuna",
-    "objective",
-    "allow_untrained",
-    "trainer.progress_bar",
-    "trainer.resume_from",
 )
 
 
