@@ -44,7 +44,7 @@ def user_code_digest(module_name: str) -> str:
     "" for spikernn's own (covered by :func:`code_digest`): an edited task is trained and run again."""
     if module_name == "spikernn" or module_name.startswith("spikernn."):
         return ""
-    return hashlib.sha256(inspect.getsource(importlib.import_module(module_name)).encode()).hexdigest()
+    return _digest([Path(inspect.getfile(importlib.import_module(module_name)))])
 
 
 def job_key(command: str, params: dict) -> str:
