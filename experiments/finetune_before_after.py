@@ -5,7 +5,8 @@ A condition is a set of converted networks (the member folders of a ``spikernn-r
 network's LIF accuracy on its run's 200 fresh trials at the searched factor. Fine-tuned: the
 ``spikernn-finetune`` run folders whose ``source`` is one of those networks (normally the ones
 that missed 95 %), or the run's own fine-tuning stage (``spikernn-run … finetune.enabled=true
-finetune.below_accuracy=0.95``: the member's ``summary.json`` holds it under ``finetuned``).
+finetune.below_accuracy=0.95``: the member's ``summary.json`` reports the fine-tuned network and
+holds its conversion under ``transfer``).
 After: the fine-tuned accuracy (200 fresh trials, fused kernel at dt 0.05 ms) where a network was
 fine-tuned, else its accuracy before. A network that missed 95 % and has no fine-tuning run is
 counted as failing after too and reported as "not fine-tuned"; a member that was not converted
@@ -67,7 +68,10 @@ def condition_networks(pattern: str, finetuned: dict[Path, dict]) -> list[Networ
         summary = read_json(folder / "summary.json")
         if summary is None or summary.get("lif_accuracy") is None:  # not converted (e.g. not trained)
             continue
-        tuned = summary.get("finetuned") or finetuned.get(folder)  # the run's own stage, else a finetune run
+        if "transfer" in summary:  # the run's own fine-tuning: its numbers are the run's, the transfer's apart
+            networks.append(Network(folder, summary["transfer"]["lif_accuracy"], summary))
+            continue
+        tuned = summary.get("finetuned") or finetuned.get(folder)  # summaries before 2026-12-06 kept it there
         networks.append(Network(folder, summary["lif_accuracy"], tuned))
     return networks
 

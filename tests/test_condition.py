@@ -34,3 +34,18 @@ def test_a_launch_that_converted_nothing_reports_no_conversion_numbers() -> None
     assert metrics == {"networks": 2, "trained": 1, "trained_fraction": 0.5, "rate_accuracy_mean": pytest.approx(0.795),
                        "rate_accuracy_sd": pytest.approx(0.2758, abs=1e-4)}  # fmt: skip
     assert condition_metrics([]) == {"networks": 0, "trained": 0}
+
+
+def test_a_fine_tuned_condition_counts_the_final_networks_and_the_transfer_apart() -> None:
+    """Four networks, two fine-tuned after a transfer below 95 % (0.90 → 0.97, 0.60 → 0.93): the
+    condition is the final networks (3/4 converted), the transfer alone converted 2."""
+    summaries = [_summary(0, True, 0.99), _summary(1, True, 0.96), _summary(2, True, 0.97), _summary(3, True, 0.93)]
+    for s, before in ((summaries[2], 0.90), (summaries[3], 0.60)):
+        s["transfer"] = {"lif_accuracy": before, "search_trials": 480}
+        del s["search_trials"]
+    metrics = condition_metrics(summaries)
+    assert (metrics["converted"], metrics["finetuned"], metrics["converted_by_transfer"]) == (3, 2, 2)
+    assert metrics["transfer_lif_accuracy_mean"] == pytest.approx((0.99 + 0.96 + 0.90 + 0.60) / 4)
+    assert metrics["search_trials_mean"] == 480
+    table = network_table(summaries)
+    assert table["finetuned"] == [False, False, True, True] and table["transfer_lif_accuracy"][2:] == [0.90, 0.60]

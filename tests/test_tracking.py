@@ -21,12 +21,14 @@ from spikernn.apps.runner import without_unused
 from spikernn.results import (
     ConversionResult,
     EvaluationResult,
+    FinetuneResult,
     RateModelResult,
     RunResult,
     SpikingScore,
     TrainResult,
     tracking_record,
 )
+from spikernn.science import flag_failures
 from spikernn.tracking import LoggerConfig, TrackedRun, flatten
 from spikernn.transfer_config import SIGMOID_GRID
 
@@ -138,12 +140,40 @@ def test_result_decides_metrics_tags_and_tables() -> None:
     assert summary["figures"] == ["training.png", "raster_Go.png", "accuracy_by_factor.png"]  # each stage's, in order
 
 
+def test_a_fine_tuned_run_reports_its_final_network_and_the_transfer_apart() -> None:
+    """After fine-tuning, the run's own numbers (MLflow's default columns) are the fine-tuned
+    network's, as spikernn-finetune's are; the conversion's carry the prefix ``transfer_``."""
+    rate = RateModelResult("go_nogo", 200, 160, 40, 0.99, 1.2, 0, 50.0, 20.0, 200)
+    train = TrainResult(rate, 0, True, 1600, 30.0, 1, figures=["training.png"], models=["rate_model.pt"])
+    after = EvaluationResult({"t_ref_ms": 2.0}, 26.5, 1 / 26.5, 200, SpikingScore(0.995, 0, {"Go": 0.99, "NoGo": 1.0},
+                             10.0, 28.0), ["raster_Go.png"])  # fmt: skip
+    tuned = FinetuneResult({"lr": 0.003}, {"t_ref_ms": 2.0}, 25.0, 0.91, 12.5, 30.0, after, 49.0, 60.0, 55.0, 900.0,
+                           figures=["finetuning.png"], models=["finetuned_model.pt"])  # fmt: skip
+    result = RunResult(train, transfer=_conversion(), finetune=tuned)
+    metrics = tracking_record(result).metrics
+    assert (metrics["lif_accuracy"], metrics["scaling_factor"], metrics["lif_exc_hz"]) == (0.995, 26.5, 10.0)
+    assert (metrics["lif_accuracy_before"], metrics["finetune_seconds"]) == (0.91, 60.0)
+    assert (metrics["transfer_lif_accuracy"], metrics["transfer_scaling_factor"]) == (0.9, 25.0)
+    assert metrics["transfer_search_trials"] == 300 and metrics["transfer_lif_accuracy_s27.5"] == 0.9
+    assert not [k for k in metrics if k.startswith(("finetuned_", "lif_accuracy_s", "search_"))]
+    summary = result.summary()
+    assert summary["lif_accuracy"] == 0.995 and summary["lif_accuracy_by_condition"] == {"Go": 0.99, "NoGo": 1.0}
+    assert summary["transfer"]["lif_accuracy"] == 0.9 and summary["transfer"]["scaling_factor"] == 25.0
+    assert summary["figures"] == ["training.png", "raster_Go.png", "finetuning.png"]
+    assert summary["models"] == ["rate_model.pt", "finetuned_model.pt"]
+    assert not flag_failures(dict(summary))["warnings"]  # the search's best factor, 25, is inside its grid
+    at_edge = _conversion()
+    at_edge.scaling_factor = at_edge.evaluation.scaling_factor = 27.5  # the grid's largest
+    edge = RunResult(train, transfer=at_edge, finetune=tuned).summary()
+    assert flag_failures(edge)["warnings"] == ["factor_at_grid_edge"]
+
+
 def test_a_stage_that_did_not_run_leaves_null_keys() -> None:
     """An untrained network is not converted: the conversion's keys are null, nothing is logged for them."""
     rate = RateModelResult("go_nogo", 20, 16, 4, 0.5, 7.0, 0, 60.0, 20.0, 100)
     result = RunResult(TrainResult(rate, 0, False, None, 1.0, 1))
     summary = result.summary()
-    assert summary["lif_accuracy"] is None and summary["scaling_factor"] is None and "finetuned" not in summary
+    assert summary["lif_accuracy"] is None and summary["scaling_factor"] is None and "transfer" not in summary
     assert "lif_accuracy" not in tracking_record(result).metrics
     pruned = _conversion(pruned=True).summary()  # a pruned search: its factor, no evaluation
     assert pruned["scaling_factor"] == 25.0 and pruned["lif_accuracy"] is None

@@ -4,9 +4,11 @@
     python docs/examples/fine_tuning.py --tiny   # N = 30, two fine-tuning batches: checks that it runs
 
 Softplus networks convert worse than sigmoid ones (paper Fig. 7: 55/100 against 94/100). Here one is
-trained, converted and then fine-tuned in one ``spikernn-run`` (``finetune.enabled=true``); the run
-logs the accuracy before (``lif_accuracy``) and after (``finetuned_lif_accuracy``) on the same fresh
-trials. ``spikernn-finetune source=<run id>`` fine-tunes any converted model the same way.
+trained, converted and then fine-tuned in one ``spikernn-run`` (``finetune.enabled=true``); the run's
+numbers are its final, fine-tuned network's (``lif_accuracy``, ``scaling_factor``, the rates), with
+the accuracy before fine-tuning on the same fresh trials (``lif_accuracy_before``) and the
+conversion's own numbers (``transfer_lif_accuracy``, ``transfer_scaling_factor``, …).
+``spikernn-finetune source=<run id>`` fine-tunes any converted model the same way.
 """
 
 from __future__ import annotations
@@ -38,10 +40,11 @@ tiny = [
 
 run = mlflow_client().get_run(run_id)
 m = run.data.metrics
-print(f"converted:   s = {m['scaling_factor']:g}, LIF accuracy {m['lif_accuracy']:.2f}")
-print(f"fine-tuned:  s = {m['finetuned_scaling_factor']:.1f}, LIF accuracy {m['finetuned_lif_accuracy']:.2f}")
-print(f"firing rates after: E {m['finetuned_lif_exc_hz']:.1f} Hz, I {m['finetuned_lif_inh_hz']:.1f} Hz")
-print(f"fine-tuning took {m['finetuned_finetune_seconds']:.0f} s, peak memory {m['finetuned_peak_rss_mib']:.0f} MiB")
+print(f"converted:   s = {m['transfer_scaling_factor']:g}, LIF accuracy {m['transfer_lif_accuracy']:.2f}")
+print(f"fine-tuned:  s = {m['scaling_factor']:.1f}, LIF accuracy {m['lif_accuracy']:.2f}", end=" ")
+print(f"(before it, on the same trials: {m['lif_accuracy_before']:.2f})")
+print(f"firing rates after: E {m['lif_exc_hz']:.1f} Hz, I {m['lif_inh_hz']:.1f} Hz")
+print(f"fine-tuning took {m['finetune_seconds']:.0f} s, peak memory {m['peak_rss_mib']:.0f} MiB")
 artifacts = sorted(a.path for a in mlflow_client().list_artifacts(run_id))
 print("model files:", [a for a in artifacts if a.endswith(".pt")])
 print("fine-tuning figures:", [a for a in artifacts if a.startswith(("finetuning", "readout")) and a.endswith(".png")])

@@ -16,7 +16,23 @@ from spikernn.transfer import wilson_bounds
 
 CONVERTED = 0.95  # the paper's criterion for a converted network (LIF accuracy on fresh trials)
 Z95 = 1.959964  # the normal quantile of a two-sided 95 % interval
-NETWORK_COLUMNS = ("seed", "trained", "rate_accuracy", "scaling_factor", "lif_accuracy", "search_trials")
+NETWORK_COLUMNS = ("seed", "trained", "rate_accuracy", "scaling_factor", "lif_accuracy")
+
+
+def transfer_stage(summary: dict) -> dict:
+    """The summary of a network's conversion: its ``transfer`` entry when it was fine-tuned after
+    it (a ``spikernn-run`` with fine-tuning), else the summary itself (its final network)."""
+    return summary.get("transfer") or summary
+
+
+def transfer_columns(summary: dict) -> dict:
+    """A network's numbers right after the transfer, and whether it was fine-tuned after it."""
+    stage = transfer_stage(summary)
+    return {
+        "finetuned": "transfer" in summary,
+        "transfer_lif_accuracy": stage.get("lif_accuracy"),
+        "search_trials": stage.get("search_trials"),
+    }
 
 
 def _numbers(summaries: list[dict], key: str) -> list[float]:
@@ -31,7 +47,8 @@ def _mean_sd(values: list[float]) -> tuple[float, float]:
 
 def condition_metrics(summaries: list[dict]) -> dict[str, float]:
     """The condition's numbers (``networks``, ``trained``, ``converted`` with its fraction and
-    interval, accuracies mean ± SD, chosen factor median, trials per search); a quantity no
+    interval, accuracies mean ± SD, chosen factor median, trials per search; where some networks
+    were fine-tuned, how many and ``converted_by_transfer``: those at 95 % before it); a quantity no
     network has (e.g. no network was converted: a training-only launch) is left out."""
     metrics: dict[str, float] = {"networks": len(summaries)}
     trained = [s for s in summaries if s.get("trained") is True]
@@ -56,15 +73,25 @@ def condition_metrics(summaries: list[dict]) -> dict[str, float]:
     factors = _numbers(summaries, "scaling_factor")
     if factors:
         metrics["scaling_factor_median"] = statistics.median(factors)
-    trials = _numbers(summaries, "search_trials")
+    transfers = [transfer_columns(s) for s in summaries]
+    tuned = sum(t["finetuned"] for t in transfers)
+    if tuned:
+        before = _numbers(transfers, "transfer_lif_accuracy")
+        metrics["finetuned"] = tuned
+        metrics["converted_by_transfer"] = sum(v >= CONVERTED for v in before)
+        metrics["transfer_lif_accuracy_mean"], metrics["transfer_lif_accuracy_sd"] = _mean_sd(before)
+    trials = _numbers(transfers, "search_trials")
     if trials:
         metrics["search_trials_mean"] = statistics.fmean(trials)
     return metrics
 
 
 def network_table(summaries: list[dict]) -> dict[str, list]:
-    """One row per network (columns ``NETWORK_COLUMNS`` and its MLflow run id), in seed order."""
+    """One row per network (columns ``NETWORK_COLUMNS``, its numbers after the transfer and its
+    MLflow run id), in seed order."""
     rows = sorted(summaries, key=lambda s: (s.get("seed") is None, s.get("seed")))
     table = {name: [s.get(name) for s in rows] for name in NETWORK_COLUMNS}
+    transfers = [transfer_columns(s) for s in rows]
+    table |= {name: [t[name] for t in transfers] for name in transfers[0]} if transfers else {}
     table["mlflow_run_id"] = [s.get("mlflow_run_id") for s in rows]
     return table

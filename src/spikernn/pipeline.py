@@ -315,16 +315,19 @@ def run_pipeline(
         )
         result.warnings, result.warning_messages = notes["warnings"], notes["warning_messages"]
         return result
-    result.conversion = convert_stage(model, task, cfg, out_dir, progress=progress, monitor=monitor, figures=figures)
-    evaluation = result.conversion.evaluation if cfg.finetune.enabled else None
+    conversion = convert_stage(model, task, cfg, out_dir, progress=progress, monitor=monitor, figures=figures)
+    evaluation = conversion.evaluation if cfg.finetune.enabled else None
     if evaluation is not None and not cfg.finetune.wanted(evaluation.score.lif_accuracy):
         log.info(
             f"fine-tuning skipped: LIF accuracy {evaluation.score.lif_accuracy:.3f} is not below "
             f"finetune.below_accuracy = {cfg.finetune.below_accuracy}"
         )
     elif evaluation is not None:
+        result.transfer = conversion
         result.finetune = finetune_stage(
-            model, task, cfg.spiking, result.conversion.scaling_factor, cfg.finetune, cfg.seed, cfg.eval_trials,
+            model, task, cfg.spiking, conversion.scaling_factor, cfg.finetune, cfg.seed, cfg.eval_trials,
             out_dir, progress=progress, figures=figures,
         )  # fmt: skip
+        return result
+    result.conversion = conversion
     return result

@@ -247,10 +247,16 @@ class FinetuneResult(Result):
 
 @dataclass
 class RunResult(Result):
-    """``spikernn-run``: training, then (if trained or allowed) conversion and fine-tuning."""
+    """``spikernn-run``: training, then (if trained or allowed) conversion and fine-tuning.
+
+    The run's own numbers (``lif_accuracy``, ``scaling_factor``, the rates) are its final network's:
+    the converted one, or after fine-tuning the fine-tuned one, as ``spikernn-finetune`` reports it
+    (``lif_accuracy_before`` …); the conversion of a fine-tuned network is then the ``transfer``
+    entry (MLflow ``transfer_lif_accuracy``, ``transfer_scaling_factor``, …)."""
 
     train: TrainResult
-    conversion: ConversionResult | None = optional(ConversionResult)
-    finetune: FinetuneResult | None = optional(FinetuneResult, prefix="finetuned")
+    conversion: ConversionResult | None = optional(ConversionResult)  # the final network's (not fine-tuned)
+    transfer: ConversionResult | None = optional(ConversionResult, prefix="transfer")  # one that was fine-tuned
+    finetune: FinetuneResult | None = optional(FinetuneResult)
     warnings: list[str] = field(default_factory=list)  # codes of science.warn, e.g. "untrained"
     warning_messages: dict[str, str] = field(default_factory=dict)

@@ -89,9 +89,10 @@ def flag_failures(summary: dict) -> dict:
     rate_margin = chance_margin(rate_trials) if rate_trials else 0.0  # unknown trial count: chance itself
     if summary.get("trained") is not False and rate is not None and rate <= CHANCE + rate_margin:
         warn(summary, CHANCE_RATE, _chance_message("rate", rate, rate_margin, "the rate network"))
-    by_factor = summary.get("lif_accuracy_by_scaling_factor") or {}
-    best = _number(summary.get("scaling_factor"))
-    if len(by_factor) > 1 and best is not None and not summary.get("pruned"):
+    search = summary.get("transfer") or summary  # a network fine-tuned after its conversion: that conversion's
+    by_factor = search.get("lif_accuracy_by_scaling_factor") or {}
+    best = _number(search.get("scaling_factor"))
+    if len(by_factor) > 1 and best is not None and not search.get("pruned"):
         factors = sorted(float(s) for s in by_factor)
         if best in (factors[0], factors[-1]):
             side = "smallest" if best == factors[0] else "largest"

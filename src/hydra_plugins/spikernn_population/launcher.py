@@ -420,7 +420,8 @@ def _summary_of(ret: JobReturn) -> dict | None:
 
 def _describe(metrics: dict[str, float]) -> str:
     """The condition in one line, e.g. ``10 networks, 10 trained; converted 8/10 = 80 % [49, 94];
-    LIF accuracy 0.960 ± 0.051``."""
+    LIF accuracy 0.960 ± 0.051`` (and with fine-tuning ``; 6 converted by the transfer alone, 4
+    fine-tuned after it``)."""
     parts = [f"{metrics['networks']:.0f} networks, {metrics['trained']:.0f} trained"]
     if "converted" in metrics:
         parts.append(
@@ -429,4 +430,9 @@ def _describe(metrics: dict[str, float]) -> str:
             f"{100 * metrics['converted_fraction_high']:.0f}]"
         )
         parts.append(f"LIF accuracy {metrics['lif_accuracy_mean']:.3f} ± {metrics['lif_accuracy_sd']:.3f}")
+    if "finetuned" in metrics:
+        parts.append(
+            f"{metrics['converted_by_transfer']:.0f} converted by the transfer alone, "
+            f"{metrics['finetuned']:.0f} fine-tuned after it"
+        )
     return "; ".join(parts)
