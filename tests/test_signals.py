@@ -102,3 +102,74 @@ def test_an_interruption_lost_in_a_destructor_is_raised_again() -> None:
     proc.send_signal(signal.SIGTERM)
     out, err = proc.communicate(timeout=60)
     assert "Exception ignored" in err and out.strip() == "interrupted SIGTERM" and proc.returncode == 0
+
+
+INTERRUPTED_WRITE = """
+import sys
+from mlflow.tracking import MlflowClient
+from spikernn.tracking.signals import Interrupted, acknowledge, interruptible
+client = MlflowClient(f"sqlite:///{sys.argv[1]}")
+run_id = client.create_run(client.create_experiment("writes")).info.run_id
+with interruptible():
+    try:
+        print("ready", flush=True)
+        for step in range(10**6):  # nearly all of the time inside SQLAlchemy
+            client.log_metric(run_id, "m", step, step=step)
+    except Interrupted:
+        acknowledge()
+client.set_terminated(run_id, "KILLED")  # waits on the lock of a write cut short, then fails, if there was one
+print("closed", flush=True)
+"""
+
+
+def test_an_interruption_waits_for_the_database_write_it_lands_in(tmp_path: Path) -> None:
+    store = tmp_path / "mlflow.db"
+    proc = subprocess.Popen([sys.executable, "-c", INTERRUPTED_WRITE, str(store)], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)  # fmt: skip
+    assert proc.stdout.readline().strip() == "ready", proc.stderr.read()[-3000:]
+    time.sleep(1.0)
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0 and out.strip() == "closed", err[-3000:]
+    client = MlflowClient(f"sqlite:///{store}")
+    (run,) = client.search_runs([client.get_experiment_by_name("writes").experiment_id])
+    assert run.info.status == "KILLED" and run.data.metrics["m"] > 0
+
+
+SIGNAL_INSIDE_SQLALCHEMY = """
+import os, signal, sys, time, traceback
+from mlflow.tracking import MlflowClient
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+from spikernn.tracking.signals import Interrupted, acknowledge, interruptible
+client = MlflowClient(f"sqlite:///{sys.argv[1]}")
+run_id = client.create_run(client.create_experiment("writes")).info.run_id
+armed = []
+@event.listens_for(Engine, "after_cursor_execute")
+def signal_inside(conn, cursor, statement, parameters, context, executemany):
+    if armed and statement.lstrip().upper().startswith("INSERT INTO METRICS"):
+        armed.clear()
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(0.5)  # the handler runs here, inside SQLAlchemy's execute, mid-transaction
+with interruptible():
+    try:
+        armed.append(1)
+        client.log_metric(run_id, "m", 1.0)
+        print("not interrupted", flush=True)
+    except Interrupted as stop:
+        acknowledge()
+        print("interrupted in", traceback.extract_tb(stop.__traceback__)[-1].filename, flush=True)
+"""
+
+
+def test_an_interruption_inside_sqlalchemy_is_raised_after_the_call_returns(tmp_path: Path) -> None:
+    """The write the signal lands in completes (the metric is stored); the interruption is raised
+    in the code that called MLflow, not inside SQLAlchemy."""
+    store = tmp_path / "mlflow.db"
+    proc = subprocess.run([sys.executable, "-c", SIGNAL_INSIDE_SQLALCHEMY, str(store)], capture_output=True,
+                          text=True, timeout=120)  # fmt: skip
+    assert proc.returncode == 0 and proc.stdout.startswith("interrupted in "), proc.stderr[-3000:]
+    assert "sqlalchemy" not in proc.stdout and "/mlflow/store/" not in proc.stdout, proc.stdout
+    client = MlflowClient(f"sqlite:///{store}")
+    (run,) = client.search_runs([client.get_experiment_by_name("writes").experiment_id])
+    assert run.data.metrics == {"m": 1.0}

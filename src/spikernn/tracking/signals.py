@@ -8,6 +8,12 @@ with ``128 + signal`` (143 for SIGTERM, 130 for Ctrl-C), as a shell reports a ki
 An exception raised by a signal handler is lost if it lands in a garbage-collection callback or a
 ``__del__`` ("Exception ignored in …"); so the signal is sent again every second until whoever
 handles the interruption calls :func:`acknowledge`.
+
+Nor is it raised inside a database call (SQLAlchemy, an MLflow store: MLflow's and Optuna's SQLite
+writes): one cut short there can leave a connection holding the SQLite write lock, and closing the
+run KILLED then waited 20 s per write for it and failed (one CI run in ~10 hung this way). It is
+raised instead in the code that made the call, at its next line once the call has returned — the
+way a debugger stops in a frame (``frame.f_trace``).
 """
 
 from __future__ import annotations
@@ -15,9 +21,11 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import sys
 import threading
 import time
 from collections.abc import Iterator
+from types import FrameType
 
 SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
@@ -67,11 +75,51 @@ def _redeliver(signum: int) -> None:
             os.kill(os.getpid(), signum)
 
 
-def _raise(signum: int, _frame: object) -> None:
+# modules in whose calls an exception could leave a database transaction (and its lock) half done
+ATOMIC_MODULES = ("sqlalchemy.", "sqlite3.", "mlflow.store.", "optuna.storages.")
+
+
+def caller_of_atomic_call(frame: FrameType | None) -> FrameType | None:
+    """The frame that called into :data:`ATOMIC_MODULES` if ``frame`` runs inside such a call
+    (the outermost one's caller), else None."""
+    caller = None
+    while frame is not None:
+        if frame.f_globals.get("__name__", "").startswith(ATOMIC_MODULES):
+            caller = frame.f_back
+        frame = frame.f_back
+    return caller
+
+
+def _raise_on_return_to(frame: FrameType, signum: int) -> bool:
+    """Raise :class:`Interrupted` in ``frame`` at its next trace event (the atomic call it is in has
+    returned); False where another tracer (a debugger, coverage) owns tracing."""
+    if sys.gettrace() not in (None, _no_trace):
+        return False
+
+    def stop(traced: FrameType, event: str, _arg: object) -> object:
+        if traced is frame and event in ("line", "return", "exception"):
+            frame.f_trace = None
+            raise Interrupted(signum)  # an error in a tracer also ends tracing (sys.settrace(None))
+        return stop
+
+    frame.f_trace, frame.f_trace_lines = stop, True
+    sys.settrace(_no_trace)  # tracing on, for no new frame: only ``frame`` is traced
+    return True
+
+
+def _no_trace(_frame: FrameType, _event: str, _arg: object) -> None:
+    return None
+
+
+def _raise(signum: int, frame: FrameType | None) -> None:
     if "signum" not in _pending:
         _pending["signum"] = signum
         threading.Thread(target=_redeliver, args=(signum,), name="redeliver-signal", daemon=True).start()
-    raise Interrupted(signum)
+    caller = caller_of_atomic_call(frame)
+    if caller is not None and _raise_on_return_to(caller, signum):
+        return  # else (another tracer): raised when the signal comes again, outside the call
+    if caller is None:
+        raise Interrupted(signum)
 
 
 @contextlib.contextmanager
