@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from mlflow.tracking import MlflowClient
 
 TINY = [
     "model.n_units=20",
@@ -61,6 +62,14 @@ def test_tiny_run_writes_summary_figures_and_models(tmp_path: Path) -> None:
         assert (run_dir / name).stat().st_size > 0, name
     for name in ("rate_model.pt", "converted_model.pt", "rate_model.mat"):  # readable by colleagues
         assert (run_dir / name).stat().st_mode & 0o044 == 0o044, name
+    # each logged model carries its own numbers (MLflow's Models page); the run has them all
+    client = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    run = client.get_run(summary["mlflow_run_id"])
+    models = {m.name: {x.key for x in m.metrics} for m in client.search_logged_models([run.info.experiment_id])}
+    assert {"rate_accuracy", "tau_d_ms_mean"} <= models["rate_model"] and "lif_accuracy" not in models["rate_model"]
+    assert {"lif_accuracy", "scaling_factor", "lif_accuracy_s20"} <= models["spiking_model"]
+    assert not {"rate_accuracy", "seconds"} & models["spiking_model"]
+    assert {"rate_accuracy", "lif_accuracy", "seconds"} <= run.data.metrics.keys()
 
 
 @pytest.mark.parametrize(

@@ -135,6 +135,24 @@ def tracking_record(result: Result, prefix: str = "") -> TrackingRecord:
     return record
 
 
+def metrics_by_model_file(result: Result, prefix: str = "") -> dict[str, dict[str, float]]:
+    """The metrics of each model file a result's stages wrote (file name → its stage's metrics, as
+    :func:`tracking_record` names them): the numbers that describe that network, e.g. the rate
+    accuracy for ``rate_model.pt`` and the LIF accuracy for ``converted_model.pt``."""
+    out: dict[str, dict[str, float]] = {}
+    for f in dataclasses.fields(result):
+        value = getattr(result, f.name)
+        if isinstance(value, Result):
+            nested = f.metadata.get("prefix")
+            for file, metrics in metrics_by_model_file(value, f"{prefix}{nested}_" if nested else prefix).items():
+                out.setdefault(file, {}).update(metrics)
+        elif f.name == "models" and value:
+            stage = tracking_record(result, prefix).metrics
+            for file in value:
+                out.setdefault(file, {}).update(stage)
+    return out
+
+
 @dataclass
 class RateModelResult(Result):
     """A rate network: size, E/I split, τ_d (ms) and its score on fresh trials (noise on)."""

@@ -20,12 +20,12 @@ from spikernn.apps.config import ConvertConfig, EvaluateConfig, build_tracking, 
 from spikernn.apps.identity import job_key
 from spikernn.apps.progress import PhaseProgress
 from spikernn.pipeline import score_rate_model, write_summary
-from spikernn.results import Result, SourceResult, metric, tracking_record
+from spikernn.results import Result, SourceResult, metric, metrics_by_model_file, tracking_record
 from spikernn.run_config import BOOKKEEPING, RunConfig
 from spikernn.science import warning_tags
 from spikernn.sweeps import TrialLink
 from spikernn.tracking import TrackedRun
-from spikernn.tracking.models import log_run_models
+from spikernn.tracking.models import MODEL_FILE_OF, log_run_models
 from spikernn.tracking.signals import Interrupted, acknowledge, interruptible
 from spikernn.validation import ConfigError
 
@@ -193,11 +193,18 @@ def log_finetuning_curves(ctx: CommandContext, record: dict) -> None:
     ctx.run.log_series("finetune_validation_accuracy", validation["batch"], validation["accuracy"])
 
 
-def log_result(run: TrackedRun, result: Result, summary: dict) -> None:
+def log_result(run: TrackedRun, result: Result, summary: dict, model_ids: dict[str, str] | None = None) -> None:
     """The result's metrics, tags and tables (``results.tracking_record``), and the flagged
-    scientific failures of its summary as tags."""
+    scientific failures of its summary as tags. A metric of a stage whose model file was logged as
+    the MLflow model ``model_ids[file]`` is linked to it: the Models page shows each model with its
+    own numbers (the rate model its rate accuracy, a spiking model its LIF accuracy)."""
     record = tracking_record(result)
-    run.log_metrics(record.metrics)
+    linked: set[str] = set()
+    for file, metrics in metrics_by_model_file(result).items():
+        if file in (model_ids or {}):
+            run.log_metrics({k: v for k, v in metrics.items() if k in record.metrics}, model_id=model_ids[file])
+            linked |= metrics.keys()
+    run.log_metrics({k: v for k, v in record.metrics.items() if k not in linked})
     run.set_tags(record.tags | warning_tags(summary))
     for name, columns in record.tables.items():
         run.log_table(name, columns)
@@ -251,9 +258,15 @@ def execute(
             outcome = CommandResult(result, round(time.perf_counter() - start, 2), run.run_id)
             summary = outcome.summary()
             write_summary(out_dir, summary)
-            log_result(run, outcome, summary)
-            if summary.get("task") and tracking.log_models:
-                log_run_models(run.tracking_uri, run.run_id, out_dir, summary["task"], tracking.register_as)
+            model_ids: dict[str, str] = {}
+            try:  # the models first: MLflow gives a model logged later every metric the run has at step 0
+                if summary.get("task") and tracking.log_models:
+                    logged = log_run_models(
+                        run.tracking_uri, run.run_id, out_dir, summary["task"], tracking.register_as
+                    )
+                    model_ids = {MODEL_FILE_OF[m.name]: m.model_id for m in logged}
+            finally:
+                log_result(run, outcome, summary, model_ids)
             if trial is not None and raw.get("objective"):
                 trial.record_result(objective_value(summary, raw["objective"]))
     except Interrupted as stop:  # SIGTERM / Ctrl-C: the run is closed KILLED, what was written is kept

@@ -44,6 +44,7 @@ MODEL_FILES = (
     (SPIKING_MODEL_NAME, CONVERTED_MODEL_FILE),
     (FINETUNED_MODEL_NAME, FINETUNED_MODEL_FILE),
 )
+MODEL_FILE_OF = dict(MODEL_FILES)  # MLflow model name → the run folder's model file
 ENTRY_POINT = Path(__file__).with_name("pyfunc_entry.py")  # MLflow "models from code": nothing pickled
 
 SIGNATURE_PARAMS = ParamSchema([ParamSpec("seed", "long", 0), ParamSpec("noise", "boolean", True)])

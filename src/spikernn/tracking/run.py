@@ -193,11 +193,12 @@ class TrackedRun:
         items = [RunTag(k, str(v)) for k, v in tags.items()]
         retrying(lambda: self.client.log_batch(self.run_id, tags=items))
 
-    def log_metrics(self, metrics: dict[str, float | int | None], step: int = 0) -> None:
-        """Log the finite numbers of ``metrics`` at ``step`` (None and NaN are skipped)."""
+    def log_metrics(self, metrics: dict[str, float | int | None], step: int = 0, model_id: str | None = None) -> None:
+        """Log the finite numbers of ``metrics`` at ``step`` (None and NaN are skipped), linked to
+        the logged model ``model_id`` if given (still metrics of the run)."""
         stamp = mlflow.utils.time.get_current_time_millis()
         items = [
-            Metric(k, float(v), stamp, step)
+            Metric(k, float(v), stamp, step, model_id=model_id)
             for k, v in metrics.items()
             if v is not None and not isinstance(v, bool) and math.isfinite(float(v))
         ]
