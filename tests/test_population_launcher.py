@@ -80,6 +80,11 @@ def test_population_jobs_equal_jobs_trained_alone(tmp_path: Path) -> None:
     assert parent.tags["mlflow.note.content"] == f"4 networks, {trained} trained"
     assert parent.tags["mlflow.user"] and parent.tags["mlflow.source.name"]  # the UI's "Created by", "Source"
     assert parents[0].info.run_name.startswith("population 4 × go_nogo-N20 ")
+    # its params: the settings the four jobs share (as each job logs them), not the swept ones
+    member_params = client.get_run(member["mlflow_run_id"]).data.params
+    assert parent.params["model.n_units"] == "20" and parent.params["trainer.max_trials"] == member_params[
+        "trainer.max_trials"]  # fmt: skip
+    assert not {"seed", "model.gain"} & parent.params.keys() and parent.params.items() <= member_params.items()
     table = client.download_artifacts(parents[0].info.run_id, "networks.json", str(tmp_path))
     columns = json.loads(Path(table).read_text())["columns"]
     assert {"seed", "trained", "lif_accuracy", "mlflow_run_id"} <= set(columns)

@@ -152,7 +152,7 @@ class PopulationLauncher(Launcher):
                 f"{len(returns)} of {len(jobs)} jobs finished before (hydra.launcher.skip_finished=false runs "
                 f"them again); {len(todo)} to run"
             )
-        parent = _PopulationRun.open(todo[0].config, len(todo)) if todo else None
+        parent = _PopulationRun.open([job.config for job in todo]) if todo else None
         try:
             # SIGTERM / Ctrl-C while a population trains raise Interrupted here; Lightning's own
             # handler alone would end the launch with a bare SystemExit, i.e. exit code 0
@@ -371,7 +371,9 @@ class _PopulationRun:
         self.run_id: str = parent.run_id
 
     @classmethod
-    def open(cls, config: DictConfig, n_jobs: int) -> _PopulationRun | None:
+    def open(cls, configs: list[DictConfig]) -> _PopulationRun | None:
+        """The parent run of the jobs of ``configs``: its params are the settings they share."""
+        config, n_jobs = configs[0], len(configs)
         if "logger" not in config or config.logger.get("parent_run_id") is not None:
             return None  # a sweep's parent run nests the jobs already
         from spikernn.tracking.parent_run import ParentRun
@@ -380,7 +382,9 @@ class _PopulationRun:
         task, size = OmegaConf.select(config, "task.name"), OmegaConf.select(config, "model.n_units")
         what = f"{n_jobs} × {task}-N{size}" if task and size else f"{n_jobs} jobs"
         tags = {"command": "population", "launcher": "population", "n_jobs": str(n_jobs)}
-        return cls(ParentRun.create(config, f"population {what} {sweep_dir}", tags))
+        parent = ParentRun.create(config, f"population {what} {sweep_dir}", tags)
+        parent.log_params(_shared_settings(configs))
+        return cls(parent)
 
     def close(self, status: str, returns: dict[int, JobReturn]) -> None:
         """Log the jobs' outcomes and the condition they make (``spikernn.condition``: trained and
@@ -401,6 +405,19 @@ class _PopulationRun:
         if summaries:
             self.parent.log_table(network_table(summaries), "networks.json")
         self.parent.end(status)
+
+
+def _shared_settings(configs: list[DictConfig]) -> dict[str, str]:
+    """The experiment's settings (``a.b`` → value, as a job logs its params) that every job has alike."""
+    from spikernn.apps.runner import split_params, without_unused
+    from spikernn.tracking import flatten
+
+    def settings(config: DictConfig) -> dict[str, str]:
+        tree = {k: v for k, v in OmegaConf.to_container(config, resolve=False).items() if k != "hydra"}
+        return {k: v for k, v in flatten(without_unused(split_params(tree)[0])).items() if "${" not in v}
+
+    first, *rest = map(settings, configs)
+    return {k: v for k, v in first.items() if all(other.get(k) == v for other in rest)}
 
 
 def _summary_of(ret: JobReturn) -> dict | None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from mlflow.entities import Metric, RunTag
+from mlflow.entities import Metric, Param, RunTag
 from mlflow.tracking import MlflowClient
 from mlflow.tracking.context.registry import resolve_tags
 from mlflow.utils.time import get_current_time_millis
@@ -53,6 +53,12 @@ class ParentRun:
         items = [Metric(k, float(v), stamp, 0) for k, v in metrics.items()]
         labels = [RunTag(k, str(v)) for k, v in (tags or {}).items()]
         retrying(lambda: self.client.log_batch(self.run_id, metrics=items, tags=labels))
+
+    def log_params(self, params: dict[str, str]) -> None:
+        """The settings the run's jobs share, as params (MLflow keeps at most 100 per batch)."""
+        items = [Param(k, v) for k, v in params.items()]
+        for start in range(0, len(items), 100):
+            retrying(lambda batch=items[start : start + 100]: self.client.log_batch(self.run_id, params=batch))
 
     def log_table(self, table: dict[str, list], artifact_file: str) -> None:
         """A table (column → values) for MLflow's table view, replacing one logged before."""
