@@ -304,3 +304,26 @@ def test_an_unreadable_population_checkpoint_is_reported_and_not_resumed(tmp_pat
     assert not (folder / "last.ckpt").exists()
     torch.save({"state_dict": {}}, folder / "last.ckpt")  # readable, but no population state
     assert store.resumable(folder) is None
+
+
+def test_a_converting_launchs_parent_shows_the_condition_as_numbers_table_and_figure(tmp_path: Path) -> None:
+    """spikernn-run through the population launcher: the parent run holds the converted count, the
+    per-network table with the accuracy after the transfer, and the condition's figure."""
+    tiny = ["model.n_units=20", "trainer.max_trials=200", "trainer.batch_size=20", "allow_untrained=true",
+            "transfer.trials_per_factor=4", "transfer.scaling_factors=[20,40]", "eval_trials=4",
+            "trainer.progress_bar=false"]  # fmt: skip
+    argv = [sys.executable, "-m", "spikernn.apps.run", "-m", *tiny, "seed=0,1", "hydra/launcher=population"]
+    proc = subprocess.run(argv, capture_output=True, text=True, env=_environment(tmp_path), timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    client = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    runs = client.search_runs([client.get_experiment_by_name("spikernn").experiment_id])
+    (parent,) = [r for r in runs if r.data.tags.get("command") == "population"]
+    assert parent.data.metrics["evaluated"] == 2 and "converted" in parent.data.metrics
+    (child, *_) = [r for r in runs if r.data.tags.get("mlflow.parentRunId") == parent.info.run_id]
+    assert parent.data.params["transfer.scaling_factors"] == child.data.params["transfer.scaling_factors"]
+    assert "seed" not in parent.data.params
+    logged = {a.path for a in client.list_artifacts(parent.info.run_id)}
+    assert {"condition.png", "condition.svg", "networks.json"} <= logged
+    table = json.loads(Path(client.download_artifacts(parent.info.run_id, "networks.json", str(tmp_path))).read_text())
+    columns = table["columns"]
+    assert {"lif_accuracy", "transfer_lif_accuracy", "finetuned"} <= set(columns)

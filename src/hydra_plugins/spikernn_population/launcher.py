@@ -404,7 +404,27 @@ class _PopulationRun:
         self.parent.log(metrics, tags)
         if summaries:
             self.parent.log_table(network_table(summaries), "networks.json")
+            self._log_figure(network_table(summaries))
         self.parent.end(status)
+
+    def _log_figure(self, table: dict[str, list]) -> None:
+        """``condition.png`` (and .svg): each network's LIF accuracy (before and after fine-tuning)
+        against the criterion, and the chosen factors; nothing when no network was converted."""
+        import tempfile
+
+        from spikernn.plots.figures import plot_condition
+
+        rows = [i for i, v in enumerate(table["lif_accuracy"]) if v is not None]
+        if not rows:
+            return
+        with tempfile.TemporaryDirectory() as folder:
+            saved = plot_condition(
+                Path(folder) / "condition.png",
+                [table["lif_accuracy"][i] for i in rows],
+                [table["transfer_lif_accuracy"][i] for i in rows],
+                [table["scaling_factor"][i] for i in rows if table["scaling_factor"][i] is not None],
+            )
+            self.parent.log_files([saved.png, saved.vector])
 
 
 def _shared_settings(configs: list[DictConfig]) -> dict[str, str]:

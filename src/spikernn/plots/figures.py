@@ -13,7 +13,7 @@ import torch
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
-from matplotlib.ticker import FormatStrFormatter, LogLocator, NullFormatter
+from matplotlib.ticker import FormatStrFormatter, LogLocator, MaxNLocator, NullFormatter
 
 from spikernn.plots.stats import wilson_interval
 from spikernn.plots.style import (
@@ -327,3 +327,48 @@ def plot_finetuning(
     criterion_label = f"criterion ({100 * criterion:g} %)"
     handles.append(ax_acc.axhline(100 * criterion, color=REFERENCE_COLOR, ls=":", lw=0.8, label=criterion_label))
     return _finish_accuracy_panel(fig, ax_acc, "fine-tuning batches", handles, path)
+
+
+@styled
+def plot_condition(
+    path: Path,
+    lif_accuracy: Sequence[float],
+    transfer_accuracy: Sequence[float],
+    factors: Sequence[float],
+    *,
+    criterion: float = 0.95,
+) -> SavedFigure:
+    """A condition of many networks (a population launch): left, each network's LIF accuracy on
+    fresh trials, networks sorted by it, with the accuracy right after the transfer where it was
+    fine-tuned after (a line from it), against the conversion criterion; right, the chosen factors."""
+    after, before = np.asarray(lif_accuracy, dtype=float), np.asarray(transfer_accuracy, dtype=float)
+    order = np.argsort(after, kind="stable")
+    rank = np.arange(1, len(after) + 1)
+    converted = int((after >= criterion).sum())
+    fig = Figure(figsize=(6.0, 2.8), layout="constrained")
+    ax_acc, ax_s = fig.subplots(1, 2, width_ratios=(2, 1))
+    tuned = np.flatnonzero(before[order] != after[order])
+    for k in tuned:
+        ax_acc.plot([rank[k]] * 2, [100 * before[order][k], 100 * after[order][k]], color=BEFORE_COLOR, lw=0.8)
+    handles = [ax_acc.scatter(rank, 100 * after[order], s=9, color=LIF_COLOR, zorder=3, label="LIF accuracy")]
+    if len(tuned):
+        handles.append(
+            ax_acc.scatter(rank[tuned], 100 * before[order][tuned], s=9, color=BEFORE_COLOR, zorder=3,
+                           label=f"before fine-tuning ({len(tuned)})")
+        )  # fmt: skip
+    handles.append(
+        ax_acc.axhline(100 * criterion, color=REFERENCE_COLOR, ls=":", lw=0.8, label=f"{100 * criterion:g} %")
+    )
+    low, high = wilson_interval(converted, len(after))
+    ax_acc.set_title(f"converted {converted}/{len(after)} = {100 * converted / len(after):.0f} % "
+                     f"[{100 * low:.0f}, {100 * high:.0f}]", fontsize=8)  # fmt: skip
+    ax_acc.set_xlabel("network (sorted by LIF accuracy)")
+    ax_acc.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax_s.yaxis.set_major_locator(MaxNLocator(integer=True))
+    ax_acc.set_ylabel("LIF accuracy on fresh trials (%)")
+    ax_acc.set_ylim(0, 102)
+    ax_acc.legend(handles=handles, loc="lower right")
+    ax_s.hist(factors, bins=min(12, max(3, len(factors))), color=CHOSEN_COLOR)
+    ax_s.set_xlabel("chosen scaling factor s")
+    ax_s.set_ylabel("networks")
+    return save(fig, path)

@@ -64,5 +64,10 @@ class ParentRun:
         """A table (column → values) for MLflow's table view, replacing one logged before."""
         retrying(lambda: self.client.log_table(self.run_id, data=table, artifact_file=artifact_file))
 
+    def log_files(self, paths: list) -> None:
+        """Files (e.g. a figure's PNG and SVG) as artifacts at the top of the run."""
+        for path in paths:
+            retrying(lambda path=path: self.client.log_artifact(self.run_id, str(path)))
+
     def end(self, status: str) -> None:
         retrying(lambda: self.client.set_terminated(self.run_id, status))
