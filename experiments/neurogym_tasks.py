@@ -72,8 +72,16 @@ def report() -> None:
     write_table(
         "neurogym",
         "NeuroGym tasks through population training (issue 34)",
-        ["task", "trained", "rate accuracy", "converted (LIF ≥ 95 %)", "LIF ≥ 95 % of rate", "LIF accuracy",
-         "factor s, median (range)", "E / I rate (Hz)"],  # fmt: skip
+        [
+            "task",
+            "trained",
+            "rate accuracy",
+            "converted (LIF ≥ 95 %)",
+            "LIF ≥ 95 % of rate",
+            "LIF accuracy",
+            "factor s, median (range)",
+            "E / I rate (Hz)",
+        ],  # fmt: skip
         body,
         "Each network trained (criterion: eval loss < 7 and accuracy > 95 % on 100 fresh trials) and converted "
         "by `spikernn-run` with the preset; accuracies on 200 fresh trials; the sigmoid grid 10–75. Per-network "
