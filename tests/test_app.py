@@ -11,15 +11,7 @@ from pathlib import Path
 import pytest
 from mlflow.tracking import MlflowClient
 
-TINY = [
-    "model.n_units=20",
-    "trainer.max_trials=200",
-    "trainer.batch_size=20",
-    "transfer.trials_per_factor=4",
-    "eval_trials=4",
-    "transfer.scaling_factors=[20,40]",
-    "trainer.progress_bar=false",
-]
+from tiny import TINY_RUN as TINY
 
 
 def run_app(args: list[str], out: Path) -> subprocess.CompletedProcess:

@@ -16,19 +16,11 @@ import torch
 from spikernn.tasks import TASK_CONFIGS, TASKS, get_task
 from spikernn.tasks.registry import load_task_class
 from spikernn.validation import ConfigError
+from tiny import TINY_RUN
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "docs" / "examples"
 SEARCHPATH = f"hydra.searchpath=[file://{EXAMPLES / 'conf'}]"
-TINY = [
-    "model.n_units=20",
-    "trainer.max_trials=200",
-    "trainer.batch_size=20",
-    "transfer.trials_per_factor=4",
-    "eval_trials=4",
-    "transfer.scaling_factors=[20,40]",
-    "trainer.progress_bar=false",
-    "allow_untrained=true",
-]
+TINY = [*TINY_RUN, "allow_untrained=true"]
 
 
 def command(name: str, args: list[str], out: Path) -> subprocess.CompletedProcess:

@@ -16,6 +16,8 @@ import pytest
 import torch
 from mlflow.tracking import MlflowClient
 
+from tiny import TINY_RUN
+
 TRAIN = [
     "model.n_units=20",
     "trainer.max_trials=300",
@@ -309,10 +311,8 @@ def test_an_unreadable_population_checkpoint_is_reported_and_not_resumed(tmp_pat
 def test_a_converting_launchs_parent_shows_the_condition_as_numbers_table_and_figure(tmp_path: Path) -> None:
     """spikernn-run through the population launcher: the parent run holds the converted count, the
     per-network table with the accuracy after the transfer, and the condition's figure."""
-    tiny = ["model.n_units=20", "trainer.max_trials=200", "trainer.batch_size=20", "allow_untrained=true",
-            "transfer.trials_per_factor=4", "transfer.scaling_factors=[20,40]", "eval_trials=4",
-            "trainer.progress_bar=false"]  # fmt: skip
-    argv = [sys.executable, "-m", "spikernn.apps.run", "-m", *tiny, "seed=0,1", "hydra/launcher=population"]
+    argv = [sys.executable, "-m", "spikernn.apps.run", "-m", *TINY_RUN, "allow_untrained=true", "seed=0,1",
+            "hydra/launcher=population"]  # fmt: skip
     proc = subprocess.run(argv, capture_output=True, text=True, env=_environment(tmp_path), timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
     client = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
