@@ -28,6 +28,7 @@ PRESETS = {  # preset → what it is (conf/experiment/<preset>.yaml)
     "neurogym_pdm": "PerceptualDecisionMaking (2 choices; coherence 25.6 / 51.2 %)",
     "neurogym_gonogo": "GoNogo (respond / withhold; 500-ms delay)",
     "neurogym_dms": "DelayMatchSample (match / non-match; 1000-ms delay)",
+    "neurogym_cdm": "ContextDecisionMaking (2 choices; the context says which modality counts)",
 }
 
 
