@@ -20,12 +20,17 @@ def run_config(*overrides: str, command: str = "run"):
 
 @pytest.mark.parametrize("name", EXPERIMENTS)
 def test_experiment_composes_and_validates(name: str) -> None:
-    """For spikernn-run and for spikernn-train (which has no conversion groups: an experiment that
-    overrides /transfer must still compose there)."""
+    """For spikernn-run, for spikernn-train (which has no conversion groups: an experiment that
+    overrides /transfer must still compose there) and for spikernn-convert."""
     raw, config = run_config(f"experiment={name}")
     assert config.model.n_units > 0 and raw["logger"]["experiment_name"]
     _, trained = run_config(f"experiment={name}", command="train")
     assert trained.model == config.model and trained.trainer == config.trainer
+    # spikernn-convert takes the preset's task, spiking and transfer settings (its training ones go unused)
+    with initialize_config_dir(config_dir=config_dir(), version_base=None):
+        converting = plain(compose("convert", overrides=[f"experiment={name}", "source=model.pt"]), allow_missing=True)
+    assert converting["spiking"] == raw["spiking"] and converting["transfer"] == raw["transfer"]
+    assert converting.get("task") in (None, raw["task"]) and converting["logger"] == raw["logger"]
 
 
 def test_adaptive_presets_race_the_reference_or_the_wide_grid() -> None:

@@ -124,6 +124,11 @@ SUMMARY_KEYS = (
 )
 
 
+# groups of an experiment preset that a command on a trained model (convert, evaluate, finetune) does
+# not use: not its params (the model file holds what the network is)
+TRAINING_GROUPS = ("model", "trainer")
+
+
 def split_params(config: dict) -> tuple[dict, dict[str, str]]:
     """The experiment's parameters (nested) and the bookkeeping settings as tags (``a.b`` keys)."""
     params = json.loads(json.dumps(config))  # a deep copy of plain values
@@ -238,7 +243,7 @@ def execute(
     torch.set_num_threads(1)
     out_dir.mkdir(parents=True, exist_ok=True)
     params, all_tags = split_params(_merge(raw, effective(settings)))
-    params = without_unused(params)
+    params = {k: v for k, v in without_unused(params).items() if k not in TRAINING_GROUPS or hasattr(settings, k)}
     labels = label(settings)
     all_tags |= labels.tags() | {"job_key": job_key(command, split_params(raw)[0])}
     if trial is not None:
