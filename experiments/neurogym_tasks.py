@@ -26,7 +26,7 @@ FIELDS = ["seed", "env", "trained", "trials_to_criterion", "rate_accuracy", "sca
           "lif_exc_hz", "lif_inh_hz", "seconds"]  # fmt: skip
 PRESETS = {  # preset → what it is (conf/experiment/<preset>.yaml)
     "neurogym_pdm": "PerceptualDecisionMaking (2 choices; coherence 25.6 / 51.2 %)",
-    "neurogym_gonogo": "GoNogo (respond / withhold; 500-ms delay)",
+    "neurogym_gonogo": "GoNogo (respond / withhold; no delay)",
     "neurogym_dms": "DelayMatchSample (match / non-match; 1000-ms delay)",
     "neurogym_cdm": "ContextDecisionMaking (2 choices; the context says which modality counts)",
 }
