@@ -27,6 +27,7 @@ def test_trials_are_the_environments_at_the_rate_models_step() -> None:
     task = NeuroGymTask(NeuroGymConfig(env="PerceptualDecisionMaking-v0", timing=PDM))
     assert (task.n_steps, task.n_inputs, task.response_onset_ms) == (120, 3, 400.0)
     assert task.condition_names == ("choice 0", "choice 1") and task.levels == {1: -1.0, 2: 1.0}
+    assert task.config.label == "PerceptualDecisionMaking" and str(task.config) == "neurogym"  # run names, tags
     conditions = torch.tensor([0, 1, 1, 0])
     trials = task.make_trials(4, torch.Generator().manual_seed(3), conditions=conditions)
     assert trials.inputs.shape == (4, 121, 3) and trials.targets.shape == (4, 120)

@@ -379,7 +379,8 @@ class _PopulationRun:
         from spikernn.tracking.parent_run import ParentRun
 
         sweep_dir = Path(str(config.hydra.sweep.dir)).name
-        task, size = OmegaConf.select(config, "task.name"), OmegaConf.select(config, "model.n_units")
+        task = OmegaConf.select(config, "task.env") or OmegaConf.select(config, "task.name")  # a NeuroGym env
+        task, size = task and str(task).split("-v")[0], OmegaConf.select(config, "model.n_units")
         what = f"{n_jobs} × {task}-N{size}" if task and size else f"{n_jobs} jobs"
         tags = {"command": "population", "launcher": "population", "n_jobs": str(n_jobs)}
         parent = ParentRun.create(config, f"population {what} {sweep_dir}", tags)

@@ -63,6 +63,7 @@ class RunLabel:
     n_units: int
     seed: int
     source: str | None = None
+    label: str | None = None  # the task as run names show it (a NeuroGym task: its environment)
 
     def tags(self) -> dict[str, str]:
         tags = {"task": self.task, "seed": str(self.seed)}
@@ -70,7 +71,7 @@ class RunLabel:
 
     def name(self, command: str, trial: TrialLink | None) -> str:
         """e.g. ``go_nogo-N200-seed0`` (spikernn-run), ``go_nogo-N200-seed0-convert``, ``…-trial3``."""
-        name = f"{self.task}-N{self.n_units}-seed{self.seed}"
+        name = f"{self.label or self.task}-N{self.n_units}-seed{self.seed}"
         verb = command.removeprefix("spikernn-")
         name = name if verb == "run" else f"{name}-{verb}"
         return name if trial is None else f"{name}-trial{trial.number}"
@@ -78,13 +79,13 @@ class RunLabel:
 
 def run_label(cfg: RunConfig) -> RunLabel:
     """A command that trains (``spikernn-train``, ``spikernn-run``)."""
-    return RunLabel(cfg.task.name, cfg.model.n_units, cfg.seed)
+    return RunLabel(cfg.task.name, cfg.model.n_units, cfg.seed, label=cfg.task.label)
 
 
 def source_label(cfg: ConvertConfig | EvaluateConfig) -> RunLabel:
     """A command that starts from a trained model (``spikernn-convert``, ``-evaluate``, ``-finetune``)."""
     src = cfg.source
-    return RunLabel(src.task.name, src.model.config.n_units, cfg.seed, src.source)
+    return RunLabel(src.task.name, src.model.config.n_units, cfg.seed, src.source, src.task.config.label)
 
 
 def source_result(cfg: ConvertConfig | EvaluateConfig) -> SourceResult:

@@ -63,6 +63,11 @@ class TaskConfig:
         """When the target response ends (ms): at the end of the trial unless the task says otherwise."""
         return self.trial_ms
 
+    @property
+    def label(self) -> str:
+        """What names the task in run names: its name (an adapter names the task it adapts)."""
+        return self.name
+
     def __str__(self) -> str:
         return self.name
 

@@ -74,6 +74,11 @@ class NeuroGymConfig(TaskConfig):
         return int(make_env(self).observation_space.shape[0])
 
     @property
+    def label(self) -> str:
+        """The environment's id without its version, e.g. ``PerceptualDecisionMaking`` (run names)."""
+        return self.env.split("-v")[0]
+
+    @property
     def response_onset_ms(self) -> float:
         """The decision period's start (ms)."""
         return self.stim_end_ms
