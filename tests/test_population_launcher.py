@@ -4,7 +4,6 @@ trained alone (models, summaries, MLflow metrics), nested under one parent run."
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -16,7 +15,7 @@ import pytest
 import torch
 from mlflow.tracking import MlflowClient
 
-from tiny import TINY_RUN
+from tiny import TINY_RUN, command_environment
 
 TRAIN = [
     "model.n_units=20",
@@ -27,18 +26,12 @@ TRAIN = [
 ]
 
 
-def _environment(out: Path) -> dict:
-    env = {**os.environ, "SPIKERNN_OUTPUT_DIR": str(out)}
-    env.pop("MLFLOW_TRACKING_URI", None)
-    return env
-
-
 def _train(args: list[str], out: Path) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-m", "spikernn.apps.train", *args],
         capture_output=True,
         text=True,
-        env=_environment(out),
+        env=command_environment(out),
         timeout=600,
     )
 
@@ -187,7 +180,7 @@ CONVERT_TWO = ["-m", *TRAIN[:3], "allow_untrained=true", "eval_trials=4", "trans
 
 
 def _run_command(args: list[str], out: Path, app: str = "run") -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", f"spikernn.apps.{app}", *args], env=_environment(out),
+    return subprocess.Popen([sys.executable, "-m", f"spikernn.apps.{app}", *args], env=command_environment(out),
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
 
 
@@ -313,7 +306,7 @@ def test_a_converting_launchs_parent_shows_the_condition_as_numbers_table_and_fi
     per-network table with the accuracy after the transfer, and the condition's figure."""
     argv = [sys.executable, "-m", "spikernn.apps.run", "-m", *TINY_RUN, "allow_untrained=true", "seed=0,1",
             "hydra/launcher=population"]  # fmt: skip
-    proc = subprocess.run(argv, capture_output=True, text=True, env=_environment(tmp_path), timeout=600)
+    proc = subprocess.run(argv, capture_output=True, text=True, env=command_environment(tmp_path), timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
     client = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
     runs = client.search_runs([client.get_experiment_by_name("spikernn").experiment_id])

@@ -26,10 +26,10 @@ import pytest
 from mlflow.tracking import MlflowClient
 from optuna.trial import TrialState
 
+from tiny import command_environment
+
 pytestmark = pytest.mark.long  # trains a model and runs two sweeps (~1-2 min)
 
-TINY_TRAINING = ["model.n_units=20", "trainer.max_trials=100", "trainer.batch_size=20", "trainer.progress_bar=false",
-                 "eval_trials=4"]  # fmt: skip
 STUDY = "shared"
 
 
@@ -70,22 +70,6 @@ def postgres() -> Iterator[str]:
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def _environment(out: Path) -> dict:
-    env = {**os.environ, "SPIKERNN_OUTPUT_DIR": str(out)}
-    env.pop("MLFLOW_TRACKING_URI", None)
-    return env
-
-
-@pytest.fixture(scope="module")
-def tiny_model(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("model")
-    proc = subprocess.run([sys.executable, "-m", "spikernn.apps.train", *TINY_TRAINING], capture_output=True,
-                          text=True, env=_environment(out), timeout=600)  # fmt: skip
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    (model,) = (out / "runs" / "train").glob("*/rate_model.pt")
-    return model
-
-
 def _sweep(model: Path, n_trials: int, storage: str, tracking: str) -> list[str]:
     return [sys.executable, "-m", "spikernn.apps.convert", "-m", "hparams_search=scaling_factor", f"source={model}",
             f"hydra.sweeper.study_name={STUDY}", f"hydra.sweeper.n_trials={n_trials}",
@@ -107,10 +91,10 @@ def test_two_hosts_share_a_postgresql_study_and_a_killed_ones_trial_is_run_again
     tracking = f"sqlite:///{tmp_path / 'shared' / 'mlflow.db'}"
     (tmp_path / "shared").mkdir()
     setup = subprocess.run(_sweep(tiny_model, 1, postgres, tracking), capture_output=True, text=True,
-                           env=_environment(tmp_path / "setup"), timeout=600)  # fmt: skip
+                           env=command_environment(tmp_path / "setup"), timeout=600)  # fmt: skip
     assert setup.returncode == 0, setup.stderr[-3000:]
     budget = 6
-    host_a = subprocess.Popen(_sweep(tiny_model, budget, postgres, tracking), env=_environment(tmp_path / "a"),
+    host_a = subprocess.Popen(_sweep(tiny_model, budget, postgres, tracking), env=command_environment(tmp_path / "a"),
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)  # fmt: skip
     deadline = time.monotonic() + 300
     while not [t for t in _study(postgres).trials if t.state == TrialState.RUNNING
@@ -122,7 +106,7 @@ def test_two_hosts_share_a_postgresql_study_and_a_killed_ones_trial_is_run_again
     killed = [t for t in _study(postgres).trials if t.state == TrialState.RUNNING]
     assert len(killed) == 1  # left RUNNING: nobody told the study
     host_b = subprocess.run(_sweep(tiny_model, budget, postgres, tracking), capture_output=True, text=True,
-                            env=_environment(tmp_path / "b"), timeout=900)  # fmt: skip
+                            env=command_environment(tmp_path / "b"), timeout=900)  # fmt: skip
     assert host_b.returncode == 0, host_b.stderr[-3000:]
 
     study = _study(postgres)

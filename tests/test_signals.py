@@ -3,7 +3,6 @@ exits 128 + signal, the checkpoint is kept and training resumes from it (issue 1
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -14,16 +13,12 @@ import pytest
 import torch
 from mlflow.tracking import MlflowClient
 
+from tiny import command_environment
+
 # never meets the criterion (accuracy > 1), so it trains until interrupted; a checkpoint every 5 steps
 ENDLESS = ["model.n_units=20", "trainer.max_trials=2000000", "trainer.batch_size=20", "trainer.progress_bar=false",
            "trainer.stopping.eval_every_trials=100", "trainer.stopping.eval_trials=4",
            "trainer.stopping.accuracy_threshold=1.0", "eval_trials=4"]  # fmt: skip
-
-
-def environment(out: Path) -> dict:
-    env = {**os.environ, "SPIKERNN_OUTPUT_DIR": str(out)}
-    env.pop("MLFLOW_TRACKING_URI", None)
-    return env
 
 
 def runs(out: Path) -> list:
@@ -33,7 +28,7 @@ def runs(out: Path) -> list:
 
 
 def _interrupt_training(out: Path, signum: int) -> tuple[subprocess.CompletedProcess, Path]:
-    proc = subprocess.Popen([sys.executable, "-m", "spikernn.apps.train", *ENDLESS], env=environment(out),
+    proc = subprocess.Popen([sys.executable, "-m", "spikernn.apps.train", *ENDLESS], env=command_environment(out),
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
     deadline = time.monotonic() + 300
     while not list(out.glob("runs/train/*/checkpoints/last.ckpt")):
@@ -67,7 +62,7 @@ def test_training_resumes_after_sigterm(tmp_path: Path) -> None:
     steps = torch.load(checkpoint, map_location="cpu", weights_only=True)["global_step"]
     budget = (steps + 10) * 20  # ten more batches of 20 trials
     args = [*ENDLESS, f"trainer.max_trials={budget}", f"trainer.resume_from={checkpoint}"]
-    proc = subprocess.run([sys.executable, "-m", "spikernn.apps.train", *args], env=environment(tmp_path),
+    proc = subprocess.run([sys.executable, "-m", "spikernn.apps.train", *args], env=command_environment(tmp_path),
                           capture_output=True, text=True, timeout=600)  # fmt: skip
     assert proc.returncode == 0, proc.stderr[-3000:]
     killed, resumed = runs(tmp_path)

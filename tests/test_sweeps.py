@@ -17,35 +17,9 @@ from mlflow.tracking import MlflowClient
 from optuna.trial import TrialState
 from sqlalchemy.exc import SQLAlchemyError
 
-TINY_TRAINING = [
-    "model.n_units=20",
-    "trainer.max_trials=100",
-    "trainer.batch_size=20",
-    "trainer.progress_bar=false",
-    "eval_trials=4",
-]
+from tiny import TINY_TRAINING, command_environment
+
 STUDY = "test-study"
-
-
-def environment(out: Path) -> dict:
-    env = {**os.environ, "SPIKERNN_OUTPUT_DIR": str(out)}
-    env.pop("MLFLOW_TRACKING_URI", None)
-    return env
-
-
-@pytest.fixture(scope="module")
-def tiny_model(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("model")
-    proc = subprocess.run(
-        [sys.executable, "-m", "spikernn.apps.train", *TINY_TRAINING],
-        capture_output=True,
-        text=True,
-        env=environment(out),
-        timeout=600,
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    (model,) = (out / "runs" / "train").glob("*/rate_model.pt")
-    return model
 
 
 def sweep_command(model: Path, n_trials: int, *extra: str) -> list[str]:
@@ -129,7 +103,7 @@ def mlflow_runs(out: Path, filter_string: str) -> list:
 @pytest.mark.long
 def test_factor_sweep_nests_trial_runs_under_one_parent(tmp_path: Path, tiny_model: Path) -> None:
     proc = subprocess.run(
-        sweep_command(tiny_model, 6), capture_output=True, text=True, env=environment(tmp_path), timeout=600
+        sweep_command(tiny_model, 6), capture_output=True, text=True, env=command_environment(tmp_path), timeout=600
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     study = study_of(tmp_path)
@@ -173,7 +147,11 @@ def test_pruned_trials_stop_early_and_are_counted_as_pruned(tmp_path: Path, tiny
     always = ["optuna.pruner._target_=optuna.pruners.ThresholdPruner", "~optuna.pruner.percentile",
               "~optuna.pruner.n_startup_trials", "+optuna.pruner.lower=1.5"]  # fmt: skip
     proc = subprocess.run(
-        sweep_command(tiny_model, 3, *always), capture_output=True, text=True, env=environment(tmp_path), timeout=600
+        sweep_command(tiny_model, 3, *always),
+        capture_output=True,
+        text=True,
+        env=command_environment(tmp_path),
+        timeout=600,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     study = study_of(tmp_path)
@@ -212,7 +190,11 @@ def _finished(out: Path) -> dict[int, tuple]:
 def test_killed_sweep_resumes_without_losing_or_duplicating_trials(tmp_path: Path, tiny_model: Path) -> None:
     command = sweep_command(tiny_model, 6, "transfer.trials_per_factor=40", "transfer.report_every_trials=10")
     first = subprocess.Popen(
-        command, env=environment(tmp_path), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+        command,
+        env=command_environment(tmp_path),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
     )
     _wait_for(lambda: len(_finished(tmp_path)) >= 2)
     os.killpg(first.pid, signal.SIGKILL)
@@ -220,7 +202,7 @@ def test_killed_sweep_resumes_without_losing_or_duplicating_trials(tmp_path: Pat
     before = _finished(tmp_path)
     assert 2 <= len(before) < 6
 
-    proc = subprocess.run(command, capture_output=True, text=True, env=environment(tmp_path), timeout=600)
+    proc = subprocess.run(command, capture_output=True, text=True, env=command_environment(tmp_path), timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
     after = _finished(tmp_path)
     assert len(after) == 6
@@ -249,12 +231,16 @@ def test_two_workers_share_one_study(tmp_path: Path, tiny_model: Path) -> None:
     together share the remaining budget of the same command."""
     settings = ("transfer.trials_per_factor=20", "transfer.report_every_trials=10")
     setup = subprocess.run(
-        sweep_command(tiny_model, 1, *settings), capture_output=True, text=True, env=environment(tmp_path), timeout=600
+        sweep_command(tiny_model, 1, *settings),
+        capture_output=True,
+        text=True,
+        env=command_environment(tmp_path),
+        timeout=600,
     )
     assert setup.returncode == 0, setup.stderr[-3000:]
     command = sweep_command(tiny_model, 11, *settings)
     workers = [
-        subprocess.Popen(command, env=environment(tmp_path), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        subprocess.Popen(command, env=command_environment(tmp_path), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         for _ in range(2)
     ]
     for worker in workers:
@@ -387,7 +373,7 @@ def test_other_settings_start_another_study_and_quoted_paths_work(tmp_path: Path
     for t_ref in (2, 10):
         command = [*sweep_command(Path("x"), 1, f"spiking.t_ref_ms={t_ref}")]
         command[command.index("source=x")] = f'source="{model}"'
-        proc = subprocess.run(command, capture_output=True, text=True, env=environment(tmp_path), timeout=600)
+        proc = subprocess.run(command, capture_output=True, text=True, env=command_environment(tmp_path), timeout=600)
         assert proc.returncode == 0, proc.stderr[-3000:]
     studies = optuna.get_all_study_summaries(f"sqlite:///{tmp_path / 'optuna.db'}")
     assert len(studies) == 2 and all(s.n_trials == 1 for s in studies)
@@ -400,7 +386,7 @@ def test_other_settings_start_another_study_and_quoted_paths_work(tmp_path: Path
 def test_nan_objectives_fail_and_too_many_failures_stop_the_sweep(tmp_path: Path, tiny_model: Path) -> None:
     """Objective rescored_accuracy is null (NaN) in every trial: nothing is re-scored (rescore_best 0)."""
     command = sweep_command(tiny_model, 10, "objective=rescored_accuracy", "hydra.sweeper.max_failures=2")
-    proc = subprocess.run(command, capture_output=True, text=True, env=environment(tmp_path), timeout=600)
+    proc = subprocess.run(command, capture_output=True, text=True, env=command_environment(tmp_path), timeout=600)
     assert proc.returncode != 0
     assert "sweep stopped: 2 trial(s) failed (hydra.sweeper.max_failures=2" in proc.stderr
     assert "is not 1 finite number(s)" in proc.stderr
@@ -414,7 +400,9 @@ def test_nan_objectives_fail_and_too_many_failures_stop_the_sweep(tmp_path: Path
 
 def test_sigterm_ends_a_sweep_killed_with_its_runs_closed(tmp_path: Path, tiny_model: Path) -> None:
     command = sweep_command(tiny_model, 6, "transfer.trials_per_factor=40", "transfer.report_every_trials=10")
-    sweep = subprocess.Popen(command, env=environment(tmp_path), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    sweep = subprocess.Popen(
+        command, env=command_environment(tmp_path), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
     _wait_for(lambda: len(_finished(tmp_path)) >= 1)
     time.sleep(1.0)
     sweep.send_signal(signal.SIGTERM)
@@ -440,7 +428,7 @@ def test_grid_sweep_covers_its_grid_and_finishes(tmp_path: Path, tiny_model: Pat
         "eval_trials=4",
     ]  # fmt: skip
     for _ in range(2):
-        proc = subprocess.run(command, capture_output=True, text=True, env=environment(tmp_path), timeout=600)
+        proc = subprocess.run(command, capture_output=True, text=True, env=command_environment(tmp_path), timeout=600)
         assert proc.returncode == 0, proc.stderr[-3000:]
     (summary,) = optuna.get_all_study_summaries(f"sqlite:///{tmp_path / 'optuna.db'}")
     study = optuna.load_study(study_name=summary.study_name, storage=f"sqlite:///{tmp_path / 'optuna.db'}")
@@ -458,7 +446,7 @@ def test_random_sigkills_of_a_sweep_lose_and_duplicate_nothing(tmp_path: Path, t
     command = sweep_command(tiny_model, 12, "transfer.trials_per_factor=20", "transfer.report_every_trials=10")
     kept: dict[int, tuple] = {}
     for _ in range(15):
-        sweep = subprocess.Popen(command, env=environment(tmp_path), stdout=subprocess.DEVNULL,
+        sweep = subprocess.Popen(command, env=command_environment(tmp_path), stdout=subprocess.DEVNULL,
                                  stderr=subprocess.DEVNULL, start_new_session=True)  # fmt: skip
         time.sleep(rng.uniform(2.0, 20.0))
         os.killpg(sweep.pid, signal.SIGKILL)
@@ -466,7 +454,7 @@ def test_random_sigkills_of_a_sweep_lose_and_duplicate_nothing(tmp_path: Path, t
         now = _finished(tmp_path)
         assert {n: now[n] for n in kept} == kept
         kept = now
-    proc = subprocess.run(command, capture_output=True, text=True, env=environment(tmp_path), timeout=1200)
+    proc = subprocess.run(command, capture_output=True, text=True, env=command_environment(tmp_path), timeout=1200)
     assert proc.returncode == 0, proc.stderr[-3000:]
     after = _finished(tmp_path)
     assert {n: after[n] for n in kept} == kept and len(after) == 12
@@ -489,7 +477,7 @@ def test_conversion_reliability_scores_each_trial_on_several_networks(tmp_path: 
         "hydra.sweeper.networks_per_trial=3", "hydra.sweeper.converted_at=0.5", "transfer.trials_per_factor=4",
         "transfer.scaling_factors=[0.5,1,2]", "hydra.sweeper.sampler.n_startup_trials=2",
     ]  # fmt: skip
-    env = {**environment(tmp_path), "SPIKERNN_ALLOW_UNTRAINED": "true"}  # tiny networks may miss the criterion
+    env = {**command_environment(tmp_path), "SPIKERNN_ALLOW_UNTRAINED": "true"}  # tiny networks may miss the criterion
     proc = subprocess.run(command, capture_output=True, text=True, env=env, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert proc.stderr.count("Training a population of 3 networks") == 2
