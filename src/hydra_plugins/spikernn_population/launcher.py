@@ -404,8 +404,9 @@ class _PopulationRun:
         tags = {"mlflow.note.content": _describe(metrics)} if summaries else {}
         self.parent.log(metrics, tags)
         if summaries:
-            self.parent.log_table(network_table(summaries), "networks.json")
-            self._log_figure(network_table(summaries))
+            table = network_table(summaries)
+            self.parent.log_table(table, "networks.json")
+            self._log_figure(table)
         self.parent.end(status)
 
     def _log_figure(self, table: dict[str, list]) -> None:

@@ -79,8 +79,8 @@ class Task(ABC):
 
     @property
     def n_inputs(self) -> int:
-        """Input channels of the trials."""
-        return self.Config.n_inputs
+        """Input channels of the trials (the config's: a class constant, or read from an environment)."""
+        return self.config.n_inputs
 
     @property
     def duration_ms(self) -> float:

@@ -163,10 +163,6 @@ class NeuroGymTask(Task):
             else tuple(f"choice {c}" for c in self.choices)
         )
 
-    @property
-    def n_inputs(self) -> int:
-        return self.config.n_inputs
-
     def sample_conditions(self, batch_size: int, generator: torch.Generator) -> torch.Tensor:
         return torch.randint(0, len(self.choices), (batch_size,), generator=generator)
 
