@@ -1,6 +1,6 @@
 """The fused spiking kernel of this checkout against a baseline commit's, on the same batch in one run.
 
-The baseline's ``spikernn/spiking/fused.py`` is read from git (``git show <commit>:…``) and imported
+The baseline's ``spikernn/spiking/fused_kernel.py`` is read from git (``git show <commit>:…``) and imported
 as a module of its own beside this checkout's (it uses this checkout's helper modules — noise
 generator, neuron constants — so compare commits whose helpers agree). Both simulate the same rows
 (trials × factors of a trained Go-NoGo network, noise off and on) from the same initial voltages and
@@ -25,19 +25,24 @@ from pathlib import Path
 import numba
 import torch
 
-from spikernn.spiking import fused
+from spikernn.spiking import fused_kernel
 from spikernn.spiking.network import input_columns
 from spikernn.tasks import get_task
 from spikernn.transfer import to_spiking
 from spiking_search import fresh_batch, load_or_train
 
 ROOT = Path(__file__).resolve().parents[1]
-KERNEL = "src/spikernn/spiking/fused.py"
+KERNELS = ("src/spikernn/spiking/fused_kernel.py", "src/spikernn/spiking/fused.py")  # its name before 2026-12-06
 
 
 def baseline_kernel(commit: str, folder: str):
     """The baseline commit's kernel module (its own numba cache in ``folder``)."""
-    source = subprocess.run(["git", "show", f"{commit}:{KERNEL}"], cwd=ROOT, capture_output=True, text=True, check=True)
+    for kernel in KERNELS:
+        source = subprocess.run(["git", "show", f"{commit}:{kernel}"], cwd=ROOT, capture_output=True, text=True)
+        if source.returncode == 0:
+            break
+    else:
+        raise SystemExit(f"{commit} has none of {', '.join(KERNELS)}")
     path = Path(folder) / "fused_baseline.py"
     path.write_text(source.stdout)
     spec = importlib.util.spec_from_file_location("fused_baseline", path)
@@ -74,7 +79,7 @@ def main() -> None:
         f"{args.threads} thread(s); baseline {args.baseline} vs this checkout"
     )
     with tempfile.TemporaryDirectory(prefix="spikernn-kernel-") as folder:
-        kernels = {"baseline": baseline_kernel(args.baseline, folder), "this checkout": fused}
+        kernels = {"baseline": baseline_kernel(args.baseline, folder), "this checkout": fused_kernel}
         per = {}
         for rep in range(args.repeat + 1):  # the first round compiles
             for name, kernel in kernels.items():

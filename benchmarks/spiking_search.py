@@ -30,11 +30,11 @@ import numba
 import numpy as np
 import torch
 
-from spikernn.io import load_rate_model, save_rate_model
+from spikernn.io import ModelInfo, load_rate_model, save_rate_model
 from spikernn.rate import RateRNN, RateRNNConfig
 from spikernn.rate.training import TrainerConfig, train_rate_model
 from spikernn.spiking import SpikingRNN
-from spikernn.spiking.fused import kernel_network, simulate_fused
+from spikernn.spiking.fused_kernel import kernel_network, simulate_fused
 from spikernn.spiking.network import input_columns
 from spikernn.tasks import Task, get_task
 from spikernn.transfer import search_scaling_factor, to_spiking
@@ -89,7 +89,7 @@ def load_or_train(task_name: str, model_path: str | None, seed: int) -> tuple[Ra
         get_task("go_nogo"), RateRNNConfig(n_units=200), TrainerConfig(progress_bar=False), seed=seed
     )
     took = time.perf_counter() - start
-    extra = {"task": "go_nogo", "trained": record.trained, "trials_to_criterion": record.trials_to_criterion}
+    extra = ModelInfo(task="go_nogo", trained=record.trained, other={"trials_to_criterion": record.trials_to_criterion})
     save_rate_model(cached, model, extra)
     return model, f"trained in {took:.0f} s and cached at {cached} ({extra})"
 

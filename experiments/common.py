@@ -110,7 +110,7 @@ def accuracy_by_factor(run: Run) -> dict[float, float]:
 
 
 def load_model(run: Run, artifact: str = "converted_model.pt"):
-    """A model file logged by ``run`` → (RateRNN, stored extra values)."""
+    """A model file logged by ``run`` → (RateRNN, what the file says of it: ``spikernn.io.ModelInfo``)."""
     with tempfile.TemporaryDirectory() as tmp:
         path = client().download_artifacts(run.info.run_id, artifact, tmp)
         return load_rate_model(path)

@@ -12,7 +12,6 @@ import numpy as np
 import torch
 from common import accuracy_by_factor, constant, finished_runs, load_model, save_figure, write_table
 
-from spikernn.spiking import SpikingParameters
 from spikernn.tasks import get_task
 from spikernn.transfer import to_spiking
 
@@ -24,7 +23,7 @@ def main() -> None:
     run = finished_runs("fig2b", "spikernn-run")[0]
     model, stored = load_model(run)
     task = get_task("go_nogo")
-    network = to_spiking(model, SpikingParameters(**stored["spiking"]))
+    network = to_spiking(model, stored.spiking)
     trials = task.make_trials(2, torch.Generator().manual_seed(0), conditions=torch.tensor([1, 0]))
     with torch.no_grad():
         rate = model(trials.inputs, generator=torch.Generator().manual_seed(0)).readout

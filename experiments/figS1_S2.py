@@ -16,7 +16,6 @@ import torch
 from common import finished_runs, load_model, save_figure, write_table
 from scipy.spatial import procrustes
 
-from spikernn.spiking import SpikingParameters
 from spikernn.tasks import get_task
 from spikernn.transfer import to_spiking
 
@@ -77,7 +76,7 @@ def main() -> None:
     model, stored = load_model(run)
     s = float(run.data.metrics["scaling_factor"])
     task = get_task("go_nogo")
-    network = to_spiking(model, SpikingParameters(**stored["spiking"]))
+    network = to_spiking(model, stored.spiking)
     conditions = torch.tensor([GO] * N_PER_TYPE + [NOGO] * N_PER_TYPE)
     trials = task.make_trials(len(conditions), torch.Generator().manual_seed(0), conditions=conditions)
     go = (conditions == GO).numpy()

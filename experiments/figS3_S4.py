@@ -12,7 +12,6 @@ import matplotlib.pyplot as plt
 import torch
 from common import Sample, accuracy_by_factor, finished_runs, load_model, save_figure, trained, write_table
 
-from spikernn.spiking import SpikingParameters
 from spikernn.tasks import get_task
 from spikernn.transfer import to_spiking
 
@@ -22,7 +21,7 @@ S = 50.0
 def class_rates(run) -> dict[str, float]:
     """Mean firing rate (Hz) of PYR, PV and SST units at s = 50 over 50 fresh trials."""
     model, stored = load_model(run)
-    network = to_spiking(model, SpikingParameters(**stored["spiking"]))
+    network = to_spiking(model, stored.spiking)
     trials = get_task("go_nogo").make_trials(50, torch.Generator().manual_seed(0))
     rates = network.simulate(trials.inputs, S, generator=torch.Generator().manual_seed(1)).firing_rates_hz().mean(0)
     inh = network.inhibitory

@@ -20,8 +20,9 @@ from omegaconf import OmegaConf
 
 from spikernn.apps.command import validate
 from spikernn.apps.config import check_not_renamed, config_dir, override_keys
-from spikernn.io import export_mat, save_rate_model
+from spikernn.io import ModelInfo, export_mat, save_rate_model
 from spikernn.rate import RateRNN, RateRNNConfig
+from spikernn.spiking import SpikingParameters
 from spikernn.validation import ConfigError
 
 SPIKING = {
@@ -293,10 +294,12 @@ def files(tmp_path_factory) -> dict[str, str]:
     root = tmp_path_factory.mktemp("inputs")
     model = RateRNN(RateRNNConfig(n_units=20), seed=0)
     paths = {
-        "pt": save_rate_model(root / "rate_model.pt", model, {"task": "go_nogo", "trained": True}),
-        "bare": save_rate_model(root / "bare.pt", model, {"task": "go_nogo"}),
+        "pt": save_rate_model(root / "rate_model.pt", model, ModelInfo(task="go_nogo", trained=True)),
+        "bare": save_rate_model(root / "bare.pt", model, ModelInfo(task="go_nogo")),
         "conv": save_rate_model(
-            root / "converted_model.pt", model, {"task": "go_nogo", "scaling_factor": 30.0, "spiking": SPIKING}
+            root / "converted_model.pt",
+            model,
+            ModelInfo(task="go_nogo", scaling_factor=30.0, spiking=SpikingParameters(**SPIKING)),
         ),
         "mat": export_mat(root / "rate_model.mat", model),
         "file": root / "a_file.txt",
@@ -315,7 +318,7 @@ def files(tmp_path_factory) -> dict[str, str]:
     nan = RateRNN(RateRNNConfig(n_units=20), seed=0)
     with torch.no_grad():
         nan.w[0, 0] = float("nan")
-    save_rate_model(paths["nanpt"], nan, {"task": "go_nogo"})
+    save_rate_model(paths["nanpt"], nan, ModelInfo(task="go_nogo"))
     torch.save(
         {"global_step": 10, "state_dict": {f"model.{k}": v for k, v in model.state_dict().items()}}, paths["ckpt"]
     )

@@ -7,7 +7,7 @@ import pytest
 import scipy.io
 import torch
 
-from spikernn.io import export_mat, import_mat, load_rate_model, save_rate_model
+from spikernn.io import ModelInfo, export_mat, import_mat, load_rate_model, save_rate_model
 from spikernn.io.mat_format import REQUIRED_KEYS
 from spikernn.rate import RateRNN, RateRNNConfig
 from spikernn.validation import ConfigError
@@ -83,11 +83,12 @@ def test_mat_mismatched_shapes_are_named(tmp_path, key: str, value: np.ndarray, 
 
 def test_torch_round_trip_with_weights_only(tmp_path) -> None:
     model = trained_like(activation="softplus")
-    save_rate_model(tmp_path / "m.pt", model, {"task": "go_nogo", "scaling_factor": 12.0})
+    save_rate_model(tmp_path / "m.pt", model, ModelInfo(task="go_nogo", scaling_factor=12.0))
     payload = torch.load(tmp_path / "m.pt", weights_only=True)  # must not need pickle of our classes
     assert payload["extra"]["scaling_factor"] == 12.0
-    back, extra = load_rate_model(tmp_path / "m.pt")
-    assert extra == {"task": "go_nogo", "scaling_factor": 12.0}
+    assert payload["extra"] == {"task": "go_nogo", "scaling_factor": 12.0}
+    back, info = load_rate_model(tmp_path / "m.pt")
+    assert info == ModelInfo(task="go_nogo", scaling_factor=12.0)
     assert back.config == model.config
     for (name, a), (_, b) in zip(model.state_dict().items(), back.state_dict().items(), strict=True):
         assert torch.equal(a, b), name
@@ -115,7 +116,7 @@ def test_failed_save_keeps_the_existing_file(tmp_path, monkeypatch) -> None:
 def test_a_model_file_with_the_old_som_n_key_still_loads(tmp_path) -> None:
     """Files written before ``model.som_n`` was renamed ``model.sst_n`` keep their SST units."""
     model = trained_like(sst_n=2, taus_ms=[20.0, 50.0])
-    path = save_rate_model(tmp_path / "old.pt", model, {"task": "go_nogo"})
+    path = save_rate_model(tmp_path / "old.pt", model, ModelInfo(task="go_nogo"))
     payload = torch.load(path, weights_only=True)
     payload["config"]["som_n"] = payload["config"].pop("sst_n")
     torch.save(payload, path)

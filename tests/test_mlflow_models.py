@@ -10,7 +10,7 @@ import pytest
 import torch
 from mlflow.tracking import MlflowClient
 
-from spikernn.io import load_rate_model, save_rate_model
+from spikernn.io import ModelInfo, load_rate_model, save_rate_model
 from spikernn.rate import RateRNN, RateRNNConfig
 from spikernn.spiking import SpikingParameters
 from spikernn.tasks import get_task
@@ -34,9 +34,9 @@ def _logged_run(tmp_path: Path, model: RateRNN, register_as: str | None) -> tupl
     uri, client, experiment = _store(tmp_path)
     out = tmp_path / "run"
     out.mkdir()
-    save_rate_model(out / "rate_model.pt", model, {"task": TASK.name, "trained": True})
-    spiking = SpikingParameters(dt_ms=0.25).to_dict()
-    save_rate_model(out / "converted_model.pt", model, {"task": TASK.name, "scaling_factor": 20.0, "spiking": spiking})
+    save_rate_model(out / "rate_model.pt", model, ModelInfo(task=TASK.name, trained=True))
+    spiking = SpikingParameters(dt_ms=0.25)
+    save_rate_model(out / "converted_model.pt", model, ModelInfo(task=TASK.name, scaling_factor=20.0, spiking=spiking))
     run_id = client.create_run(experiment).info.run_id
     infos = log_run_models(uri, run_id, out, TASK.name, register_as)
     client.set_terminated(run_id)
@@ -52,15 +52,15 @@ def test_a_fine_tuned_run_logs_and_registers_its_fine_tuned_network(tmp_path: Pa
     out = tmp_path / "run"
     out.mkdir()
     converted, finetuned = RateRNN(RateRNNConfig(n_units=20), seed=5), RateRNN(RateRNNConfig(n_units=20), seed=6)
-    spiking = SpikingParameters().to_dict()
-    save_rate_model(out / "rate_model.pt", converted, {"task": TASK.name, "trained": True})
+    spiking = SpikingParameters()
+    save_rate_model(out / "rate_model.pt", converted, ModelInfo(task=TASK.name, trained=True))
     save_rate_model(
-        out / "converted_model.pt", converted, {"task": TASK.name, "scaling_factor": 20.0, "spiking": spiking}
+        out / "converted_model.pt", converted, ModelInfo(task=TASK.name, scaling_factor=20.0, spiking=spiking)
     )
     save_rate_model(
         out / "finetuned_model.pt",
         finetuned,
-        {"task": TASK.name, "scaling_factor": 22.0, "spiking": spiking, "finetuned": True},
+        ModelInfo(task=TASK.name, scaling_factor=22.0, spiking=spiking, finetuned=True),
     )
     run_id = client.create_run(experiment).info.run_id
     for file in out.iterdir():
@@ -72,7 +72,7 @@ def test_a_fine_tuned_run_logs_and_registers_its_fine_tuned_network(tmp_path: Pa
     for source in (f"runs:/{run_id}/finetuned_spiking_model", "models:/tuned/1", run_id):
         loaded, stored = load_rate_model(resolve_model_source(source, uri, final, tmp_path / f"dl{len(source)}"))
         _same_weights(finetuned, loaded)
-        assert stored["scaling_factor"] == 22.0 and stored["finetuned"], source
+        assert stored.scaling_factor == 22.0 and stored.finetuned, source
     mlflow.set_tracking_uri(uri)
     model = mlflow.pyfunc.load_model(f"runs:/{run_id}/finetuned_spiking_model")
     assert model.metadata.metadata["scaling_factor"] == 22.0
@@ -97,7 +97,7 @@ def test_models_are_logged_and_found_by_runs_and_models_uris(tmp_path: Path) -> 
         assert path.name == expected, source
         loaded, stored = load_rate_model(path)
         _same_weights(model, loaded)
-    assert stored["scaling_factor"] == 20.0
+    assert stored.scaling_factor == 20.0
 
 
 def test_pyfunc_predicts_the_library_readouts(tmp_path: Path) -> None:
@@ -139,9 +139,9 @@ def test_a_damaged_model_file_is_logged_without_its_time_step_and_refused_on_loa
     uri, client, experiment = _store(tmp_path)
     out = tmp_path / "run"
     out.mkdir()
-    spiking = SpikingParameters().to_dict()
+    spiking = SpikingParameters()
     path = save_rate_model(out / "converted_model.pt", RateRNN(RateRNNConfig(n_units=20), seed=5),
-                           {"task": TASK.name, "scaling_factor": 20.0, "spiking": spiking})  # fmt: skip
+                           ModelInfo(task=TASK.name, scaling_factor=20.0, spiking=spiking))  # fmt: skip
     path.write_bytes(path.read_bytes()[:200])
     run_id = client.create_run(experiment).info.run_id
     (info,) = log_run_models(uri, run_id, out, TASK.name)

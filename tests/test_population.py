@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from spikernn.rate import RateRNN, RateRNNConfig, trial_loss
-from spikernn.rate.fused import stacked_readout
+from spikernn.rate.fused_op import stacked_readout
 from spikernn.rate.training import TrainerConfig, train_population, train_rate_model
 from spikernn.tasks import get_task
 

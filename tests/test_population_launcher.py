@@ -287,7 +287,7 @@ def _member(out: Path, seed: int) -> tuple[dict, dict]:
 def test_an_unreadable_population_checkpoint_is_reported_and_not_resumed(tmp_path: Path, caplog) -> None:
     """A checkpoint cut short (a kill while it was written): no resume, a warning naming the file,
     the file removed so that the population trains from the start."""
-    from spikernn.apps.population import TrainedStore
+    from spikernn.apps.trained_networks import TrainedStore
 
     store = TrainedStore(tmp_path / "populations")
     folder = store.training_folder(["a", "b"])

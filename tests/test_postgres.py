@@ -1,5 +1,8 @@
-"""Sweeps beyond one machine, for real (issue 35): an Optuna study on PostgreSQL shared by two
-workers with output folders of their own (two "hosts"), one of them SIGKILLed mid-trial.
+"""Beyond one machine, for real (issue 35): an Optuna study on PostgreSQL shared by two workers
+with output folders of their own (two "hosts"), one of them SIGKILLed mid-trial; and an MLflow
+tracking server on PostgreSQL with served artifacts, which a run and a population launch log to,
+whose models a third process loads by ``runs:/`` and ``models:/`` URIs, and which is restarted while
+a launch runs.
 
 The test starts a throwaway PostgreSQL cluster of its own (Debian's ``postgresql`` package:
 ``initdb`` and ``pg_ctl`` from ``/usr/lib/postgresql/<version>/bin``; as root it runs them as the
@@ -10,6 +13,7 @@ driver is the ``postgres`` extra (``psycopg``, which SQLAlchemy 2 takes for ``po
 from __future__ import annotations
 
 import glob
+import json
 import os
 import shutil
 import signal
@@ -26,9 +30,10 @@ import pytest
 from mlflow.tracking import MlflowClient
 from optuna.trial import TrialState
 
-from tiny import command_environment
+from servers import MlflowServer
+from tiny import TINY_RUN, command_environment
 
-pytestmark = pytest.mark.long  # trains a model and runs two sweeps (~1-2 min)
+pytestmark = pytest.mark.long  # trains models, runs two sweeps and a population launch (~2-3 min)
 
 STUDY = "shared"
 
@@ -45,7 +50,8 @@ def _as_owner(command: list[str], owner: str | None) -> list[str]:
 
 @pytest.fixture(scope="module")
 def postgres() -> Iterator[str]:
-    """``postgresql://`` URL of a database on a cluster started for these tests (stopped after)."""
+    """``postgresql://`` URL of a cluster started for these tests (stopped after), with the databases
+    ``optuna`` and ``mlflow``: ``<url>/optuna``."""
     binaries = _postgres_bin()
     owner = "postgres" if os.geteuid() == 0 else None  # the server refuses to run as root
     folder = Path(tempfile.mkdtemp(prefix="spikernn-postgres-"))  # pytest's own folders are closed to its user
@@ -61,9 +67,10 @@ def postgres() -> Iterator[str]:
     start = [str(binaries / "pg_ctl"), "-D", str(data), "-o", options, "-l", str(folder / "log"), "-w", "start"]
     subprocess.run(_as_owner(start, owner), check=True, capture_output=True, timeout=120)
     try:
-        create = [str(binaries / "createdb"), "-h", "127.0.0.1", "-p", str(port), "-U", "spikernn", "optuna"]
-        subprocess.run(create, check=True, capture_output=True, timeout=60)
-        yield f"postgresql://spikernn@127.0.0.1:{port}/optuna"
+        for database in ("optuna", "mlflow"):
+            create = [str(binaries / "createdb"), "-h", "127.0.0.1", "-p", str(port), "-U", "spikernn", database]
+            subprocess.run(create, check=True, capture_output=True, timeout=60)
+        yield f"postgresql://spikernn@127.0.0.1:{port}"
     finally:
         stop = [str(binaries / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"]
         subprocess.run(_as_owner(stop, owner), capture_output=True, timeout=120)
@@ -90,6 +97,7 @@ def test_two_hosts_share_a_postgresql_study_and_a_killed_ones_trial_is_run_again
     MLflow's finished child runs, one each."""
     tracking = f"sqlite:///{tmp_path / 'shared' / 'mlflow.db'}"
     (tmp_path / "shared").mkdir()
+    postgres = f"{postgres}/optuna"
     setup = subprocess.run(_sweep(tiny_model, 1, postgres, tracking), capture_output=True, text=True,
                            env=command_environment(tmp_path / "setup"), timeout=600)  # fmt: skip
     assert setup.returncode == 0, setup.stderr[-3000:]
@@ -124,3 +132,94 @@ def test_two_hosts_share_a_postgresql_study_and_a_killed_ones_trial_is_run_again
     done = sorted(int(r.data.tags["optuna_trial"]) for r in children if r.info.status == "FINISHED")
     assert done == sorted(t.number for t in finished)
     assert not [r for r in runs if r.info.status == "RUNNING"]  # the killed trial's run closed too
+
+
+@pytest.fixture
+def mlflow_server(postgres: str, tmp_path: Path) -> Iterator[MlflowServer]:
+    server = MlflowServer(f"{postgres}/mlflow", tmp_path / "served-artifacts", tmp_path / "server.log")
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def _command(name: str, args: list[str], out: Path, server: MlflowServer, **kw) -> subprocess.Popen:
+    argv = [sys.executable, "-m", f"spikernn.apps.{name}", *args, f"logger.tracking_uri={server.url}"]
+    return subprocess.Popen(argv, env=command_environment(out), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, **kw)  # fmt: skip
+
+
+def _finish(proc: subprocess.Popen, timeout: float = 900) -> tuple[str, str]:
+    stdout, stderr = proc.communicate(timeout=timeout)
+    assert proc.returncode == 0, stderr[-3000:]
+    return stdout, stderr
+
+
+def test_an_mlflow_server_on_postgresql_serves_a_run_and_its_models_to_another_process(
+    tmp_path: Path, mlflow_server: MlflowServer
+) -> None:
+    """``spikernn-run`` logs to the server (runs in PostgreSQL, files through the server); a third
+    process with nothing but the server's URL loads the rate and the spiking model by ``runs:/``, the
+    registered one by ``models:/`` and predicts with them; ``spikernn-evaluate`` takes the run id."""
+    stdout, _ = _finish(_command("run", [*TINY_RUN, "logger.register_as=tiny_gonogo"], tmp_path / "a", mlflow_server))
+    summary = json.loads(stdout[stdout.index("{") :])
+    run_id = summary["mlflow_run_id"]
+    assert not (tmp_path / "a" / "mlflow.db").exists()  # nothing went to an embedded store
+    served = {p.name for p in (tmp_path / "served-artifacts").rglob("*")}
+    assert {"converted_model.pt", "rate_model.pt", "summary.json"} <= served  # the files went through the server
+    script = f"""
+import json, mlflow, numpy as np
+from spikernn.tasks import get_task
+import torch
+task = get_task("go_nogo")
+inputs = task.make_trials(2, torch.Generator().manual_seed(0)).inputs.numpy().astype(np.float32)
+out = {{}}
+for uri in ("runs:/{run_id}/rate_model", "runs:/{run_id}/spiking_model", "models:/tiny_gonogo/1"):
+    model = mlflow.pyfunc.load_model(uri)
+    readout = model.predict(inputs, params={{"seed": 1}})
+    out[uri] = [list(readout.shape), bool(np.isfinite(readout).all()), model.metadata.metadata]
+print(json.dumps(out))
+"""
+    env = {**command_environment(tmp_path / "third"), "MLFLOW_TRACKING_URI": mlflow_server.url}
+    third = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=300)
+    assert third.returncode == 0, third.stderr[-3000:]
+    loaded = json.loads(third.stdout.strip().splitlines()[-1])
+    rate, spiking, registered = loaded.values()
+    assert rate[0][0] == 2 and rate[1] and rate[2]["output_step_ms"] == 5.0
+    assert spiking[0][0] == 2 and spiking[1] and spiking[2]["scaling_factor"] == summary["scaling_factor"]
+    assert registered[2] == spiking[2]  # the registered model is the run's spiking network
+    evaluated, _ = _finish(_command("evaluate", [f"source={run_id}", "eval_trials=4"], tmp_path / "b", mlflow_server))
+    evaluation = json.loads(evaluated[evaluated.index("{") :])
+    assert evaluation["scaling_factor"] == summary["scaling_factor"]
+    client = MlflowClient(mlflow_server.url)
+    assert client.get_run(evaluation["mlflow_run_id"]).data.tags["source"] == run_id
+
+
+def test_a_population_launch_survives_a_restart_of_its_mlflow_server(
+    tmp_path: Path, mlflow_server: MlflowServer
+) -> None:
+    """The server is stopped once the launch's parent run exists and started again ~20 s later (its
+    start-up time); MLflow's client retries its requests with back-off meanwhile, so the launch
+    finishes: every job's run and the parent run FINISHED, nothing left RUNNING."""
+    seeds = ["seed=0,1,2", "hydra/launcher=population", "logger.experiment_name=restart"]
+    launch = _command("run", ["-m", *TINY_RUN, *seeds], tmp_path / "launch", mlflow_server)
+    client = MlflowClient(mlflow_server.url)
+    deadline = time.monotonic() + 300
+    while True:
+        experiment = client.get_experiment_by_name("restart")
+        if experiment is not None and client.search_runs([experiment.experiment_id], "tags.command = 'population'"):
+            break
+        assert launch.poll() is None and time.monotonic() < deadline, "the launch made no parent run"
+        time.sleep(0.2)
+    mlflow_server.stop()
+    time.sleep(2)
+    mlflow_server.start()
+    _, stderr = _finish(launch)
+    assert "Connection refused" in stderr  # the launch did meet the stopped server, and retried
+    runs = client.search_runs([experiment.experiment_id])
+    assert sorted((r.data.tags.get("command"), r.info.status) for r in runs) == [
+        ("population", "FINISHED"), *[("spikernn-run", "FINISHED")] * 3
+    ]  # fmt: skip
+    (parent,) = [r for r in runs if r.data.tags.get("command") == "population"]
+    assert parent.data.metrics["jobs_completed"] == 3

@@ -15,11 +15,11 @@ from hydra import compose, initialize_config_dir
 from spikernn import pipeline
 from spikernn.apps.command import validate
 from spikernn.apps.config import config_dir
-from spikernn.io import save_rate_model
+from spikernn.io import ModelInfo, save_rate_model
 from spikernn.pipeline import RunConfig, run_pipeline, score_rate_model, write_summary
 from spikernn.rate import RateRNN, RateRNNConfig
 from spikernn.results import TrainResult
-from spikernn.science import flag_failures, warning_tags
+from spikernn.science_checks import flag_failures, warning_tags
 from spikernn.tasks import get_task
 from spikernn.validation import ConfigError
 
@@ -122,7 +122,9 @@ def test_run_does_not_convert_an_untrained_network_unless_asked(tmp_path: Path, 
 
 def test_convert_refuses_an_untrained_model_unless_asked(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.delenv("SPIKERNN_ALLOW_UNTRAINED", raising=False)
-    path = save_rate_model(tmp_path / "m.pt", RateRNN(RateRNNConfig(n_units=10)), {"task": "go_nogo", "trained": False})
+    path = save_rate_model(
+        tmp_path / "m.pt", RateRNN(RateRNNConfig(n_units=10)), ModelInfo(task="go_nogo", trained=False)
+    )
     base = [f"source={path}", f"paths.output_dir={tmp_path / 'out'}"]
     with initialize_config_dir(config_dir=config_dir(), version_base=None):
         refused = compose("convert", overrides=base)

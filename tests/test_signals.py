@@ -72,7 +72,7 @@ def test_training_resumes_after_sigterm(tmp_path: Path) -> None:
 
 LOST_IN_DEL = """
 import time
-from spikernn.tracking.signals import Interrupted, acknowledge, interruptible
+from spikernn.interrupts import Interrupted, acknowledge, interruptible
 class Slow:
     def __del__(self):
         time.sleep(1.0)  # the signal lands here: Python prints "Exception ignored" and goes on
@@ -102,7 +102,7 @@ def test_an_interruption_lost_in_a_destructor_is_raised_again() -> None:
 INTERRUPTED_WRITE = """
 import sys
 from mlflow.tracking import MlflowClient
-from spikernn.tracking.signals import Interrupted, acknowledge, interruptible
+from spikernn.interrupts import Interrupted, acknowledge, interruptible
 client = MlflowClient(f"sqlite:///{sys.argv[1]}")
 run_id = client.create_run(client.create_experiment("writes")).info.run_id
 with interruptible():
@@ -136,7 +136,7 @@ import os, signal, sys, time, traceback
 from mlflow.tracking import MlflowClient
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
-from spikernn.tracking.signals import Interrupted, acknowledge, interruptible
+from spikernn.interrupts import Interrupted, acknowledge, interruptible
 client = MlflowClient(f"sqlite:///{sys.argv[1]}")
 run_id = client.create_run(client.create_experiment("writes")).info.run_id
 armed = []

@@ -9,7 +9,7 @@ from hydra import compose, initialize_config_dir
 
 from spikernn.apps.command import validate
 from spikernn.apps.config import config_dir
-from spikernn.io import save_rate_model
+from spikernn.io import ModelInfo, save_rate_model
 from spikernn.pipeline import evaluate_stage
 from spikernn.rate import RateRNN, RateRNNConfig
 from spikernn.spiking import Stimulation
@@ -18,7 +18,7 @@ from spikernn.tasks import get_task
 
 def _converted(tmp_path: Path) -> Path:
     model = RateRNN(RateRNNConfig(n_units=20), seed=0)
-    return save_rate_model(tmp_path / "converted_model.pt", model, {"task": "go_nogo", "scaling_factor": 30.0})
+    return save_rate_model(tmp_path / "converted_model.pt", model, ModelInfo(task="go_nogo", scaling_factor=30.0))
 
 
 def test_stimulation_from_the_command_line_reaches_the_evaluation(tmp_path: Path) -> None:

@@ -5,18 +5,16 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import stat
 import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 from mlflow.tracking import MlflowClient
 from mlflow.utils.file_utils import local_file_uri_to_path
 
+from servers import MlflowServer
 from spikernn.apps.runner import without_unused
 from spikernn.results import (
     ConversionResult,
@@ -28,7 +26,7 @@ from spikernn.results import (
     TrainResult,
     tracking_record,
 )
-from spikernn.science import flag_failures
+from spikernn.science_checks import flag_failures
 from spikernn.tracking import LoggerConfig, TrackedRun, flatten
 from spikernn.transfer_config import SIGMOID_GRID
 
@@ -311,43 +309,15 @@ def test_crash_in_a_command_marks_the_run_failed(tmp_path: Path) -> None:
     assert {"rate_model.pt", "training.png"} <= {a.path for a in client.list_artifacts(logged.info.run_id)}
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture
 def mlflow_server(tmp_path: Path):
     """A real `mlflow server` on 127.0.0.1 with a SQLite backend and served artifacts."""
-    port = _free_port()
-    mlflow_bin = Path(sys.executable).with_name("mlflow")
-    proc = subprocess.Popen(
-        [
-            str(mlflow_bin), "server",
-            "--backend-store-uri", f"sqlite:///{tmp_path / 'server.db'}",
-            "--artifacts-destination", str(tmp_path / "server-artifacts"),
-            "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
+    server = MlflowServer(f"sqlite:///{tmp_path / 'server.db'}", tmp_path / "server-artifacts", tmp_path / "server.log")
+    server.start()
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/health", timeout=2) as response:
-                    if response.status == 200:
-                        break
-            except OSError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError("mlflow server did not start") from None
-                time.sleep(0.5)
-        yield url
+        yield server.url
     finally:
-        proc.terminate()
-        proc.wait(timeout=30)
+        server.stop()
 
 
 def test_pipeline_against_a_real_mlflow_server(tmp_path: Path, mlflow_server: str) -> None:

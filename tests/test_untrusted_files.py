@@ -16,7 +16,7 @@ import pytest
 import scipy.io
 import torch
 
-from spikernn.io import export_mat, import_mat, load_rate_model, save_rate_model
+from spikernn.io import ModelInfo, export_mat, import_mat, load_rate_model, save_rate_model
 from spikernn.io.mat5 import read_mat5
 from spikernn.io.mat_format import REQUIRED_KEYS
 from spikernn.rate import RateRNN, RateRNNConfig
@@ -271,6 +271,18 @@ def test_pickle_with_code_is_refused_without_advising_weights_only_false(tmp_pat
         (lambda p: p["config"].__setitem__("bogus", 1), "its model config is invalid"),
         (lambda p: p.__setitem__("extra", [1]), "must be dicts"),
         (lambda p: p.__setitem__("format", "other/1"), "is not a spikernn rate model file"),
+        # what the file says about the network (spikernn.io.ModelInfo), each value checked for its type
+        (lambda p: p["extra"].__setitem__("task", 5), "stored task must be text"),
+        (lambda p: p["extra"].__setitem__("trained", "yes"), "stored trained must be true or false"),
+        (lambda p: p["extra"].__setitem__("scaling_factor", "25"), "stored scaling_factor must be a number"),
+        (lambda p: p["extra"].__setitem__("scaling_factor", True), "stored scaling_factor must be a number"),
+        (lambda p: p["extra"].__setitem__("scaling_factor", float("nan")), "finite number > 0"),
+        (lambda p: p["extra"].__setitem__("scaling_factor", -3.0), "finite number > 0"),
+        (lambda p: p["extra"].__setitem__("spiking", [0.05]), "spiking parameters must be a dict"),
+        (lambda p: p["extra"].__setitem__("spiking", {"dt_ms": "fast"}), "stored spiking.dt_ms must be float"),
+        (lambda p: p["extra"].__setitem__("spiking", {"bogus_ms": 1.0}), "unknown spiking parameter"),
+        (lambda p: p["extra"].__setitem__("spiking", {"dt_ms": -1.0}), "spiking parameters are invalid"),
+        (lambda p: p["extra"].__setitem__("finetuned", 1), "stored finetuned must be true or false"),
     ],
 )
 def test_damaged_torch_files_are_refused(tmp_path: Path, edit, message: str) -> None:
@@ -284,7 +296,7 @@ def test_damaged_torch_files_are_refused(tmp_path: Path, edit, message: str) -> 
 
 
 def test_fuzzed_torch_files_only_raise_the_projects_error(tmp_path: Path) -> None:
-    path = save_rate_model(tmp_path / "m.pt", RateRNN(RateRNNConfig(n_units=N), seed=0), {"task": "go_nogo"})
+    path = save_rate_model(tmp_path / "m.pt", RateRNN(RateRNNConfig(n_units=N), seed=0), ModelInfo(task="go_nogo"))
     base, rng = path.read_bytes(), random.Random(2)
     target = tmp_path / "x.pt"
     for _ in range(60):

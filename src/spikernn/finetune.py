@@ -33,7 +33,7 @@ import math
 import resource
 import time
 import warnings
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pytorch_lightning as pl
@@ -42,12 +42,12 @@ from torch import nn
 from torch.utils.data import DataLoader, IterableDataset
 
 from spikernn.finetune_config import FinetuneConfig
-from spikernn.io import save_rate_model
+from spikernn.io import ModelInfo, save_rate_model
 from spikernn.io.files import FINETUNED_MODEL_FILE
 from spikernn.plots.figures import plot_finetuning, plot_readouts
 from spikernn.plots.style import SavedFigure
 from spikernn.rate import RateRNN
-from spikernn.results import EvaluationResult, FinetuneResult
+from spikernn.results import EvaluationResult, FinetuneHistory, FinetuneRecord, FinetuneResult, ValidationHistory
 from spikernn.scoring import Stream, evaluate_spiking, phase
 from spikernn.spiking import SpikingParameters
 from spikernn.spiking.differentiable import simulate_surrogate
@@ -179,8 +179,8 @@ class SpikingFinetuneModule(pl.LightningModule):
         self.eval_params = eval_params
         self.noise_generator = Stream.FINETUNE_NOISE.generator(seed)
         self.validation_seed = seed + Stream.FINETUNE_VALIDATION
-        self.history: dict[str, list] = {"batch": [], "loss": [], "task_loss": [], "rate_hz": [], "scaling_factor": []}
-        self.validation: dict[str, list] = {"batch": [], "accuracy": []}
+        self.history = FinetuneHistory()
+        self.validation = ValidationHistory()
         self.best: tuple[float, int, dict] | None = None
 
     def training_step(self, batch: Trials, batch_idx: int) -> torch.Tensor:
@@ -191,11 +191,11 @@ class SpikingFinetuneModule(pl.LightningModule):
         rates = out.firing_rates_hz()
         penalty = torch.relu(rates - self.cfg.max_rate_hz).square().mean()
         loss = task_loss + self.cfg.rate_penalty * penalty
-        self.history["batch"].append(batch_idx + 1)
-        self.history["loss"].append(loss.item())
-        self.history["task_loss"].append(task_loss.item())
-        self.history["rate_hz"].append(rates.mean().item())
-        self.history["scaling_factor"].append(self.net.scaling_factor)
+        self.history.batch.append(batch_idx + 1)
+        self.history.loss.append(loss.item())
+        self.history.task_loss.append(task_loss.item())
+        self.history.rate_hz.append(rates.mean().item())
+        self.history.scaling_factor.append(self.net.scaling_factor)
         return loss
 
     def validate(self, batches_done: int) -> float:
@@ -206,9 +206,9 @@ class SpikingFinetuneModule(pl.LightningModule):
         trials = self.task.make_trials(self.cfg.validation_trials, generator)
         result = network.simulate(trials.inputs, factor, generator=generator)
         accuracy = self.task.accuracy(result.readout, trials.labels, self.eval_params.dt_ms, "spiking")
-        self.validation["batch"].append(batches_done)
-        self.validation["accuracy"].append(accuracy)
-        loss = f", loss {self.history['loss'][-1]:.4f}" if self.history["loss"] else ""
+        self.validation.batch.append(batches_done)
+        self.validation.accuracy.append(accuracy)
+        loss = f", loss {self.history.loss[-1]:.4f}" if self.history.loss else ""
         log.info(f"fine-tuning: batch {batches_done}: validation accuracy {accuracy:.3f}, s {factor:.3f}{loss}")
         if self.best is None or accuracy > self.best[0]:
             self.best = (accuracy, batches_done, copy.deepcopy(self.net.state_dict()))
@@ -234,6 +234,17 @@ class SpikingFinetuneModule(pl.LightningModule):
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": cosine, "interval": "step"}}
 
 
+@dataclass
+class FinetunedNetwork:
+    """What :func:`finetune_network` returns: the kept network (a rate model's format), its factor
+    s, how training went, and the training's wall time (s)."""
+
+    model: RateRNN
+    scaling_factor: float
+    record: FinetuneRecord
+    seconds: float
+
+
 def finetune_network(
     model: RateRNN,
     task: Task,
@@ -242,9 +253,9 @@ def finetune_network(
     cfg: FinetuneConfig,
     seed: int,
     callbacks: list | None = None,
-) -> tuple[RateRNN, float, dict]:
+) -> FinetunedNetwork:
     """Fine-tune the converted ``model`` at ``factor``; returns the best fine-tuned model (by the
-    fused-kernel validation accuracy), its factor and the training record."""
+    fused-kernel validation accuracy), its factor and how training went."""
     check_factor("scaling_factor", factor)
     pl.seed_everything(seed, workers=True, verbose=False)
     params = training_parameters(spiking, cfg.train_dt_ms, task.step_ms)
@@ -279,16 +290,10 @@ def finetune_network(
     best_accuracy, best_batch, state = module.best
     net.load_state_dict(state)
     finetuned, new_factor = net.export()
-    record = {
-        "train_dt_ms": cfg.train_dt_ms,
-        "batches": len(module.history["batch"]),
-        "best_batch": best_batch,
-        "validation_accuracy": best_accuracy,
-        "training_seconds": round(seconds, 2),
-        "history": module.history,
-        "validation": module.validation,
-    }
-    return finetuned, new_factor, record
+    record = FinetuneRecord(
+        cfg.train_dt_ms, len(module.history.batch), best_batch, best_accuracy, module.history, module.validation
+    )
+    return FinetunedNetwork(finetuned, new_factor, record, round(seconds, 2))
 
 
 def peak_rss_mib() -> float:
@@ -322,7 +327,8 @@ def finetune_stage(
         Stream.EVALUATION.generator(seed),
         phase(progress, "evaluation before fine-tuning"),
     )
-    finetuned, new_factor, record = finetune_network(model, task, spiking, factor, cfg, seed, callbacks)
+    tuned = finetune_network(model, task, spiking, factor, cfg, seed, callbacks)
+    finetuned, new_factor, record = tuned.model, tuned.scaling_factor, tuned.record
     after = evaluate_spiking(
         to_spiking(finetuned, spiking, input_step_ms=task.step_ms),
         task,
@@ -331,26 +337,26 @@ def finetune_stage(
         Stream.EVALUATION.generator(seed),
         phase(progress, "evaluation after fine-tuning"),
     )
-    extra = {"task": task.name, "scaling_factor": new_factor, "spiking": spiking.to_dict(), "finetuned": True}
-    save_rate_model(out_dir / model_file, finetuned, extra)
+    info = ModelInfo(task=task.name, scaling_factor=new_factor, spiking=spiking, finetuned=True)
+    save_rate_model(out_dir / model_file, finetuned, info)
     drawn = []
     if figures:
         drawn = [
             plot_finetuning(
-                out_dir / "finetuning.png", record["history"], record["validation"], record["best_batch"],
+                out_dir / "finetuning.png", record.history, record.validation, record.best_batch,
                 before.lif_accuracy, after.lif_accuracy,
             ),
             readouts_before_after(out_dir, model, finetuned, task, spiking, (factor, new_factor), seed),
         ]  # fmt: skip
     return FinetuneResult(
-        finetune=cfg.to_dict(),
-        spiking=spiking.to_dict(),
+        finetune=cfg,
+        spiking=spiking,
         scaling_factor_before=factor,
         lif_accuracy_before=before.lif_accuracy,
         lif_exc_hz_before=before.lif_exc_hz,
         lif_inh_hz_before=before.lif_inh_hz,
         evaluation=EvaluationResult(
-            spiking=spiking.to_dict(),
+            spiking=spiking,
             scaling_factor=new_factor,
             lambda_=1.0 / new_factor,
             eval_trials=eval_trials,
@@ -358,7 +364,7 @@ def finetune_stage(
         ),  # fmt: skip
         tau_d_ms_mean_after=finetuned.taus_ms().mean().item(),
         finetune_seconds=round(time.perf_counter() - start, 2),
-        finetune_training_seconds=record.pop("training_seconds"),
+        finetune_training_seconds=tuned.seconds,
         peak_rss_mib=round(peak_rss_mib(), 1),
         finetune_record=record,
         figures=[figure.name for figure in drawn],

@@ -18,7 +18,7 @@ from pathlib import Path
 import torch
 
 from spikernn.finetune import finetune_stage
-from spikernn.io import export_mat, save_rate_model
+from spikernn.io import ModelInfo, export_mat, save_rate_model
 from spikernn.io.files import CONVERTED_MODEL_FILE, MAT_FILE, RATE_MODEL_FILE, SUMMARY_FILE
 from spikernn.plots import SavedFigure, plot_accuracy_by_factor, plot_raster, plot_readouts, plot_training
 from spikernn.rate import RateRNN
@@ -28,10 +28,11 @@ from spikernn.results import (
     EvaluationResult,
     RateModelResult,
     RunResult,
+    TrainingHistory,
     TrainResult,
 )
 from spikernn.run_config import ConversionSettings, EvaluationSettings, RunConfig
-from spikernn.science import flag_failures, json_safe, warn
+from spikernn.science_checks import flag_failures, json_safe, warn
 from spikernn.scoring import Progress, Stream, evaluate_rate, evaluate_spiking, phase
 from spikernn.spiking import SpikingRNN, Stimulation
 from spikernn.tasks import Task, condition_slug, get_task
@@ -85,7 +86,7 @@ def train_stage(
         seconds, population = time.perf_counter() - start, 1
     else:
         model, record, seconds, population = trained.model, trained.record, trained.seconds, trained.population_size
-    save_rate_model(out_dir / RATE_MODEL_FILE, model, {"task": task.name, "trained": record.trained})
+    save_rate_model(out_dir / RATE_MODEL_FILE, model, ModelInfo(task=task.name, trained=record.trained))
     export_mat(out_dir / MAT_FILE, model)
     drawn = []
     if figures and record.trials_seen:
@@ -110,12 +111,7 @@ def train_stage(
         trials_to_criterion=record.trials_to_criterion,
         training_seconds=round(seconds, 2),
         population_size=population,
-        training_history={
-            "trials": record.trials_seen,
-            "train_loss": record.train_loss,
-            "eval_loss": record.eval_loss,
-            "eval_accuracy": record.eval_accuracy,
-        },
+        training_history=TrainingHistory(record.trials_seen, record.train_loss, record.eval_loss, record.eval_accuracy),
         figures=[p.name for p in drawn],
         models=[RATE_MODEL_FILE, MAT_FILE],
     )
@@ -201,7 +197,7 @@ def _evaluate_converted(
             out_dir, model, network, task, factor, Stream.EXAMPLES.generator(settings.seed), stimulation
         )
     return EvaluationResult(
-        spiking=settings.spiking.to_dict(),
+        spiking=settings.spiking,
         scaling_factor=factor,
         lambda_=1.0 / factor,
         eval_trials=settings.eval_trials,
@@ -256,7 +252,7 @@ def convert_stage(
             )
         )
     result = ConversionResult(
-        spiking=spiking.to_dict(),
+        spiking=spiking,
         scaling_factor=best,
         search_trials_per_factor=search.trials_per_factor,
         search_trials=search.trials_simulated,
@@ -269,8 +265,9 @@ def convert_stage(
     if search.stopped_early:
         return result
     result.evaluation = _evaluate_converted(model, network, task, best, settings, out_dir, progress, figures=figures)
-    extra = {"task": task.name, "scaling_factor": best, "spiking": spiking.to_dict()}
-    save_rate_model(out_dir / CONVERTED_MODEL_FILE, model, extra)
+    save_rate_model(
+        out_dir / CONVERTED_MODEL_FILE, model, ModelInfo(task=task.name, scaling_factor=best, spiking=spiking)
+    )
     export_mat(
         out_dir / MAT_FILE,
         model,
@@ -281,7 +278,7 @@ def convert_stage(
 
 
 def write_summary(out_dir: Path, summary: dict) -> None:
-    """Flag the scientific failures the summary shows (``science.flag_failures``: a logged warning
+    """Flag the scientific failures the summary shows (``science_checks.flag_failures``: a logged warning
     each, codes in ``summary["warnings"]``), then write ``summary.json`` into the run folder with
     NaN/Inf as null."""
     flag_failures(summary)

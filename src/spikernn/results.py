@@ -16,6 +16,8 @@ import typing
 from dataclasses import dataclass, field
 from typing import Any
 
+from spikernn.finetune_config import FinetuneConfig
+from spikernn.spiking.parameters import SpikingParameters
 from spikernn.tasks import condition_slug
 
 ROLE = "mlflow"
@@ -61,7 +63,7 @@ class Result:
             elif "kind" in f.metadata:  # an optional stage that did not run: its keys, null
                 _join(out, dict.fromkeys(f.metadata["kind"].keys()))
             else:
-                _join(out, {f.metadata.get("name") or f.name: value})
+                _join(out, {f.metadata.get("name") or f.name: _plain(value)})
         return out
 
     @classmethod
@@ -77,6 +79,13 @@ class Result:
             else:
                 names.append(f.metadata.get("name") or f.name)
         return names
+
+
+def _plain(value: Any) -> Any:
+    """A record (a plain dataclass: settings, a history) as the dict ``summary.json`` holds."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return dataclasses.asdict(value)
+    return value
 
 
 def _join(out: dict, part: dict) -> None:
@@ -170,6 +179,49 @@ class RateModelResult(Result):
 
 
 @dataclass
+class TrainingHistory:
+    """The stopping rule's evaluations during training, one entry each: trials seen so far, the
+    training loss, and the loss and accuracy on the evaluation trials."""
+
+    trials: list[int] = field(default_factory=list)
+    train_loss: list[float] = field(default_factory=list)
+    eval_loss: list[float] = field(default_factory=list)
+    eval_accuracy: list[float] = field(default_factory=list)
+
+
+@dataclass
+class FinetuneHistory:
+    """Fine-tuning, one entry per batch: the loss, its task part, the mean rate (Hz), the factor s."""
+
+    batch: list[int] = field(default_factory=list)
+    loss: list[float] = field(default_factory=list)
+    task_loss: list[float] = field(default_factory=list)
+    rate_hz: list[float] = field(default_factory=list)
+    scaling_factor: list[float] = field(default_factory=list)
+
+
+@dataclass
+class ValidationHistory:
+    """Fine-tuning's validations (fused kernel, fresh trials): after how many batches, the accuracy."""
+
+    batch: list[int] = field(default_factory=list)
+    accuracy: list[float] = field(default_factory=list)
+
+
+@dataclass
+class FinetuneRecord:
+    """How fine-tuning went: its time step (ms), batches run, the batch whose state was kept and its
+    validation accuracy, and the curves."""
+
+    train_dt_ms: float
+    batches: int
+    best_batch: int
+    validation_accuracy: float
+    history: FinetuneHistory
+    validation: ValidationHistory
+
+
+@dataclass
 class TrainResult(Result):
     """``train_stage``: the trained rate network, how training went, and its files."""
 
@@ -179,7 +231,7 @@ class TrainResult(Result):
     trials_to_criterion: int | None = metric()
     training_seconds: float = metric()
     population_size: int = tag()
-    training_history: dict = field(default_factory=dict)  # per evaluation: trials, losses, accuracy
+    training_history: TrainingHistory = field(default_factory=TrainingHistory)
     figures: list[str] = files()
     models: list[str] = files()
 
@@ -217,7 +269,7 @@ class SpikingScore(Result):
 class EvaluationResult(Result):
     """``evaluate_stage``: the converted network scored at ``scaling_factor``, and example figures."""
 
-    spiking: dict  # the spiking parameters used
+    spiking: SpikingParameters  # the spiking parameters used
     scaling_factor: float = metric()
     lambda_: float = tag(name="lambda")
     eval_trials: int = tag()
@@ -230,7 +282,7 @@ class ConversionResult(Result):
     """``convert_stage``: the factor search (``pruned``: stopped by a sweep's pruner, then nothing
     was evaluated) and the evaluation at the best factor."""
 
-    spiking: dict  # the spiking parameters used
+    spiking: SpikingParameters  # the spiking parameters used
     scaling_factor: float = metric()
     search_trials_per_factor: int = tag()  # adaptive search: the chosen factor's trials
     search_trials: int = metric()  # trials the search simulated, all factors together
@@ -247,8 +299,8 @@ class ConversionResult(Result):
 class FinetuneResult(Result):
     """``finetune_stage``: the network before and after surrogate-gradient fine-tuning (same trials)."""
 
-    finetune: dict  # the fine-tuning settings
-    spiking: dict
+    finetune: FinetuneConfig  # the fine-tuning settings
+    spiking: SpikingParameters
     scaling_factor_before: float = metric()
     lif_accuracy_before: float = metric()
     lif_exc_hz_before: float = metric()
@@ -258,7 +310,7 @@ class FinetuneResult(Result):
     finetune_seconds: float = metric()
     finetune_training_seconds: float = metric()
     peak_rss_mib: float = metric()
-    finetune_record: dict = field(default_factory=dict)  # loss and validation accuracy per batch
+    finetune_record: FinetuneRecord | None = None  # loss and validation accuracy per batch
     figures: list[str] = files()
     models: list[str] = files()
 
@@ -276,5 +328,5 @@ class RunResult(Result):
     conversion: ConversionResult | None = optional(ConversionResult)  # the final network's (not fine-tuned)
     transfer: ConversionResult | None = optional(ConversionResult, prefix="transfer")  # one that was fine-tuned
     finetune: FinetuneResult | None = optional(FinetuneResult)
-    warnings: list[str] = field(default_factory=list)  # codes of science.warn, e.g. "untrained"
+    warnings: list[str] = field(default_factory=list)  # codes of science_checks.warn, e.g. "untrained"
     warning_messages: dict[str, str] = field(default_factory=dict)

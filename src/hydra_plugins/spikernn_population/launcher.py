@@ -132,7 +132,7 @@ class PopulationLauncher(Launcher):
 
     def launch(self, job_overrides: Sequence[Sequence[str]], initial_job_idx: int) -> Sequence[JobReturn]:
         from spikernn.apps.command import refuse
-        from spikernn.tracking.signals import acknowledge, deferred, interrupt_signal, interruptible
+        from spikernn.interrupts import acknowledge, deferred, interrupt_signal, interruptible
         from spikernn.validation import ConfigError
 
         setup_globals()
@@ -272,7 +272,7 @@ class PopulationLauncher(Launcher):
 
     def _train(self, group: list[_Job]) -> None:
         """Train the group's networks (those not kept by an earlier launch), keep them, hand them over."""
-        from spikernn.apps.population import TrainedStore, hand_over, member_key
+        from spikernn.apps.trained_networks import TrainedStore, hand_over, member_key
         from spikernn.rate.training import train_population
         from spikernn.tasks import get_task
 

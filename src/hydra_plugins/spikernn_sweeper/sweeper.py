@@ -373,9 +373,9 @@ class ResumableStudySweep:
         return sampler, self.impl.n_trials
 
     def sweep(self, arguments: list[str]) -> None:
+        from spikernn.interrupts import Interrupted, acknowledge, deferred, interrupt_signal, interruptible
         from spikernn.sweeps.names import name_metrics  # the package, imported once Hydra runs
         from spikernn.sweeps.parent_run import SweepParentRun, trial_runs
-        from spikernn.tracking.signals import Interrupted, acknowledge, deferred, interrupt_signal, interruptible
 
         quiet_optuna()
         impl = self.impl

@@ -19,6 +19,7 @@ from spikernn.apps import schemas
 from spikernn.finetune_config import FinetuneConfig
 from spikernn.io.files import CONVERTED_MODEL_FILE, FINETUNED_MODEL_FILE, RATE_MODEL_FILE
 from spikernn.io.mat5 import format_bytes
+from spikernn.io.model_info import ModelInfo
 from spikernn.rate.config import MAX_UNITS, RateRNNConfig
 from spikernn.rate.trainer_config import TrainerConfig
 from spikernn.run_config import BOOKKEEPING, RunConfig
@@ -311,7 +312,7 @@ class ModelSource:
     source: str
     model: RateRNN
     task: Task
-    stored: dict  # the model file's extra values: task, scaling factor, spiking parameters …
+    stored: ModelInfo  # what the model file says: task, scaling factor, spiking parameters …
 
 
 def load_model_source(raw: dict, artifacts: tuple[str, ...]) -> ModelSource:
@@ -330,14 +331,12 @@ def load_model_source(raw: dict, artifacts: tuple[str, ...]) -> ModelSource:
             if path.suffix.lower() == ".mat":
                 if wanted is None:
                     raise ConfigError("task is required with a .mat source (task=go_nogo, xor or mante)")
-                model, stored = model_files.import_mat(path), {}
+                model, stored = model_files.import_mat(path), ModelInfo()
             else:
                 model, stored = model_files.load_rate_model(path)
         except ModelFileError as err:
             raise ModelFileError(f"source: {err}") from None
-    saved_task = stored.get("task")
-    if saved_task is not None and not isinstance(saved_task, str):
-        raise ModelFileError(f"source: {source} stores a task that is not text ({saved_task!r})")
+    saved_task = stored.task
     if wanted is not None and saved_task is not None and wanted.name != saved_task:
         raise ConfigError(f"task: the model in {source} was trained on {saved_task!r}, not {wanted.name!r}")
     if wanted is None and saved_task is not None and saved_task not in TASK_CONFIGS:
@@ -382,7 +381,7 @@ def build_convert_config(raw: dict) -> ConvertConfig:
         raise ConfigError(f"allow_untrained must be true or false, got {allow_untrained!r}")
     source = load_model_source(raw, (RATE_MODEL_FILE, CONVERTED_MODEL_FILE))
     check_dt(spiking, source.task.config)
-    if source.stored.get("trained") is False and not allow_untrained:
+    if source.stored.trained is False and not allow_untrained:
         raise ConfigError(
             f"source: the rate model in {source.source} did not meet the training criterion (trained: false); "
             "converting it is refused (allow_untrained=true converts it anyway)"
@@ -409,17 +408,12 @@ def build_evaluate_config(raw: dict) -> EvaluateConfig:
     source = load_model_source(raw, (FINETUNED_MODEL_FILE, CONVERTED_MODEL_FILE))  # a run's final network first
     factor = raw.get("scaling_factor")
     if factor is None:  # not `or`: a given 0 must be refused below, not replaced by the stored factor
-        factor = source.stored.get("scaling_factor")
+        factor = source.stored.scaling_factor
     if factor is None:
         raise ConfigError("scaling_factor is required: the model file stores none (give scaling_factor=…)")
     check_factor("scaling_factor", factor)
-    stored_spiking = source.stored.get("spiking") or {}
-    if not isinstance(stored_spiking, dict):
-        raise ModelFileError(f"source: {source.source} stores spiking parameters that are not a dict")
+    stored_spiking = {} if source.stored.spiking is None else source.stored.spiking.to_dict()
     overrides = {k: v for k, v in (raw.get("spiking") or {}).items() if v is not None}
-    unknown = sorted(set(stored_spiking) - {f.name for f in dataclasses.fields(SpikingParameters)})
-    if unknown:
-        raise ModelFileError(f"source: {source.source} stores unknown spiking parameter(s) {', '.join(unknown)}")
     spiking = typed(SpikingParameters, "spiking", {**stored_spiking, **overrides})
     check_dt(spiking, source.task.config)
     stimulation = raw.get("stimulation")

@@ -3,7 +3,7 @@
 A run is tagged with its ``job_key``; ``hydra/launcher=population`` skips a job whose key a
 FINISHED run of the same MLflow experiment already carries (a launch resumed after an interrupt).
 Trained networks kept by the launcher are keyed by the part of the code that decides them
-(``spikernn.apps.population.member_key``).
+(``spikernn.apps.trained_networks.member_key``).
 """
 
 from __future__ import annotations

@@ -20,8 +20,8 @@ if TYPE_CHECKING:
 
 
 def run_all(cfg: RunConfig, ctx: CommandContext) -> RunResult:
-    from spikernn.apps.population import training_source
     from spikernn.apps.runner import log_finetuning_curves
+    from spikernn.apps.trained_networks import training_source
     from spikernn.pipeline import run_pipeline
 
     member, callbacks = training_source(ctx.run)

@@ -19,14 +19,14 @@ from omegaconf import DictConfig
 from spikernn.apps.config import ConvertConfig, EvaluateConfig, build_tracking, plain
 from spikernn.apps.identity import job_key
 from spikernn.apps.progress import PhaseProgress
+from spikernn.interrupts import Interrupted, acknowledge, interruptible
 from spikernn.pipeline import score_rate_model, write_summary
-from spikernn.results import Result, SourceResult, metric, metrics_by_model_file, tracking_record
+from spikernn.results import FinetuneRecord, Result, SourceResult, metric, metrics_by_model_file, tracking_record
 from spikernn.run_config import BOOKKEEPING, RunConfig
-from spikernn.science import warning_tags
+from spikernn.science_checks import warning_tags
 from spikernn.sweeps import TrialLink
 from spikernn.tracking import TrackedRun
 from spikernn.tracking.models import MODEL_FILE_OF, log_run_models
-from spikernn.tracking.signals import Interrupted, acknowledge, interruptible
 from spikernn.validation import ConfigError
 
 log = logging.getLogger(__name__)
@@ -191,12 +191,11 @@ def _discard_empty_run_dir(out_dir: Path) -> None:
         shutil.rmtree(out_dir)
 
 
-def log_finetuning_curves(ctx: CommandContext, record: dict) -> None:
+def log_finetuning_curves(ctx: CommandContext, record: FinetuneRecord) -> None:
     """Fine-tuning's training loss and validation accuracy as MLflow metric histories (step = batch):
     ``finetune_loss``, ``finetune_validation_accuracy``."""
-    history, validation = record["history"], record["validation"]
-    ctx.run.log_series("finetune_loss", history["batch"], history["loss"])
-    ctx.run.log_series("finetune_validation_accuracy", validation["batch"], validation["accuracy"])
+    ctx.run.log_series("finetune_loss", record.history.batch, record.history.loss)
+    ctx.run.log_series("finetune_validation_accuracy", record.validation.batch, record.validation.accuracy)
 
 
 def log_result(run: TrackedRun, result: Result, summary: dict, model_ids: dict[str, str] | None = None) -> None:

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 
 
 def train(cfg: RunConfig, ctx: CommandContext) -> TrainResult:
-    from spikernn.apps.population import training_source
+    from spikernn.apps.trained_networks import training_source
     from spikernn.pipeline import train_stage
 
     member, callbacks = training_source(ctx.run)

@@ -5,5 +5,9 @@ import lazy_loader as lazy
 
 __getattr__, __dir__, __all__ = lazy.attach(
     __name__,
-    submod_attrs={"mat_format": ["export_mat", "import_mat"], "torch_format": ["load_rate_model", "save_rate_model"]},
+    submod_attrs={
+        "mat_format": ["export_mat", "import_mat"],
+        "model_info": ["ModelInfo"],
+        "torch_format": ["load_rate_model", "read_info", "save_rate_model"],
+    },
 )

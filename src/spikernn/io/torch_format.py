@@ -11,6 +11,7 @@ import torch
 
 from spikernn.io.atomic import write_atomically
 from spikernn.io.mat5 import format_bytes
+from spikernn.io.model_info import ModelInfo
 from spikernn.rate import RateRNN, RateRNNConfig
 from spikernn.rate.config import MAX_UNITS
 from spikernn.validation import ConfigError, ModelFileError
@@ -18,9 +19,10 @@ from spikernn.validation import ConfigError, ModelFileError
 FORMAT = "spikernn.rate_rnn/1"
 
 
-def save_rate_model(path: str | os.PathLike, model: RateRNN, extra: dict | None = None) -> Path:
-    """Save ``model`` (config + state) and ``extra`` (plain values: task, scaling factor …)."""
-    payload = {"format": FORMAT, "config": model.config.to_dict(), "state": model.state_dict(), "extra": extra or {}}
+def save_rate_model(path: str | os.PathLike, model: RateRNN, info: ModelInfo | None = None) -> Path:
+    """Save ``model`` (config + state) and what ``info`` says about it (task, scaling factor …)."""
+    extra = (info or ModelInfo()).to_extra()
+    payload = {"format": FORMAT, "config": model.config.to_dict(), "state": model.state_dict(), "extra": extra}
     return write_atomically(path, lambda tmp: torch.save(payload, tmp))
 
 
@@ -46,12 +48,12 @@ def _read_payload(path: Path) -> object:
         ) from None
 
 
-def read_extra(path: str | os.PathLike) -> dict:
-    """A model file's ``extra`` values (task, scaling factor, spiking parameters) without building
-    or checking its model: for describing a file this process wrote, not for loading one."""
+def read_info(path: str | os.PathLike) -> ModelInfo:
+    """What a model file says about its network (task, scaling factor, spiking parameters), checked,
+    without building or checking its model: for describing a file, not for loading one."""
     payload = _read_payload(Path(path))
     extra = payload.get("extra") if isinstance(payload, dict) else None
-    return extra if isinstance(extra, dict) else {}
+    return ModelInfo.from_extra(extra if isinstance(extra, dict) else {}, path)
 
 
 def check_model_state(path: Path, model: RateRNN, state: object) -> dict:
@@ -72,8 +74,8 @@ def check_model_state(path: Path, model: RateRNN, state: object) -> dict:
     return state
 
 
-def load_rate_model(path: str | os.PathLike) -> tuple[RateRNN, dict]:
-    """Load a model saved by ``save_rate_model``; returns the model and its ``extra`` dict.
+def load_rate_model(path: str | os.PathLike) -> tuple[RateRNN, ModelInfo]:
+    """Load a model saved by ``save_rate_model``; returns the model and what the file says about it.
 
     Every defect (unreadable, not ours, damaged, NaN/Inf, absurd size) raises ``ModelFileError``
     naming the file."""
@@ -101,5 +103,6 @@ def load_rate_model(path: str | os.PathLike) -> tuple[RateRNN, dict]:
     model.load_state_dict(check_model_state(path, model, payload.get("state")))
     if not torch.isfinite(model.taus_ms()).all():
         raise ModelFileError(f"{path}: its time constants give NaN or infinite τ")
+    info = ModelInfo.from_extra(extra, path)
     model.eval()
-    return model, extra
+    return model, info

@@ -30,6 +30,7 @@ from spikernn.plots.style import (
     save,
     styled,
 )
+from spikernn.results import FinetuneHistory, ValidationHistory
 
 INPUT_COLORS = ("#555555", "#E69F00", "#56B4E9", "#CC79A7")
 MAX_COLUMNS = 4  # trial types per row of the readout figure
@@ -299,8 +300,8 @@ def plot_training(
 @styled
 def plot_finetuning(
     path: Path,
-    history: dict[str, list],
-    validation: dict[str, list],
+    history: FinetuneHistory,
+    validation: ValidationHistory,
     best_batch: int,
     accuracy_before: float,
     accuracy_after: float,
@@ -314,10 +315,10 @@ def plot_finetuning(
     fig = Figure(figsize=(3.6, 4.0))
     ax_loss, ax_acc = fig.subplots(2, 1, sharex=True)
     fig.suptitle("LIF RNN fine-tuning", fontsize=9)
-    handles = ax_loss.plot(history["batch"], history["loss"], ".-", color=LIF_COLOR, ms=2, label="training loss")
+    handles = ax_loss.plot(history.batch, history.loss, ".-", color=LIF_COLOR, ms=2, label="training loss")
     _log_loss_axis(ax_loss)
     handles += ax_acc.plot(
-        validation["batch"], 100 * np.asarray(validation["accuracy"], dtype=float), "o-", color=LIF_COLOR, ms=3,
+        validation.batch, 100 * np.asarray(validation.accuracy, dtype=float), "o-", color=LIF_COLOR, ms=3,
         label="validation accuracy",
     )  # fmt: skip
     handles.append(ax_acc.axvline(best_batch, color=CHOSEN_COLOR, lw=0.8, label=f"kept: batch {best_batch}"))

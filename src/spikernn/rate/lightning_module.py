@@ -21,7 +21,7 @@ import torch
 from torch import nn
 from torch.utils.data import IterableDataset
 
-from spikernn.rate.fused import stacked_readout
+from spikernn.rate.fused_op import stacked_readout
 from spikernn.rate.model import RateRNN, trial_loss
 from spikernn.tasks import Task
 
@@ -39,7 +39,7 @@ class Ticks(IterableDataset):
 class RatePopulationModule(pl.LightningModule):
     """Adam on each member's mean per-trial loss over its batch; counts trials seen (per member).
 
-    ``fused``: forward and backward through the numba kernel of ``rate/fused.py`` (CPU);
+    ``fused``: forward and backward through the numba kernel of ``rate/fused_op.py`` (CPU);
     else each member's torch graph (any device)."""
 
     def __init__(

@@ -100,7 +100,7 @@ class RateRNN(nn.Module):
     ) -> RateOutput:
         """Run a batch of trials; ``inputs`` is [batch, ≥T, n_inputs] on the 5-ms grid, T = columns − 1
         when the task's extra final column is present (only columns 0 … T−2 are used). The same
-        recurrence for a stack of networks, as one fused op: ``rate/fused.py``."""
+        recurrence for a stack of networks, as one fused op: ``rate/fused_op.py``."""
         drive = self.drive(inputs)
         xi, x0 = self.draw_noise(drive.shape[0], drive.shape[1], noise, generator)
         w_eff = self.effective_weights()

@@ -17,7 +17,7 @@ from torch.utils.data import DataLoader
 
 from spikernn.rate.config import RateRNNConfig
 from spikernn.rate.criterion import PaperStoppingCriterion, TrainingRecord
-from spikernn.rate.fused import trajectory_bytes
+from spikernn.rate.fused_op import trajectory_bytes
 from spikernn.rate.lightning_module import RatePopulationModule, Ticks
 from spikernn.rate.model import RateRNN
 from spikernn.rate.trainer_config import TrainerConfig

@@ -1,5 +1,5 @@
 """Constants shared by the torch simulator (:mod:`~spikernn.spiking.network`) and the fused kernel
-(:mod:`~spikernn.spiking.fused`); this module imports nothing, so both import it without a cycle."""
+(:mod:`~spikernn.spiking.fused_kernel`); this module imports nothing, so both import it without a cycle."""
 
 RECORDABLE = ("spikes", "voltage", "rates", "ipsc")  # per-step recordings a simulation can return
 READOUT_LANES = 8  # the readout's fixed summation order: lane l sums units l, l + 8, … (readout_sum)

@@ -149,7 +149,7 @@ class SpikingRNN(nn.Module):
         Returns results with batch dims [n_factors, n_trials] (or [n_trials] for a number).
         ``on_progress(step, n_steps)`` is called every ``PROGRESS_EVERY`` steps.
         ``backend``: "torch" steps the whole batch with torch operations (this module); "fused" runs
-        the numba kernel of :mod:`spikernn.spiking.fused` (CPU, no stimulation; same arithmetic, so
+        the numba kernel of :mod:`spikernn.spiking.fused_kernel` (CPU, no stimulation; same arithmetic, so
         without noise the same spikes and readout bit for bit; its own noise stream); "auto" takes
         "fused" where it can.
         """
@@ -186,7 +186,7 @@ class SpikingRNN(nn.Module):
         )
         membrane = self.neuron.init_state((n_rows, n), generator, v0)
         if self._use_fused(backend, stimulation, flat_inputs):
-            from spikernn.spiking.fused import kernel_network, simulate_fused  # numba: loaded only when used
+            from spikernn.spiking.fused_kernel import kernel_network, simulate_fused  # numba: loaded only when used
 
             net = kernel_network(self.w_eff, self.w_in, self.w_out, self.tau_d_ms, p)
             readout, spike_counts, recorded = simulate_fused(

@@ -28,8 +28,8 @@ from mlflow.types import ParamSchema, ParamSpec, Schema, TensorSpec
 import spikernn
 from spikernn.io import load_rate_model
 from spikernn.io.files import CONVERTED_MODEL_FILE, FINETUNED_MODEL_FILE, RATE_MODEL_FILE
-from spikernn.io.torch_format import read_extra
-from spikernn.spiking import SpikingParameters, SpikingRNN
+from spikernn.io.torch_format import read_info
+from spikernn.spiking import SpikingRNN
 from spikernn.tasks import Task, get_task
 from spikernn.tracking.sources import quiet_downloads
 from spikernn.transfer import to_spiking
@@ -84,10 +84,11 @@ class ConvertedNetwork:
 
     @classmethod
     def from_file(cls, path: str | Path) -> ConvertedNetwork:
-        model, stored = load_rate_model(path)
-        task = get_task(stored["task"])
-        params = SpikingParameters(**stored["spiking"])
-        return cls(to_spiking(model, params, input_step_ms=task.step_ms), task, float(stored["scaling_factor"]))
+        model, info = load_rate_model(path)
+        if info.task is None or info.spiking is None or info.scaling_factor is None:
+            raise ModelFileError(f"{path}: not a converted model (it stores no task, spiking parameters or factor)")
+        task = get_task(info.task)
+        return cls(to_spiking(model, info.spiking, input_step_ms=task.step_ms), task, info.scaling_factor)
 
 
 def _signature(task: Task) -> tuple[ModelSignature, np.ndarray]:
@@ -109,13 +110,12 @@ def _time_base(name: str, model_file: Path, task: Task) -> dict:
         return base | {"output": "rate readout [trials, steps]", "output_step_ms": task.step_ms}
     spiking = base | {"output": "spiking readout W_out·r / s [trials, steps]"}
     try:  # a file that cannot be read is logged all the same and refused where it is loaded
-        stored = read_extra(model_file)
-        return spiking | {
-            "output_step_ms": float(stored["spiking"]["dt_ms"]),
-            "scaling_factor": float(stored["scaling_factor"]),
-        }
-    except (ModelFileError, KeyError, TypeError, ValueError):
+        info = read_info(model_file)
+    except ModelFileError:
         return spiking
+    if info.spiking is None or info.scaling_factor is None:
+        return spiking
+    return spiking | {"output_step_ms": info.spiking.dt_ms, "scaling_factor": info.scaling_factor}
 
 
 def log_model_file(

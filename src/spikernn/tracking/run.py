@@ -31,8 +31,8 @@ from mlflow.utils.file_utils import local_file_uri_to_path
 from mlflow.utils.mlflow_tags import MLFLOW_GIT_COMMIT, MLFLOW_PARENT_RUN_ID, MLFLOW_RUN_NAME
 
 import spikernn
+from spikernn.interrupts import acknowledge, deferred, interrupt_signal
 from spikernn.tracking.logger_config import LoggerConfig
-from spikernn.tracking.signals import acknowledge, deferred, interrupt_signal
 from spikernn.tracking.store import ensure_experiment, open_tracking_store, retrying
 
 MAX_ERROR_CHARS = 6000  # the error tag of a FAILED run: its closing must not fail on a long message

@@ -19,6 +19,7 @@ from omegaconf import OmegaConf
 from pytorch_lightning.loggers import Logger
 
 from spikernn.apps.identity import code_digest, user_code_digest
+from spikernn.io.model_info import ModelInfo
 from spikernn.io.torch_format import load_rate_model, save_rate_model
 from spikernn.rate import RateRNN, RateRNNConfig
 from spikernn.rate.criterion import TrainingRecord
@@ -124,7 +125,8 @@ class TrainedStore:
         if not path.exists():
             return None
         try:
-            model, extra = load_rate_model(path)
+            model, info = load_rate_model(path)
+            extra = info.other
             if extra["state_sha256"] != _state_digest(model):
                 raise ModelFileError(f"{path}: its weights do not match the checksum saved with them (damaged)")
             return MemberResult(
@@ -142,4 +144,4 @@ class TrainedStore:
             "population_size": member.population_size,
             "state_sha256": _state_digest(member.model),
         }
-        save_rate_model(self._path(key), member.model, extra)
+        save_rate_model(self._path(key), member.model, ModelInfo(other=extra))
