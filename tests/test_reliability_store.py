@@ -183,8 +183,9 @@ def test_four_commands_started_together_get_four_folders(tmp_path: Path) -> None
 
 
 def test_sweep_folders_of_two_processes_differ() -> None:
-    """The resolver is fixed within a process (Hydra copies its cache to a sweep's jobs) and differs
-    between processes."""
+    """The resolver is fixed within a process — in one config and across configs (a launcher's and
+    the job configs it loads: the submitit launcher's ``.submitit`` folder is its jobs' sweep folder)
+    — and differs between processes."""
     code = "from spikernn.tracking.folders import unique_suffix; print(unique_suffix())"
     values = {subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout for _ in range(2)}
     assert len(values) == 2
@@ -193,4 +194,5 @@ def test_sweep_folders_of_two_processes_differ() -> None:
     import spikernn.tracking  # noqa: F401  (registers the resolver)
 
     cfg = OmegaConf.create({"a": "${spikernn.unique:}", "b": "${spikernn.unique:}"})
-    assert cfg.a == cfg.b
+    other = OmegaConf.create({"c": "${spikernn.unique:}"})
+    assert cfg.a == cfg.b == other.c
