@@ -207,41 +207,10 @@ class PopulationLauncher(Launcher):
         return job
 
     def _finished(self, jobs: list[_Job], name: str) -> dict[int, JobReturn]:
-        """Jobs whose ``job_key`` a FINISHED run of their MLflow experiment carries: returned as that
-        run (its ``summary.json`` as the job's return value), not run again. Jobs of an Optuna
-        sweep are left to the sweeper."""
-        from mlflow.tracking import MlflowClient
+        """Jobs a FINISHED run of their experiment already did (``spikernn.apps.finished_jobs``)."""
+        from spikernn.apps.finished_jobs import finished_jobs
 
-        from spikernn.apps.command import job_config
-        from spikernn.apps.identity import job_key
-        from spikernn.apps.runner import split_params
-        from spikernn.tracking.store import open_tracking_store, retrying
-
-        command = f"spikernn-{name}"
-        done: dict[int, JobReturn] = {}
-        experiments: dict[tuple, tuple] = {}  # opened once per store and experiment, not per job
-        for job in jobs:
-            HydraConfig.instance().set_config(job.config)
-            raw = job_config(job.config)
-            if raw.get("optuna") is not None or "logger" not in raw:
-                continue
-            logger = raw["logger"]
-            where = (logger.get("tracking_uri"), raw["paths"]["output_dir"], logger["experiment_name"])
-            if where not in experiments:
-                client = MlflowClient(open_tracking_store(where[0], where[1]))
-                experiments[where] = (client, retrying(lambda c=client, n=where[2]: c.get_experiment_by_name(n)))
-            client, experiment = experiments[where]
-            if experiment is None:
-                continue
-            query = f"attributes.status = 'FINISHED' and tags.job_key = '{job_key(command, split_params(raw)[0])}'"
-            runs = retrying(
-                lambda c=client, e=experiment.experiment_id, q=query: c.search_runs(
-                    [e], q, max_results=1, order_by=["attributes.end_time DESC"]
-                )
-            )
-            if runs:
-                done[job.num] = _done_before(job, runs[0])
-        return done
+        return finished_jobs([(job.num, job.overrides, job.config) for job in jobs], name)
 
     def _populations(self, jobs: list[_Job]) -> list[list[_Job]]:
         """Jobs that can share a training loop, in groups that fit ``max_members`` and memory."""
@@ -333,32 +302,6 @@ class PopulationLauncher(Launcher):
         )
         self._configure_log()
         return ret
-
-
-def _done_before(job: _Job, run: object) -> JobReturn:
-    """The return of a job that finished before as MLflow run ``run``."""
-    import mlflow.artifacts
-    from hydra.core.utils import JobStatus
-
-    folder = run.data.tags.get("run_folder")
-    log.info(
-        f"\t#{job.num} : {' '.join(filter_overrides(job.overrides))} — finished before as MLflow run "
-        f"{run.info.run_id} ({folder}): not run again"
-    )
-    try:
-        summary = mlflow.artifacts.load_dict(f"{run.info.artifact_uri}/summary.json")
-    except Exception as err:  # noqa: BLE001 - the store's own errors vary by backend
-        log.warning(f"job #{job.num}: the summary of run {run.info.run_id} could not be read ({err})")
-        summary = None
-    return JobReturn(
-        overrides=list(job.overrides),
-        cfg=job.config,
-        hydra_cfg=job.config.hydra,
-        working_dir=folder,
-        task_name=job.config.hydra.job.name,
-        status=JobStatus.COMPLETED,
-        _return_value=summary,
-    )
 
 
 class _PopulationRun:

@@ -1,0 +1,1 @@
+"""``hydra/launcher=slurm``: the submitit Slurm launcher, resuming a launch from its finished jobs."""
