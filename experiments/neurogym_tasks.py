@@ -27,7 +27,8 @@ FIELDS = ["seed", "env", "trained", "trials_to_criterion", "rate_accuracy", "sca
 PRESETS = {  # preset → what it is (conf/experiment/<preset>.yaml)
     "neurogym_pdm": "PerceptualDecisionMaking (2 choices; coherence 25.6 / 51.2 %)",
     "neurogym_gonogo": "GoNogo (respond / withhold; no delay)",
-    "neurogym_dms": "DelayMatchSample (match / non-match; 1000-ms delay)",
+    "neurogym_pdm_delay": "PerceptualDecisionMaking with a 300-ms delay before the response (2 choices)",
+    "neurogym_dms": "DelayMatchSample (match / non-match; 100-ms delay)",
     "neurogym_cdm": "ContextDecisionMaking (2 choices; the context says which modality counts)",
 }
 
