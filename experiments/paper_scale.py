@@ -13,6 +13,8 @@ condition the converted fraction on fresh trials (Wilson 95 %), the LIF accuracy
 reference code's best-grid number, the best factors at the grid's edge, and the paper's number.
 
     python experiments/paper_scale.py fig7_softplus --seeds 0 100 --piece 20   # resumable
+    python experiments/paper_scale.py fig2de_tau_max_fixed20 --seeds 0 30 --piece 15   # Fig. 2D/E, each τ_max
+    python experiments/paper_scale.py fig2c_n50 --seeds 0 30 --piece 15                # Fig. 1C/2C, each size
     python experiments/paper_scale.py --report
 """
 
@@ -81,6 +83,20 @@ CONDITIONS = {
         "no significant difference from τ tuned",
     ),
 }
+# Fig. 2D/E: N = 250, τ_min 20 ms, each τ_max of the paper (50 ms is Fig. 7 sigmoid's condition above)
+for _tau_max, _paper in ((None, "65 % converted, 93.91 ± 7.78 % (τ fixed 20 ms)"), (100, "robust"), (250, "robust"),
+                         (500, "robust"), (1000, "robust")):  # fmt: skip
+    _name = "fixed20" if _tau_max is None else str(_tau_max)
+    CONDITIONS[f"fig2de_tau_max_{_name}"] = Condition(
+        f"Fig. 2D/E τ_max {_name if _tau_max else '20 (fixed)'} ms",
+        ("experiment=fig2de", f"model.tau_max_ms={'null' if _tau_max is None else _tau_max}"),
+        _paper,
+    )
+# Fig. 1C / 2C: each network size, τ 20–50 ms, batch 1, 6000-trial budget (trained fraction, converted fraction)
+for _n, _paper in ((10, "69 % trained"), (50, "trains reliably; conversion unreliable"), (100, "–"), (200, "–"),
+                   (250, "smallest rate–LIF gap"), (400, "–")):  # fmt: skip
+    CONDITIONS[f"fig2c_n{_n}"] = Condition(f"Fig. 1C/2C N = {_n}", ("experiment=fig1c", f"model.n_units={_n}"), _paper)
+
 FIELDS = [
     "seed", "trained", "trials_to_criterion", "rate_accuracy", "scaling_factor", "at_grid_edge",
     "search_accuracy", "search_trials", "lif_accuracy", "lif_accuracy_by_condition", "lif_exc_hz", "seconds",
