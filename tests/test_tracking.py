@@ -145,17 +145,25 @@ def test_a_fine_tuned_run_reports_its_final_network_and_the_transfer_apart() -> 
     train = TrainResult(rate, 0, True, 1600, 30.0, 1, figures=["training.png"], models=["rate_model.pt"])
     after = EvaluationResult({"t_ref_ms": 2.0}, 26.5, 1 / 26.5, 200, SpikingScore(0.995, 0, {"Go": 0.99, "NoGo": 1.0},
                              10.0, 28.0), ["raster_Go.png"])  # fmt: skip
-    tuned = FinetuneResult({"lr": 0.003}, {"t_ref_ms": 2.0}, 25.0, 0.91, 12.5, 30.0, after, 49.0, 60.0, 55.0, 900.0,
+    before = SpikingScore(0.91, 0, {"Go": 1.0, "NoGo": 0.82}, 12.5, 30.0)
+    tuned = FinetuneResult({"lr": 0.003}, {"t_ref_ms": 2.0}, 25.0, before, after, 49.0, 60.0, 55.0, 900.0,
                            figures=["finetuning.png"], models=["finetuned_model.pt"])  # fmt: skip
     result = RunResult(train, transfer=_conversion(), finetune=tuned)
     metrics = tracking_record(result).metrics
     assert (metrics["lif_accuracy"], metrics["scaling_factor"], metrics["lif_exc_hz"]) == (0.995, 26.5, 10.0)
     assert (metrics["lif_accuracy_before"], metrics["finetune_seconds"]) == (0.91, 60.0)
+    assert (metrics["lif_accuracy_before.NoGo"], metrics["lif_exc_hz_before"], metrics["scaling_factor_before"]) == (
+        0.82,
+        12.5,
+        25.0,
+    )  # the score before fine-tuning, named as the score after it with "_before"
     assert (metrics["transfer_lif_accuracy"], metrics["transfer_scaling_factor"]) == (0.9, 25.0)
     assert metrics["transfer_search_trials"] == 300 and metrics["transfer_lif_accuracy_s27.5"] == 0.9
     assert not [k for k in metrics if k.startswith(("finetuned_", "lif_accuracy_s", "search_"))]
     summary = result.summary()
     assert summary["lif_accuracy"] == 0.995 and summary["lif_accuracy_by_condition"] == {"Go": 0.99, "NoGo": 1.0}
+    assert summary["lif_accuracy_before"] == 0.91 and summary["lif_accuracy_by_condition_before"]["NoGo"] == 0.82
+    assert {"lif_accuracy_before", "lif_inh_hz_before", "lif_nan_readout_trials_before"} <= set(FinetuneResult.keys())
     assert summary["transfer"]["lif_accuracy"] == 0.9 and summary["transfer"]["scaling_factor"] == 25.0
     assert summary["figures"] == ["training.png", "raster_Go.png", "finetuning.png"]
     assert summary["models"] == ["rate_model.pt", "finetuned_model.pt"]

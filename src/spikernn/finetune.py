@@ -352,9 +352,7 @@ def finetune_stage(
         finetune=cfg,
         spiking=spiking,
         scaling_factor_before=factor,
-        lif_accuracy_before=before.lif_accuracy,
-        lif_exc_hz_before=before.lif_exc_hz,
-        lif_inh_hz_before=before.lif_inh_hz,
+        before=before,
         evaluation=EvaluationResult(
             spiking=spiking,
             scaling_factor=new_factor,

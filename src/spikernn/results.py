@@ -47,6 +47,12 @@ def optional(kind: type, prefix: str | None = None) -> Any:
     return field(default=None, metadata={"kind": kind, "prefix": prefix})
 
 
+def suffixed(suffix: str) -> Any:
+    """A nested result whose keys all end in ``suffix``, in the summary and in MLflow (e.g. the
+    score before fine-tuning: ``lif_accuracy_before``, ``lif_accuracy_before.Go``)."""
+    return field(metadata={"suffix": suffix})
+
+
 class Result:
     """Base of the stage results (dataclasses)."""
 
@@ -58,6 +64,8 @@ class Result:
             if prefix:  # a stage of its own: one entry, absent when the stage did not run
                 if value is not None:
                     out[prefix] = value.summary()
+            elif "suffix" in f.metadata:
+                _join(out, {k + f.metadata["suffix"]: v for k, v in value.summary().items()})
             elif isinstance(value, Result):
                 _join(out, value.summary())
             elif "kind" in f.metadata:  # an optional stage that did not run: its keys, null
@@ -74,7 +82,9 @@ class Result:
             kind = f.metadata.get("kind") or hints[f.name]
             if f.metadata.get("prefix") or f.metadata.get(ROLE) == FILES:
                 continue
-            if isinstance(kind, type) and issubclass(kind, Result):
+            if "suffix" in f.metadata:
+                names += [n + f.metadata["suffix"] for n in kind.keys()]
+            elif isinstance(kind, type) and issubclass(kind, Result):
                 names += [n for n in kind.keys() if n not in names]
             else:
                 names.append(f.metadata.get("name") or f.name)
@@ -107,7 +117,7 @@ class TrackingRecord:
     tables: dict[str, dict[str, list]] = field(default_factory=dict)
 
 
-def tracking_record(result: Result, prefix: str = "") -> TrackingRecord:
+def tracking_record(result: Result, prefix: str = "", suffix: str = "") -> TrackingRecord:
     """The metrics, tags and tables of ``result`` (the one place that decides what goes to MLflow).
 
     Per-condition accuracies become metrics ``lif_accuracy.<trial type>``; per-factor accuracies a
@@ -119,10 +129,13 @@ def tracking_record(result: Result, prefix: str = "") -> TrackingRecord:
     record = TrackingRecord()
     for f in dataclasses.fields(result):
         value, role = getattr(result, f.name), f.metadata.get(ROLE)
-        name = prefix + (f.metadata.get("name") or f.name)
+        field_name = prefix + (f.metadata.get("name") or f.name)
+        name = field_name + suffix
         if isinstance(value, Result):
             nested = f.metadata.get("prefix")
-            part = tracking_record(value, f"{prefix}{nested}_" if nested else prefix)
+            part = tracking_record(
+                value, f"{prefix}{nested}_" if nested else prefix, suffix + f.metadata.get("suffix", "")
+            )
             record.metrics |= part.metrics
             record.tags |= part.tags
             record.tables |= part.tables
@@ -133,10 +146,10 @@ def tracking_record(result: Result, prefix: str = "") -> TrackingRecord:
         elif role == TAG:
             record.tags[name] = str(value)
         elif role == BY_CONDITION:
-            base = name.removesuffix("_by_condition")
+            base = field_name.removesuffix("_by_condition") + suffix
             record.metrics |= {f"{base}.{condition_slug(c)}": float(v) for c, v in value.items() if v is not None}
         elif role == BY_FACTOR:
-            base = name.removesuffix("_by_scaling_factor")
+            base = field_name.removesuffix("_by_scaling_factor") + suffix
             factors = [float(s) for s in value]
             if len(factors) > 1:
                 record.metrics |= {f"{base}_s{s:g}": float(v) for s, v in zip(factors, value.values(), strict=True)}
@@ -302,9 +315,7 @@ class FinetuneResult(Result):
     finetune: FinetuneConfig  # the fine-tuning settings
     spiking: SpikingParameters
     scaling_factor_before: float = metric()
-    lif_accuracy_before: float = metric()
-    lif_exc_hz_before: float = metric()
-    lif_inh_hz_before: float | None = metric()
+    before: SpikingScore = suffixed("_before")  # the converted network on the same fresh trials
     evaluation: EvaluationResult  # after fine-tuning, on the trials scored before
     tau_d_ms_mean_after: float = metric()
     finetune_seconds: float = metric()
