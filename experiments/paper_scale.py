@@ -61,11 +61,24 @@ CONDITIONS = {
         ("experiment=gonogo_n250_robust", "finetune.enabled=true", "finetune.below_accuracy=0.95"),
         "– (goal ≥ 98/100 working)",
     ),
-    "robust_finetuned_softplus": Condition(
-        "Robust training + fine-tuning, softplus",
+    # the robust preset's factor grid is the sigmoid's widened (10–75): 12 of the first 20 softplus networks
+    # chose s = 10, its low edge (kept as a record); the softplus condition adds the softplus grid (4–26)
+    "robust_finetuned_softplus_sigmoid_grid": Condition(
+        "Robust training + fine-tuning, softplus, the sigmoid wide grid 10–75 (optima below it)",
         (
             "experiment=gonogo_n250_robust",
             "model.activation=softplus",
+            "finetune.enabled=true",
+            "finetune.below_accuracy=0.95",
+        ),  # fmt: skip
+        "–",
+    ),
+    "robust_finetuned_softplus": Condition(
+        "Robust training + fine-tuning, softplus (grid 4–26 and 30–75)",
+        (
+            "experiment=gonogo_n250_robust",
+            "model.activation=softplus",
+            "transfer.scaling_factors=[4,6,8,10,12,14,16,18,20,22,24,26,30,35,40,45,50,55,60,65,70,75]",
             "finetune.enabled=true",
             "finetune.below_accuracy=0.95",
         ),  # fmt: skip
