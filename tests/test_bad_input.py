@@ -23,6 +23,7 @@ from spikernn.apps.config import check_not_renamed, config_dir, override_keys
 from spikernn.io import ModelInfo, export_mat, save_rate_model
 from spikernn.rate import RateRNN, RateRNNConfig
 from spikernn.spiking import SpikingParameters
+from spikernn.tasks.config import GoNoGoConfig
 from spikernn.validation import ConfigError
 
 SPIKING = {
@@ -42,7 +43,8 @@ SPIKING = {
 # (command, overrides, text the message must hold). Placeholders: {pt} a rate model (go_nogo),
 # {conv} a converted model, {mat} a reference .mat, {mante_pt} a Mante model, {file} a plain file,
 # {dir} a folder, {ckpt} a training checkpoint (go_nogo, N = 20), {junk} bytes that are no model,
-# {pickle} a pickle holding code, {nanpt} a model with NaN weights, {bare} a model without a factor
+# {pickle} a pickle holding code, {nanpt} a model with NaN weights, {bare} a model without a factor,
+# {timed} a Go-NoGo model trained on 1.2-s trials
 RUN_CASES = [
     # model
     ("model.n_units=0", "model.n_units must be in [1, inf], got 0"),
@@ -199,6 +201,8 @@ CONVERT_CASES = [
     ("source={mat} task=mante", "task: mante has 4 inputs, the model 1"),
     ("source={badmat} task=go_nogo", "source: {badmat} is not a readable .mat file"),
     ("source={pt} task=xor", "task: the model in {pt} was trained on 'go_nogo', not 'xor'"),
+    # a model trained on 1.2-s trials scored on the default 1-s ones would be a wrong number, silently
+    ("source={timed} task=go_nogo", "trained with other task settings: task.trial_ms=1200.0 (given 1000.0)"),
     ("source={pt} spiking.dt_ms=0.3", "spiking.dt_ms must divide the 5-ms input step"),
     ("source={pt} spiking.v_th_mv=inf", "spiking.v_th_mv must be a finite number"),
     ("source={pt} transfer.scaling_factors=[0]", "transfer.scaling_factors[0] must be a number > 0"),
@@ -296,6 +300,9 @@ def files(tmp_path_factory) -> dict[str, str]:
     paths = {
         "pt": save_rate_model(root / "rate_model.pt", model, ModelInfo(task="go_nogo", trained=True)),
         "bare": save_rate_model(root / "bare.pt", model, ModelInfo(task="go_nogo")),
+        "timed": save_rate_model(
+            root / "timed.pt", model, ModelInfo("go_nogo", True, task_settings=GoNoGoConfig(trial_ms=1200.0).settings())
+        ),
         "conv": save_rate_model(
             root / "converted_model.pt",
             model,

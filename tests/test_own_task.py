@@ -58,7 +58,10 @@ def test_a_users_task_trains_converts_and_is_needed_to_convert_its_model(tmp_pat
     assert bare.returncode == 2 and "trained on 'delayed_go', not one of spikernn's tasks" in bare.stderr
     assert "task=delayed_go" in bare.stderr
     tiny_conversion = [*TINY[3:6], "allow_untrained=true"]
-    converted = command("convert", [f"source={model_file}", SEARCHPATH, "task=delayed_go", *tiny_conversion], tmp_path)
+    other = command("convert", [f"source={model_file}", SEARCHPATH, "task=delayed_go", *tiny_conversion], tmp_path)
+    assert other.returncode == 2 and "task.delay_ms=200.0 (given 300.0)" in other.stderr  # not the trials it learnt
+    given = [f"source={model_file}", SEARCHPATH, "task=delayed_go", "task.delay_ms=200", *tiny_conversion]
+    converted = command("convert", given, tmp_path)
     assert converted.returncode == 0, converted.stderr[-3000:]
     assert json.loads(converted.stdout)["task"] == "delayed_go"
 

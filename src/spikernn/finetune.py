@@ -337,7 +337,9 @@ def finetune_stage(
         Stream.EVALUATION.generator(seed),
         phase(progress, "evaluation after fine-tuning"),
     )
-    info = ModelInfo(task=task.name, scaling_factor=new_factor, spiking=spiking, finetuned=True)
+    info = ModelInfo(
+        task=task.name, scaling_factor=new_factor, spiking=spiking, finetuned=True, task_settings=task.config.settings()
+    )
     save_rate_model(out_dir / model_file, finetuned, info)
     drawn = []
     if figures:

@@ -86,7 +86,11 @@ def train_stage(
         seconds, population = time.perf_counter() - start, 1
     else:
         model, record, seconds, population = trained.model, trained.record, trained.seconds, trained.population_size
-    save_rate_model(out_dir / RATE_MODEL_FILE, model, ModelInfo(task=task.name, trained=record.trained))
+    save_rate_model(
+        out_dir / RATE_MODEL_FILE,
+        model,
+        ModelInfo(task=task.name, trained=record.trained, task_settings=task.config.settings()),
+    )
     export_mat(out_dir / MAT_FILE, model)
     drawn = []
     if figures and record.trials_seen:
@@ -266,7 +270,9 @@ def convert_stage(
         return result
     result.evaluation = _evaluate_converted(model, network, task, best, settings, out_dir, progress, figures=figures)
     save_rate_model(
-        out_dir / CONVERTED_MODEL_FILE, model, ModelInfo(task=task.name, scaling_factor=best, spiking=spiking)
+        out_dir / CONVERTED_MODEL_FILE,
+        model,
+        ModelInfo(task=task.name, scaling_factor=best, spiking=spiking, task_settings=task.config.settings()),
     )
     export_mat(
         out_dir / MAT_FILE,

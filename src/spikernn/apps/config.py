@@ -345,12 +345,32 @@ def load_model_source(raw: dict, artifacts: tuple[str, ...]) -> ModelSource:
             f"({', '.join(TASK_CONFIGS)}): give its task group, task={saved_task} (a task/{saved_task}.yaml on "
             "hydra.searchpath whose _target_ names the task's class)"
         )
+    if wanted is None and saved_task in TASK_CONFIGS and stored.task_settings is not None:
+        try:  # no task given: the settings it was trained with
+            wanted = task_config_of(stored.task_settings)
+        except ConfigError as err:
+            raise ModelFileError(f"source: {source} stores task settings that are not valid ({err})") from None
     from spikernn.tasks import get_task  # the model file is loaded: its task's trials come next
 
     task = get_task(wanted or saved_task)
     if model.config.n_inputs != task.n_inputs:
         raise ConfigError(f"task: {task.name} has {task.n_inputs} inputs, the model {model.config.n_inputs}")
+    check_task_settings(task.config.settings(), stored.task_settings, source)
     return ModelSource(source, model, task, stored)
+
+
+def check_task_settings(given: dict, trained: dict | None, source: str) -> None:
+    """The task's settings must be those the model was trained on (files from before they were saved
+    are not checked): a NeuroGym model scored on trials of another timing is a wrong number, not an error."""
+    if trained is None:
+        return
+    differ = sorted(k for k in set(given) | set(trained) if given.get(k) != trained.get(k))
+    if differ:
+        pairs = ", ".join(f"task.{k}={trained.get(k)!r} (given {given.get(k)!r})" for k in differ)
+        raise ConfigError(
+            f"task: the model in {source} was trained with other task settings: {pairs}; give the task's "
+            "settings it was trained with (e.g. the experiment preset it was trained by)"
+        )
 
 
 @dataclass

@@ -22,14 +22,17 @@ from spikernn.validation import ConfigError, ModelFileError
 class ModelInfo:
     """``task``: the name of the task it was trained on; ``trained``: a rate model met the training
     criterion; ``scaling_factor``: a converted or fine-tuned network's s, with the ``spiking``
-    parameters it was converted with; ``finetuned``: its weights are fine-tuning's; ``other``: plain
-    values this package does not read from a model (a cache's bookkeeping, a benchmark's notes)."""
+    parameters it was converted with; ``finetuned``: its weights are fine-tuning's; ``task_settings``:
+    the task's config it was trained on (timing in ms, a NeuroGym environment's settings), which a
+    command given other settings refuses; ``other``: plain values this package does not read from a
+    model (a cache's bookkeeping, a benchmark's notes)."""
 
     task: str | None = None
     trained: bool | None = None
     scaling_factor: float | None = None
     spiking: SpikingParameters | None = None
     finetuned: bool = False
+    task_settings: dict[str, Any] | None = None
     other: dict[str, Any] = field(default_factory=dict)
 
     def to_extra(self) -> dict[str, Any]:
@@ -40,6 +43,7 @@ class ModelInfo:
             "scaling_factor": self.scaling_factor,
             "spiking": None if self.spiking is None else self.spiking.to_dict(),
             "finetuned": self.finetuned or None,
+            "task_settings": self.task_settings,
         }
         return {**self.other, **{k: v for k, v in known.items() if v is not None}}
 
@@ -58,6 +62,9 @@ class ModelInfo:
         check("trained", (bool,), "true or false")
         check("finetuned", (bool,), "true or false")
         check("scaling_factor", (int, float), "a number")
+        check("task_settings", (dict,), "a dict")
+        if any(not isinstance(key, str) for key in values.get("task_settings") or {}):
+            raise ModelFileError(f"{path}: its stored task_settings must have text keys")
         factor = values.get("scaling_factor")
         if factor is not None and not (math.isfinite(factor) and factor > 0):
             raise ModelFileError(f"{path}: its stored scaling_factor must be a finite number > 0, got {factor!r}")

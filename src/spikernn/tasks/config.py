@@ -4,6 +4,7 @@ a command checks a task's timing before the modules that make trials are importe
 from __future__ import annotations
 
 import dataclasses
+import json
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -47,6 +48,10 @@ class TaskConfig:
                 f"stimulus ends at {self.stim_end_ms:g} ms, the response lasts from {self.response_onset_ms:g} to "
                 f"{self.response_end_ms:g} ms and is judged from {end:g} ms; task.trial_ms = {self.trial_ms:g}"
             )
+
+    def settings(self) -> dict:
+        """The config as plain values (saved with a model: a command given other settings refuses it)."""
+        return json.loads(json.dumps(dataclasses.asdict(self)))
 
     @property
     def stim_end_ms(self) -> float:
