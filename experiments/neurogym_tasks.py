@@ -28,6 +28,7 @@ PRESETS = {  # preset → what it is (conf/experiment/<preset>.yaml)
     "neurogym_pdm": "PerceptualDecisionMaking (2 choices; coherence 25.6 / 51.2 %)",
     "neurogym_gonogo": "GoNogo (respond / withhold; no delay)",
     "neurogym_pdm_delay": "PerceptualDecisionMaking with a 300-ms delay before the response (2 choices)",
+    "neurogym_pdm3": "PerceptualDecisionMaking with 3 choices (dim_ring = 3; a readout per choice)",
     "neurogym_dms": "DelayMatchSample (match / non-match; 100-ms delay)",
     "neurogym_cdm": "ContextDecisionMaking (2 choices; the context says which modality counts)",
 }
@@ -86,8 +87,8 @@ def report() -> None:
         ],  # fmt: skip
         body,
         "Each network trained (criterion: eval loss < 7 and accuracy > 95 % on 100 fresh trials) and converted "
-        "by `spikernn-run` with the preset; accuracies on 200 fresh trials; the sigmoid grid 10–75. Per-network "
-        f"numbers: `results/neurogym_*_networks.csv` ({RESULTS.name}/). Made by "
+        "by `spikernn-run` with the preset; accuracies on 200 fresh trials; the reference sigmoid grid 20–75. "
+        f"Per-network numbers: `results/neurogym_*_networks.csv` ({RESULTS.name}/). Made by "
         "`python experiments/neurogym_tasks.py --report`.",
     )
 

@@ -198,7 +198,7 @@ CONVERT_CASES = [
     ("source={pickle}", "source: {pickle} is not a spikernn model file"),
     ("source={nanpt}", "source: {nanpt}: w holds NaN or infinite values"),
     ("source={mat}", "task is required with a .mat source"),
-    ("source={mat} task=mante", "task: mante has 4 inputs, the model 1"),
+    ("source={mat} task=mante", "task: mante has 4 inputs; the model in"),
     ("source={badmat} task=go_nogo", "source: {badmat} is not a readable .mat file"),
     ("source={pt} task=xor", "task: the model in {pt} was trained on 'go_nogo', not 'xor'"),
     # a model trained on 1.2-s trials scored on the default 1-s ones would be a wrong number, silently

@@ -67,7 +67,8 @@ def test_mat_missing_keys_are_named(tmp_path) -> None:
     ("key", "value", "message"),
     [
         ("w", np.zeros((30, 29)), r"w in the .mat file must have shape \(30, 30\)"),
-        ("w_out", np.zeros((1, 31)), r"w_out in the .mat file must have shape \(1, 30\)"),
+        ("w_out", np.zeros((1, 31)), r"w_out in the .mat file must have shape \(n_outputs, 30\)"),
+        ("b_out", np.zeros((1, 2)), r"b_out must hold one number per output \(1\)"),
         ("w_in", np.zeros((29, 1)), r"w_in in the .mat file must have shape \(30, n_inputs\)"),
         ("taus", np.array([1.0, 2.0, 3.0]), "taus in the .mat file must hold 1 or 2 values"),
     ],

@@ -59,7 +59,6 @@ def test_a_respond_or_withhold_task_is_scored_as_go_nogo() -> None:
     [
         ({"env": "NoSuchTask-v0"}, "task.env: cannot make 'NoSuchTask-v0'"),
         ({"env": "ContextDecisionMaking-v0"}, "task.timing.delay: ContextDecisionMaking-v0 draws this period's"),
-        ({"env_kwargs": {"dim_ring": 3}}, "has 3 choices (decision actions [1, 2, 3]); one readout decodes two"),
         ({"env_kwargs": {"dt": 10}}, "task.env_kwargs.dt: set by spikernn"),
         ({"timing": {"stimulus": 333}}, "task.timing.stimulus must be a duration in ms, a multiple of 5"),
         ({"decision_period": "stimulus"}, "task.decision_period: 'stimulus' of PerceptualDecisionMaking-v0 must"),
@@ -70,6 +69,58 @@ def test_a_bad_environment_or_timing_is_refused_naming_the_key(settings: dict, m
     with pytest.raises(ConfigError) as err:
         NeuroGymConfig(**settings)
     assert message in str(err.value)
+
+
+def test_three_choices_get_a_readout_each_trained_towards_one_on_the_answer() -> None:
+    task = NeuroGymTask(NeuroGymConfig(env="PerceptualDecisionMaking-v0", env_kwargs={"dim_ring": 3}, timing=PDM))
+    assert (task.n_inputs, task.n_outputs, task.chance_accuracy) == (4, 3, pytest.approx(1 / 3))
+    assert task.condition_names == ("choice 0", "choice 1", "choice 2")
+    trials = task.make_trials(6, torch.Generator().manual_seed(0), conditions=torch.tensor([0, 1, 2, 2, 1, 0]))
+    assert trials.targets.shape == (6, 3, 120) and trials.labels.tolist() == [0, 1, 2, 2, 1, 0]
+    onset = task.steps(task.response_onset_ms)
+    assert not trials.targets[..., :onset].any()
+    expected = torch.nn.functional.one_hot(trials.labels, 3).float()[..., None].expand(6, 3, 120 - onset)
+    assert torch.equal(trials.targets[..., onset:], expected)
+    perfect = trials.targets[..., :-1]  # a rate readout on the 5-ms grid
+    assert task.score(perfect, trials.labels, task.step_ms, "rate").all()
+    assert not task.score(perfect.roll(1, dims=1), trials.labels, task.step_ms, "rate").any()
+
+
+def test_a_three_choice_network_runs_end_to_end_and_its_logged_models_read_three_outputs(tmp_path: Path) -> None:
+    """A tiny untrained network (allowed): the run converts it, flags an accuracy below chance 1/3,
+    draws an axis per output and logs MLflow models whose input example and output are the task's
+    (four inputs with dim_ring = 3, three outputs), loadable in this process; ``spikernn-evaluate``
+    given only the model file scores it on the same trials (the file's task settings)."""
+    import mlflow
+
+    env = {**os.environ, "SPIKERNN_OUTPUT_DIR": str(tmp_path)}
+    env.pop("MLFLOW_TRACKING_URI", None)
+    argv = [
+        sys.executable, "-m", "spikernn.apps.run", "experiment=neurogym_pdm3", "model.n_units=30",
+        "trainer.max_trials=32", "allow_untrained=true", "eval_trials=12", "transfer.trials_per_factor=6",
+        "transfer.scaling_factors=[20,40]",
+    ]  # fmt: skip
+    proc = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    folder = Path(json.loads(proc.stdout)["run_folder"])
+    summary = json.loads((folder / "summary.json").read_text())
+    assert summary["chance_accuracy"] == pytest.approx(1 / 3)
+    assert (
+        "chance_lif_accuracy" in summary["warnings"] and "(0.333" in summary["warning_messages"]["chance_lif_accuracy"]
+    )
+    assert set(summary["lif_accuracy_by_condition"]) == {"choice 0", "choice 1", "choice 2"}
+    assert (folder / "readout_rate_vs_lif.png").is_file()
+    model_file = folder / "converted_model.pt"
+    evaluate = [sys.executable, "-m", "spikernn.apps.evaluate", f"source={model_file}", "eval_trials=12"]
+    again = subprocess.run(evaluate, capture_output=True, text=True, env=env, timeout=600)
+    assert again.returncode == 0, again.stderr[-3000:]  # no task given: the file's stored settings
+    assert json.loads(again.stdout)["lif_accuracy"] == summary["lif_accuracy"]  # the run's trials again
+    mlflow.set_tracking_uri(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    inputs = np.zeros((2, 181, 4), dtype=np.float32)  # the preset's 900-ms trial on the 5-ms grid, 4 inputs
+    for name, steps in (("rate_model", 179), ("spiking_model", 18000)):
+        model = mlflow.pyfunc.load_model(f"runs:/{summary['mlflow_run_id']}/{name}")
+        assert model.metadata.get_input_schema().inputs[0].shape == (-1, 181, 4)
+        assert model.predict(inputs, params={"noise": False}).shape == (2, 3, steps), name
 
 
 def test_a_bad_environment_on_the_command_line_exits_2_and_writes_nothing(tmp_path: Path) -> None:

@@ -145,25 +145,28 @@ class TrainableSpikingRNN(nn.Module):
 
 
 def readout_loss(readout: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-    """Mean squared error of readout samples at (m + 1)·5 ms against ``targets[:, m + 1]``."""
-    n = min(readout.shape[1], targets.shape[1] - 1)
-    return (readout[:, :n] - targets[:, 1 : n + 1]).square().mean()
+    """Mean squared error of readout samples at (m + 1)·5 ms against ``targets[..., m + 1]`` (every
+    output's against its own target where there are several)."""
+    n = min(readout.shape[-1], targets.shape[-1] - 1)
+    return (readout[..., :n] - targets[..., 1 : n + 1]).square().mean()
 
 
 def window_loss(readout: torch.Tensor, targets: torch.Tensor, task: Task, margin: float = 0.1) -> torch.Tensor:
     """The scoring rule as a squared hinge on the readout samples in the task's spiking window:
     a trial whose target there is +1 (−1) must reach threshold + margin (−threshold − margin),
-    a trial whose target is 0 must stay under quiet_threshold − margin."""
+    a trial whose target is 0 must stay under quiet_threshold − margin (each output on its own where
+    there are several: the chosen one must respond, the others stay quiet)."""
     window = task.scoring_window("spiking")
     first = max(0, round(window.from_ms / task.step_ms) - 1)  # sample m lies at (m + 1)·step
-    n = min(readout.shape[1], targets.shape[1] - 1)
-    part, goal = readout[:, first:n], targets[:, first + 1 : n + 1]
-    positive, negative = goal.amax(1) > 0.5, goal.amin(1) < -0.5
+    n = min(readout.shape[-1], targets.shape[-1] - 1)
+    part, goal = readout[..., first:n], targets[..., first + 1 : n + 1]
+    positive, negative = goal.amax(-1) > 0.5, goal.amin(-1) < -0.5
     quiet = ~(positive | negative)
-    loss = torch.where(positive, torch.relu(window.threshold + margin - part.amax(1)).square(), 0.0)
-    loss = loss + torch.where(negative, torch.relu(part.amin(1) + window.threshold + margin).square(), 0.0)
+    loss = torch.where(positive, torch.relu(window.threshold + margin - part.amax(-1)).square(), 0.0)
+    loss = loss + torch.where(negative, torch.relu(part.amin(-1) + window.threshold + margin).square(), 0.0)
     level = part.abs() if window.quiet_uses_abs else part
-    return (loss + torch.where(quiet, torch.relu(level.amax(1) - window.quiet_threshold + margin).square(), 0.0)).mean()
+    quiet_loss = torch.relu(level.amax(-1) - window.quiet_threshold + margin).square()
+    return (loss + torch.where(quiet, quiet_loss, 0.0)).mean()
 
 
 class SpikingFinetuneModule(pl.LightningModule):

@@ -55,6 +55,7 @@ def score_rate_model(model: RateRNN, task: Task, seed: int, eval_trials: int) ->
         rate_loss=score.loss,
         rate_nan_readout_trials=score.nan_trials,
         rate_eval_trials=eval_trials,
+        chance_accuracy=task.chance_accuracy,
         tau_d_ms_mean=taus.mean().item(),
         tau_d_ms_sd=taus.std().item() if taus.numel() > 1 else 0.0,
     )

@@ -189,6 +189,7 @@ class RateModelResult(Result):
     tau_d_ms_mean: float = metric()
     tau_d_ms_sd: float = metric()
     rate_eval_trials: int = tag()
+    chance_accuracy: float = tag(default=0.5)  # the task's: guessing among its choices
 
 
 @dataclass

@@ -45,8 +45,9 @@ class RunConfig:
         check_choice("task", self.task.name, TASK_CONFIGS)
         check_int("seed", self.seed, 0)
         check_int("eval_trials", self.eval_trials, 1)
-        if self.model.n_inputs != self.task.n_inputs:
-            self.model = RateRNNConfig(**{**self.model.to_dict(), "n_inputs": self.task.n_inputs})
+        task_sizes = {"n_inputs": self.task.n_inputs, "n_outputs": self.task.n_outputs}
+        if any(getattr(self.model, key) != value for key, value in task_sizes.items()):
+            self.model = RateRNNConfig(**{**self.model.to_dict(), **task_sizes})
 
 
 class ConversionSettings(Protocol):

@@ -13,7 +13,7 @@ import math
 
 log = logging.getLogger("spikernn")
 
-CHANCE = 0.5  # every task asks for a binary decision (Go/NoGo, same/different, left/right)
+CHANCE = 0.5  # a binary decision (Go/NoGo, same/different, left/right); a summary's chance_accuracy else
 UNTRAINED = "untrained"
 NAN_READOUT = "nan_readout"
 CHANCE_LIF = "chance_lif_accuracy"
@@ -22,22 +22,24 @@ FACTOR_AT_EDGE = "factor_at_grid_edge"
 NOT_FINITE = "non_finite_values"
 
 
-def chance_margin(n_trials: int | None) -> float:
-    """Two standard errors of a coin-flip accuracy on ``n_trials`` trials."""
-    return 2 * math.sqrt(CHANCE * (1 - CHANCE) / max(1, n_trials or 1))
+def chance_margin(n_trials: int | None, chance: float = CHANCE) -> float:
+    """Two standard errors of a guessing accuracy (``chance``) on ``n_trials`` trials."""
+    return 2 * math.sqrt(chance * (1 - chance) / max(1, n_trials or 1))
 
 
-def _chance_message(kind: str, accuracy: float, margin: float, network: str) -> str:
+def _chance_message(kind: str, accuracy: float, margin: float, network: str, chance: float) -> str:
     """At chance (within ``margin`` of it): the network ignores the task. Far below chance: it
-    answers, but the opposite way on most trials (e.g. an inverted readout), which is not chance."""
-    if accuracy < CHANCE - margin:
-        return (
-            f"{kind} accuracy {accuracy:.3f} is far below chance ({CHANCE:g} − {margin:.3f}): {network} "
+    answers, but the opposite way on most trials (e.g. an inverted readout), or, among several
+    outputs, crosses no response threshold, which is not chance either."""
+    if accuracy < chance - margin:
+        how = (
             "answers the opposite of the target on most trials (an inverted readout or decision, not noise)"
+            if chance == CHANCE
+            else "gives no answer (no output crosses the response threshold) or a wrong one on most trials, not noise"
         )
-    return (
-        f"{kind} accuracy {accuracy:.3f} is at chance level ({CHANCE:g} ± {margin:.3f}): {network} does not do the task"
-    )
+        return f"{kind} accuracy {accuracy:.3f} is far below chance ({chance:.3g} − {margin:.3f}): {network} {how}"
+    level = f"chance level ({chance:.3g} ± {margin:.3f})"
+    return f"{kind} accuracy {accuracy:.3f} is at {level}: {network} does not do the task"
 
 
 def warn(summary: dict, code: str, message: str) -> None:
@@ -80,15 +82,16 @@ def flag_failures(summary: dict) -> dict:
             UNTRAINED,
             "the rate network did not meet the training criterion and was converted anyway (allow_untrained)",
         )
+    chance = _number(summary.get("chance_accuracy")) or CHANCE  # older summaries: a binary decision
     lif = _number(summary.get("lif_accuracy"))
-    lif_margin = chance_margin(summary.get("eval_trials"))
-    if lif is not None and lif <= CHANCE + lif_margin:
-        warn(summary, CHANCE_LIF, _chance_message("spiking", lif, lif_margin, "the converted network"))
+    lif_margin = chance_margin(summary.get("eval_trials"), chance)
+    if lif is not None and lif <= chance + lif_margin:
+        warn(summary, CHANCE_LIF, _chance_message("spiking", lif, lif_margin, "the converted network", chance))
     rate = _number(summary.get("rate_accuracy"))
     rate_trials = summary.get("rate_eval_trials") or summary.get("eval_trials")  # older summaries: the latter
-    rate_margin = chance_margin(rate_trials) if rate_trials else 0.0  # unknown trial count: chance itself
-    if summary.get("trained") is not False and rate is not None and rate <= CHANCE + rate_margin:
-        warn(summary, CHANCE_RATE, _chance_message("rate", rate, rate_margin, "the rate network"))
+    rate_margin = chance_margin(rate_trials, chance) if rate_trials else 0.0  # unknown trial count: chance itself
+    if summary.get("trained") is not False and rate is not None and rate <= chance + rate_margin:
+        warn(summary, CHANCE_RATE, _chance_message("rate", rate, rate_margin, "the rate network", chance))
     search = summary.get("transfer") or summary  # a network fine-tuned after its conversion: that conversion's
     by_factor = search.get("lif_accuracy_by_scaling_factor") or {}
     best = _number(search.get("scaling_factor"))

@@ -24,7 +24,7 @@ from spikernn.rate.config import MAX_UNITS, RateRNNConfig
 from spikernn.rate.trainer_config import TrainerConfig
 from spikernn.run_config import BOOKKEEPING, RunConfig
 from spikernn.spiking.parameters import SpikingParameters, Stimulation
-from spikernn.tasks.config import STEP_MS, TASK_CONFIGS, TaskConfig
+from spikernn.tasks.config import OPTIONAL_TASKS, STEP_MS, TASK_CONFIGS, TaskConfig
 from spikernn.tracking.logger_config import LoggerConfig, resolve_tracking_uri
 from spikernn.transfer_config import TransferConfig, check_factor
 from spikernn.validation import ConfigError, ModelFileError, check_choice, check_int
@@ -247,8 +247,8 @@ def task_config_of(values: dict) -> TaskConfig:
     return typed(TASK_CONFIGS[name], "task", values)
 
 
-def rate_model_config(values: dict, n_inputs: int) -> RateRNNConfig:
-    """The ``model`` group (schema ``ModelConfig``) as a RateRNNConfig of a task's ``n_inputs``:
+def rate_model_config(values: dict, task: TaskConfig) -> RateRNNConfig:
+    """The ``model`` group (schema ``ModelConfig``) as a RateRNNConfig of a task's inputs and outputs:
     ``tau_min_ms``/``tau_max_ms`` (null max = one fixed τ) become ``taus_ms``."""
     values = dataclasses.asdict(typed(schemas.ModelConfig, "model", values))
     n = values["n_units"]
@@ -259,7 +259,7 @@ def rate_model_config(values: dict, n_inputs: int) -> RateRNNConfig:
         )
     tau_min, tau_max = values.pop("tau_min_ms"), values.pop("tau_max_ms")
     taus_ms = [tau_min] if tau_max is None else [tau_min, tau_max]
-    return RateRNNConfig(**values, taus_ms=taus_ms, n_inputs=n_inputs)
+    return RateRNNConfig(**values, taus_ms=taus_ms, n_inputs=task.n_inputs, n_outputs=task.n_outputs)
 
 
 # top-level keys of the primary configs (conf/<command>.yaml); the groups have schemas (apps/schemas.py)
@@ -278,7 +278,7 @@ def build_run_config(raw: dict) -> RunConfig:
     check_accelerator(trainer)
     values = {
         "task": task_config,
-        "model": rate_model_config(raw["model"], task_config.n_inputs),
+        "model": rate_model_config(raw["model"], task_config),
         "trainer": trainer,
         **{k: raw[k] for k in ("seed", "eval_trials", "allow_untrained") if k in raw},
     }
@@ -337,6 +337,10 @@ def load_model_source(raw: dict, artifacts: tuple[str, ...]) -> ModelSource:
         except ModelFileError as err:
             raise ModelFileError(f"source: {err}") from None
     saved_task = stored.task
+    if wanted is None and saved_task in OPTIONAL_TASKS:  # a NeuroGym model: then its stored settings
+        from spikernn.tasks.registry import register_optional  # torch: a model file is loaded already
+
+        register_optional(saved_task)
     if wanted is not None and saved_task is not None and wanted.name != saved_task:
         raise ConfigError(f"task: the model in {source} was trained on {saved_task!r}, not {wanted.name!r}")
     if wanted is None and saved_task is not None and saved_task not in TASK_CONFIGS:
@@ -353,8 +357,10 @@ def load_model_source(raw: dict, artifacts: tuple[str, ...]) -> ModelSource:
     from spikernn.tasks import get_task  # the model file is loaded: its task's trials come next
 
     task = get_task(wanted or saved_task)
-    if model.config.n_inputs != task.n_inputs:
-        raise ConfigError(f"task: {task.name} has {task.n_inputs} inputs, the model {model.config.n_inputs}")
+    for what in ("inputs", "outputs"):
+        need, has = getattr(task.config, f"n_{what}"), getattr(model.config, f"n_{what}")
+        if need != has:
+            raise ConfigError(f"task: {task.name} has {need} {what}; the model in {source} has {has}")
     check_task_settings(task.config.settings(), stored.task_settings, source)
     return ModelSource(source, model, task, stored)
 

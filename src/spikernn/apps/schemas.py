@@ -32,13 +32,13 @@ def _field(f: dataclasses.Field) -> dataclasses.Field:
 
 def model_schema() -> type:
     """The ``model`` group: RateRNNConfig's fields with its τ range as two keys, ``tau_min_ms`` and
-    ``tau_max_ms`` (null = one fixed τ = tau_min_ms); ``n_inputs`` is the task's."""
+    ``tau_max_ms`` (null = one fixed τ = tau_min_ms); ``n_inputs`` and ``n_outputs`` are the task's."""
     hints = typing.get_type_hints(RateRNNConfig)
     tau_min, tau_max = RateRNNConfig().taus_ms
     kept = [
         (f.name, hints[f.name], _field(f))
         for f in dataclasses.fields(RateRNNConfig)
-        if f.name not in ("taus_ms", "n_inputs")
+        if f.name not in ("taus_ms", "n_inputs", "n_outputs")
     ]
     return dataclasses.make_dataclass(
         "ModelConfig", [*kept, ("tau_min_ms", float, tau_min), ("tau_max_ms", float | None, tau_max)]

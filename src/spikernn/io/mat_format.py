@@ -1,6 +1,7 @@
 """The reference code's .mat layout (rkim35/spikeRNN ``rate/main.py``), both directions.
 
-Keys: w (relu'd trained W, N×N), w0 (initial W), w_in (N×n_in), w_out (1×N), b_out, m (N×N
+Keys: w (relu'd trained W, N×N), w0 (initial W), w_in (N×n_in), w_out (1×N; n_outputs×N for a
+network of several outputs, not in the reference), b_out (one number per output), m (N×N
 diagonal of +1 exc / −1 inh: W_eff = (w @ m) ⊙ som_m), som_m (N×N mask), inh, exc (N×1), N,
 som_N, taus (τ in 5-ms steps: [min, max] or one fixed value), taus_gaus, taus_gaus0 (N×1 raw τ).
 """
@@ -22,6 +23,7 @@ from spikernn.rate.config import MAX_UNITS
 from spikernn.validation import ConfigError, ModelFileError
 
 REFERENCE_STEP_MS = 5.0
+MAX_OUTPUTS = 64  # readouts read from a file
 REQUIRED_KEYS = (
     "w",
     "w0",
@@ -53,8 +55,8 @@ def export_mat(path: str | os.PathLike, model: RateRNN, extra: dict | None = Non
             "w": w.double().numpy(),
             "w0": model.w0.double().numpy(),
             "w_in": model.w_in.double().numpy(),
-            "w_out": model.w_out.detach().double().numpy().reshape(1, n),
-            "b_out": float(model.b_out),
+            "w_out": model.w_out.detach().double().numpy().reshape(cfg.n_outputs, n),
+            "b_out": float(model.b_out) if cfg.n_outputs == 1 else model.b_out.detach().double().numpy(),
             "m": np.diag(model.sign.double().numpy()),
             "som_m": model.mask.double().numpy(),
             "inh": model.inhibitory.numpy().reshape(n, 1),
@@ -172,7 +174,14 @@ def _import(raw: bytes, activation: str | None) -> RateRNN:
             f"w_in in the .mat file must have shape ({n}, n_inputs) with 1 ≤ n_inputs ≤ 64, got {w_in.shape}"
         )
     _shape_check(data, "w_in", w_in.shape)
-    w_out = _shape_check(data, "w_out", (1, n))
+    w_out = _numeric(data, "w_out")
+    if w_out.ndim != 2 or w_out.shape[1] != n or not 1 <= w_out.shape[0] <= MAX_OUTPUTS:
+        raise ModelFileError(
+            f"w_out in the .mat file must have shape (n_outputs, {n}) with 1 ≤ n_outputs ≤ {MAX_OUTPUTS}, "
+            f"got {w_out.shape}"
+        )
+    w_out = _shape_check(data, "w_out", w_out.shape)
+    n_outputs = w_out.shape[0]
     m = _shape_check(data, "m", (n, n))
     som_m = _shape_check(data, "som_m", (n, n))
     inh = _shape_check(data, "inh", (n, 1)).reshape(n)
@@ -185,9 +194,11 @@ def _import(raw: bytes, activation: str | None) -> RateRNN:
     taus_gaus = _shape_check(data, "taus_gaus", (n, 1)).reshape(n)
     taus_gaus0 = _shape_check(data, "taus_gaus0", (n, 1)).reshape(n)
     b_out = _numeric(data, "b_out")
-    if b_out.size != 1:
-        raise ModelFileError(f"b_out must be one number, got an array of shape {b_out.shape}")
-    b_out = _shape_check(data, "b_out", b_out.shape).reshape(())
+    if b_out.size != n_outputs:
+        raise ModelFileError(
+            f"b_out must hold one number per output ({n_outputs}), got an array of shape {b_out.shape}"
+        )
+    b_out = _shape_check(data, "b_out", b_out.shape).reshape(() if n_outputs == 1 else (n_outputs,))
     taus = _numeric(data, "taus").reshape(-1)
     if taus.size not in (1, 2):
         raise ModelFileError(f"taus in the .mat file must hold 1 or 2 values (5-ms steps), got {taus.size}")
@@ -204,6 +215,7 @@ def _import(raw: bytes, activation: str | None) -> RateRNN:
     config = RateRNNConfig(
         n_units=n,
         n_inputs=w_in.shape[1],
+        n_outputs=n_outputs,
         sst_n=sst_n,
         apply_dale=bool(inh.any() or (w >= 0).all()),
         activation=activation,
@@ -216,7 +228,7 @@ def _import(raw: bytes, activation: str | None) -> RateRNN:
         model.w.copy_(f32(w))
         model.w0.copy_(f32(w0))
         model.w_in.copy_(f32(w_in))
-        model.w_out.copy_(f32(w_out).reshape(n))
+        model.w_out.copy_(f32(w_out).reshape(model.w_out.shape))
         model.b_out.copy_(f32(b_out))
         model.mask.copy_(f32(som_m))
         model.inhibitory.copy_(torch.as_tensor(inh))

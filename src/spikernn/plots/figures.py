@@ -55,17 +55,23 @@ def plot_readouts(
     """One column per trial type: its input(s) above (if ``inputs`` [trial, step, channel] on the
     ``rate_dt_ms`` grid is given), and below the task's target, the rate network's readout and the
     LIF network's readout at factor s against time (ms); the LIF scoring window (from
-    ``scored_from_ms`` to the end) shaded. ``lif_before`` (readout, its factor): the LIF network
+    ``scored_from_ms`` to the end) shaded; a task of several outputs gets an axis per output
+    (readouts [trial, n_outputs, T]). ``lif_before`` (readout, its factor): the LIF network
     before fine-tuning on the same trials, drawn under the fine-tuned one. Readouts are
     dimensionless (a.u.)."""
-    rate_readout, lif_readout, targets = _numpy(rate_readout), _numpy(lif_readout), _numpy(targets)
+    rate_readout, lif_readout, targets = _by_output(rate_readout), _by_output(lif_readout), _by_output(targets)
+    before = None if lif_before is None else _by_output(lif_before[0])
     inputs = None if inputs is None else _numpy(inputs)
+    n_outputs = rate_readout.shape[1]
     n = len(names)
     n_cols = min(n, MAX_COLUMNS)
     n_rows = math.ceil(n / n_cols)
-    rows_per_type = 2 if inputs is not None else 1
-    fig = Figure(figsize=(1.75 * n_cols + 0.7, n_rows * (2.3 if inputs is not None else 1.8) + 0.35))
-    grid = fig.add_gridspec(n_rows * rows_per_type, n_cols, height_ratios=[1, 2.6][-rows_per_type:] * n_rows)
+    readout_height = 2.6 if n_outputs == 1 else 1.6
+    ratios = ([1.0] if inputs is not None else []) + [readout_height] * n_outputs
+    rows_per_type = len(ratios)
+    height = 1.8 if len(ratios) == 1 else 2.3 * sum(ratios) / 3.6  # one readout with inputs: 2.3
+    fig = Figure(figsize=(1.75 * n_cols + 0.7, n_rows * height + 0.35))
+    grid = fig.add_gridspec(n_rows * rows_per_type, n_cols, height_ratios=ratios * n_rows)
     t_target = np.arange(targets.shape[-1]) * rate_dt_ms
     t_rate = np.arange(rate_readout.shape[-1]) * rate_dt_ms
     t_lif = (np.arange(lif_readout.shape[-1]) + 1) * lif_dt_ms
@@ -73,10 +79,29 @@ def plot_readouts(
     first_readout = first_input = None
     for i, name in enumerate(names):
         row, col = divmod(i, n_cols)
-        ax = fig.add_subplot(grid[row * rows_per_type + rows_per_type - 1, col], sharey=first_readout)
-        first_readout = first_readout or ax
+        top = row * rows_per_type + (inputs is not None)
+        axes = []
+        for o in range(n_outputs):
+            ax = fig.add_subplot(grid[top + o, col], sharey=first_readout, sharex=axes[0] if axes else None)
+            axes.append(ax)
+            first_readout = first_readout or ax
+            if scored_from_ms is not None:
+                ax.axvspan(scored_from_ms, end_ms, color=WINDOW_COLOR, alpha=0.25, lw=0)
+            ax.plot(t_target, targets[i, o], color=TARGET_COLOR, lw=1.2, ls="--", drawstyle="steps-post")
+            ax.plot(t_rate, rate_readout[i, o], color=RATE_COLOR, lw=1.2)
+            if before is not None:
+                ax.plot(t_lif, before[i, o], color=BEFORE_COLOR, lw=0.8)
+            ax.plot(t_lif, lif_readout[i, o], color=LIF_COLOR, lw=0.8)
+            ax.set_xlim(0, end_ms)
+            last = o == n_outputs - 1
+            if row == n_rows - 1 and last:
+                ax.set_xlabel("time (ms)")
+            elif not last:
+                ax.tick_params(labelbottom=False)
+            if col == 0:
+                ax.set_ylabel("readout (a.u.)" if n_outputs == 1 else f"output {o + 1}\n(a.u.)")
         if inputs is not None:
-            ax_in = fig.add_subplot(grid[row * rows_per_type, col], sharex=ax, sharey=first_input)
+            ax_in = fig.add_subplot(grid[top - 1, col], sharex=axes[0], sharey=first_input)
             first_input = first_input or ax_in
             _draw_inputs(ax_in, inputs[i], rate_dt_ms)
             ax_in.set_title(name)
@@ -84,19 +109,7 @@ def plot_readouts(
             if col == 0:
                 ax_in.set_ylabel("input\n(a.u.)")
         else:
-            ax.set_title(name)
-        if scored_from_ms is not None:
-            ax.axvspan(scored_from_ms, end_ms, color=WINDOW_COLOR, alpha=0.25, lw=0)
-        ax.plot(t_target, targets[i], color=TARGET_COLOR, lw=1.2, ls="--", drawstyle="steps-post")
-        ax.plot(t_rate, rate_readout[i], color=RATE_COLOR, lw=1.2)
-        if lif_before is not None:
-            ax.plot(t_lif, _numpy(lif_before[0][i]), color=BEFORE_COLOR, lw=0.8)
-        ax.plot(t_lif, lif_readout[i], color=LIF_COLOR, lw=0.8)
-        ax.set_xlim(0, end_ms)
-        if row == n_rows - 1:
-            ax.set_xlabel("time (ms)")
-        if col == 0:
-            ax.set_ylabel("readout (a.u.)")
+            axes[0].set_title(name)
     handles = [
         Line2D([], [], color=TARGET_COLOR, lw=1.2, ls="--", label="target"),
         Line2D([], [], color=RATE_COLOR, lw=1.2, label="rate RNN"),
@@ -115,6 +128,12 @@ def plot_readouts(
     wide = n_cols > 2 or len(handles) <= 4  # else the long labels of a two-column figure go in pairs
     fig.legend(handles=handles, loc="outside upper center", ncols=min(len(handles), 4 if wide else 2))
     return save(fig, path)
+
+
+def _by_output(values: torch.Tensor) -> np.ndarray:
+    """Readouts or targets [trial, T] (one output) or [trial, n_outputs, T] as [trial, n_outputs, T]."""
+    values = _numpy(values)
+    return values[:, None] if values.ndim == 2 else values
 
 
 def _numpy(values: torch.Tensor) -> np.ndarray:

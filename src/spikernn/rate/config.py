@@ -20,6 +20,7 @@ class RateRNNConfig:
 
     n_units: int = 200  # N
     n_inputs: int = 1  # the task's (set from it by the commands)
+    n_outputs: int = 1  # readouts: one (the paper's tasks), or one per choice (set from the task)
     p_inh: float = 0.2  # probability a unit is inhibitory, in [0, 1)
     p_rec: float = 0.2  # initial connection probability, in (0, 1]
     gain: float = 1.5  # g of the initial weights N(0, 1)·g/sqrt(N·p_rec)
@@ -36,6 +37,7 @@ class RateRNNConfig:
     def __post_init__(self) -> None:
         check_int("model.n_units", self.n_units, 1)
         check_int("model.n_inputs", self.n_inputs, 1)
+        check_int("model.n_outputs", self.n_outputs, 1)
         check_range("model.p_inh", self.p_inh, 0.0, 1.0, hi_open=True)
         check_range("model.p_rec", self.p_rec, 0.0, 1.0, lo_open=True)
         check_range("model.gain", self.gain, 0.0, lo_open=True)

@@ -10,8 +10,8 @@ a K × N × N weight gradient, which makes the step memory-bound; this kernel is
 network-trial than the autograd graph at N = 250, batch 1, on a quiet core (more on a loaded one).
 
 Shapes: ``w`` [K, N, N] (post, pre), ``alpha`` = Δt/τ and ``decay`` = 1 − Δt/τ [K, N], ``act`` activation codes [K],
-``drive`` = W_in u [K, B, T, N], ``noise`` [K, B, T, N], ``x0`` [K, B, N], ``w_out`` [K, N],
-``b_out`` [K]. T is the number of readout samples (trial steps − 1).
+``drive`` = W_in u [K, B, T, N], ``noise`` [K, B, T, N], ``x0`` [K, B, N], ``w_out`` [K, O, N],
+``b_out`` [K, O] for O outputs. T is the number of readout samples (trial steps − 1).
 """
 
 from __future__ import annotations
@@ -65,7 +65,7 @@ def _phi_slope(x, r, act):
 @njit(parallel=True, fastmath=FASTMATH, cache=True)
 def forward_trajectory(w, alpha, decay, act, drive, noise, x0, w_out, b_out, xs, rs, pre, out):
     """Forward pass that keeps what the backward pass needs: ``xs``, ``rs`` [K, B, T+1, N] (x_t, r_t
-    for t = 0 … T), ``pre`` [K, B, T, N] (W r_{t−1} + W_in u_{t−1}); readout into ``out`` [K, B, T]."""
+    for t = 0 … T), ``pre`` [K, B, T, N] (W r_{t−1} + W_in u_{t−1}); readout into ``out`` [K, B, O, T]."""
     n_members, n_batch, n_steps, n = drive.shape
     for k in prange(n_members):
         a = alpha[k]
@@ -81,7 +81,8 @@ def forward_trajectory(w, alpha, decay, act, drive, noise, x0, w_out, b_out, xs,
                     pre[k, b, t, i] = p
                     xs[k, b, t + 1, i] = d[i] * xs[k, b, t, i] + a[i] * p + noise[k, b, t, i]
                     rs[k, b, t + 1, i] = _phi(xs[k, b, t + 1, i], act[k])
-                out[k, b, t] = _dot(w_out[k], rs[k, b, t + 1]) + b_out[k]
+                for o in range(w_out.shape[1]):
+                    out[k, b, o, t] = _dot(w_out[k, o], rs[k, b, t + 1]) + b_out[k, o]
 
 
 @njit(parallel=True, fastmath=FASTMATH, cache=True)
@@ -104,15 +105,16 @@ def forward_readout(w, alpha, decay, act, drive, noise, x0, w_out, b_out, out):
                     x[i] = d[i] * x[i] + a[i] * p + noise[k, b, t, i]
                     r_next[i] = _phi(x[i], act[k])
                 r[:] = r_next
-                out[k, b, t] = _dot(w_out[k], r) + b_out[k]
+                for o in range(w_out.shape[1]):
+                    out[k, b, o, t] = _dot(w_out[k, o], r) + b_out[k, o]
 
 
 @njit(parallel=True, fastmath=FASTMATH, cache=True)
 def backward(w, alpha, decay, act, xs, rs, pre, w_out, grad_out, grad_w, grad_alpha, grad_w_out, grad_b_out):  # noqa: E501
-    """Backpropagation through time from ``grad_out`` [K, B, T] (dL/d readout); gradients are
+    """Backpropagation through time from ``grad_out`` [K, B, O, T] (dL/d readout); gradients are
     accumulated into the zeroed ``grad_*`` arrays.
 
-    gr_t = w_out·go_t + Wᵀ(α ⊙ gx_{t+1});  gx_t = gr_t ⊙ φ'(x_t) + (1 − α) ⊙ gx_{t+1};
+    gr_t = Σ_o w_out,o·go_o,t + Wᵀ(α ⊙ gx_{t+1});  gx_t = gr_t ⊙ φ'(x_t) + (1 − α) ⊙ gx_{t+1};
     gW += (α ⊙ gx_t) r_{t−1}ᵀ;  gα += gx_t ⊙ (W r_{t−1} + W_in u_{t−1} − x_{t−1}).
     """
     n_members, n_batch, n_cols, n = xs.shape
@@ -127,11 +129,17 @@ def backward(w, alpha, decay, act, xs, rs, pre, w_out, grad_out, grad_w, grad_al
             gx_next[:] = 0
             scaled[:] = 0
             for t in range(n_steps, 0, -1):
-                go = grad_out[k, b, t - 1]
-                grad_b_out[k] += go
+                go = grad_out[k, b, 0, t - 1]
+                grad_b_out[k, 0] += go
                 for j in range(n):
-                    gr[j] = w_out[k, j] * go
-                    grad_w_out[k, j] += go * rs[k, b, t, j]
+                    gr[j] = w_out[k, 0, j] * go
+                    grad_w_out[k, 0, j] += go * rs[k, b, t, j]
+                for o in range(1, w_out.shape[1]):
+                    go = grad_out[k, b, o, t - 1]
+                    grad_b_out[k, o] += go
+                    for j in range(n):
+                        gr[j] += w_out[k, o, j] * go
+                        grad_w_out[k, o, j] += go * rs[k, b, t, j]
                 if t < n_steps:
                     for i in range(n):
                         si = scaled[i]

@@ -22,7 +22,8 @@ def _np(t: torch.Tensor) -> np.ndarray:
 
 
 class _Recurrence(torch.autograd.Function):
-    """readout [K, B, T] from (W_eff, α, w_out, b_out) given drive, noise, x0 and activation codes."""
+    """readout [K, B, O, T] from (W_eff, α, w_out [K, O, N], b_out [K, O]) given drive, noise, x0 and
+    activation codes."""
 
     @staticmethod
     def forward(ctx, w_eff, alpha, w_out, b_out, drive, noise, x0, act):  # noqa: D102
@@ -31,7 +32,7 @@ class _Recurrence(torch.autograd.Function):
         xs = torch.empty(k, b, t + 1, n, dtype=dtype)
         rs = torch.empty_like(xs)
         pre = torch.empty(k, b, t, n, dtype=dtype)
-        out = torch.empty(k, b, t, dtype=dtype)
+        out = torch.empty(k, b, w_out.shape[1], t, dtype=dtype)
         args = [_np(v) for v in (w_eff, alpha, 1 - alpha)] + [act]
         args += [_np(v) for v in (drive, noise, x0, w_out, b_out)] + [xs.numpy(), rs.numpy(), pre.numpy(), out.numpy()]
         fused_kernel.forward_trajectory(*args)
@@ -43,7 +44,7 @@ class _Recurrence(torch.autograd.Function):
     def backward(ctx, grad_out):  # noqa: D102
         w_eff, alpha, w_out, xs, rs, pre = ctx.saved_tensors
         grads = [torch.zeros_like(v) for v in (w_eff, alpha, w_out)]
-        grad_b = torch.zeros(w_eff.shape[0], dtype=w_eff.dtype)
+        grad_b = torch.zeros(w_out.shape[:2], dtype=w_eff.dtype)
         fused_kernel.backward(
             _np(w_eff),
             _np(alpha),
@@ -71,17 +72,20 @@ def stacked_readout(
     x0: torch.Tensor,
     grad: bool = True,
 ) -> torch.Tensor:
-    """Readouts [K, B, T] of K rate networks (same N) on their own drives W_in u [K, B, T, N],
-    state noise [K, B, T, N] and initial states [K, B, N]; differentiable w.r.t. each model's
-    ``w``, ``w_out``, ``b_out`` and ``tau_raw`` when ``grad``."""
+    """Readouts [K, B, T] (one output) or [K, B, O, T] of K rate networks (same N, same outputs) on
+    their own drives W_in u [K, B, T, N], state noise [K, B, T, N] and initial states [K, B, N];
+    differentiable w.r.t. each model's ``w``, ``w_out``, ``b_out`` and ``tau_raw`` when ``grad``."""
     w_eff = torch.stack([m.effective_weights() for m in models])
     alpha = torch.stack([m.config.dt_ms / m.taus_ms() for m in models])
-    w_out = torch.stack([m.w_out for m in models])
-    b_out = torch.stack([m.b_out for m in models])
+    n = w_eff.shape[-1]
+    w_out = torch.stack([m.w_out.reshape(-1, n) for m in models])
+    b_out = torch.stack([m.b_out.reshape(-1) for m in models])
+    one_output = models[0].w_out.ndim == 1
     act = activation_codes(models)
     if grad:
-        return _Recurrence.apply(w_eff, alpha, w_out, b_out, drive, noise, x0, act)
-    out = torch.empty(drive.shape[:3], dtype=drive.dtype)
+        out = _Recurrence.apply(w_eff, alpha, w_out, b_out, drive, noise, x0, act)
+        return out[:, :, 0] if one_output else out
+    out = torch.empty(*drive.shape[:2], w_out.shape[1], drive.shape[2], dtype=drive.dtype)
     fused_kernel.forward_readout(
         _np(w_eff),
         _np(alpha),
@@ -94,7 +98,7 @@ def stacked_readout(
         _np(b_out),
         out.numpy(),
     )
-    return out
+    return out[:, :, 0] if one_output else out
 
 
 def trajectory_bytes(n_units: int, batch: int, n_steps: int, itemsize: int = 4) -> int:

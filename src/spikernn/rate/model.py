@@ -14,7 +14,8 @@ from spikernn.rate.connectivity import initial_recurrent_weights, make_connectiv
 
 @dataclass(frozen=True)
 class RateOutput:
-    """readout: [batch, T-1]; rates: [batch, T, N] (r_0 … r_{T-1}) when requested."""
+    """readout: [batch, T-1] (one output) or [batch, n_outputs, T-1]; rates: [batch, T, N]
+    (r_0 … r_{T-1}) when requested."""
 
     readout: torch.Tensor
     rates: torch.Tensor | None = None
@@ -24,7 +25,8 @@ class RateRNN(nn.Module):
     """x_t = (1 − Δt/τ) x_{t−1} + (Δt/τ)(W_eff r_{t−1} + W_in u_{t−1}) + ξ_t;  r = φ(x);  o = W_out r + b_out.
 
     Trainable: ``w`` (relu'd and signed by Dale's principle), ``w_out``, ``b_out``, ``tau_raw``
-    (when τ has a range). ``w_in`` is fixed.
+    (when τ has a range). ``w_in`` is fixed. One output (the paper's): ``w_out`` [N], ``b_out`` a
+    number; several: ``w_out`` [n_outputs, N] (a row per output), ``b_out`` [n_outputs].
     """
 
     def __init__(self, config: RateRNNConfig, seed: int = 0) -> None:
@@ -40,8 +42,9 @@ class RateRNN(nn.Module):
         self.register_buffer("w0", w0.clone())
         self.register_buffer("w_in", torch.randn(n, config.n_inputs, generator=g))
         self.w = nn.Parameter(w0)
-        self.w_out = nn.Parameter(torch.randn(n, generator=g) / 100)
-        self.b_out = nn.Parameter(torch.zeros(()))
+        outputs = () if config.n_outputs == 1 else (config.n_outputs,)
+        self.w_out = nn.Parameter(torch.randn(*outputs, n, generator=g) / 100)
+        self.b_out = nn.Parameter(torch.zeros(outputs))
         tau_raw = torch.randn(n, generator=g)
         self.register_buffer("tau_raw0", tau_raw.clone())
         if config.trainable_tau:
@@ -113,8 +116,16 @@ class RateRNN(nn.Module):
             r = self.phi(x)
             rates.append(r)
         r_all = torch.stack(rates, dim=1)
-        readout = r_all[:, 1:] @ self.w_out + self.b_out
+        readout = linear_readout(r_all[:, 1:], self.w_out, self.b_out)
         return RateOutput(readout=readout, rates=r_all if return_rates else None)
+
+
+def linear_readout(rates: torch.Tensor, w_out: torch.Tensor, b_out: torch.Tensor) -> torch.Tensor:
+    """W_out r + b_out for rates [..., T, N]: [..., T] for one output (``w_out`` [N]), or
+    [..., n_outputs, T] for ``w_out`` [n_outputs, N] (time stays the last axis)."""
+    if w_out.ndim == 1:
+        return rates @ w_out + b_out
+    return (rates @ w_out.T + b_out).transpose(-1, -2)
 
 
 def rate_step(
@@ -130,11 +141,12 @@ def rate_step(
 
 
 def trial_loss(readout: torch.Tensor, targets: torch.Tensor, kind: str = "l2") -> torch.Tensor:
-    """Per-trial loss [batch]: l2 = sqrt(Σ_t (o_t − z_t)²) (root of the sum), l1 = Σ_t |o_t − z_t|.
+    """Per-trial loss [batch]: l2 = sqrt(Σ_t (o_t − z_t)²) (root of the sum), l1 = Σ_t |o_t − z_t|,
+    summed over the outputs too where there are several.
 
-    ``readout`` [batch, T-1] is compared with ``targets[:, :T-1]`` as in the reference code.
+    ``readout`` [batch, (n_outputs,) T-1] is compared with ``targets[..., :T-1]`` as in the reference code.
     """
-    err = readout - targets[:, : readout.shape[1]]
+    err = (readout - targets[..., : readout.shape[-1]]).flatten(1)
     if kind == "l1":
         return err.abs().sum(-1)
     return err.square().sum(-1).sqrt()

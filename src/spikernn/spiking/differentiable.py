@@ -51,9 +51,9 @@ class RecurrentInput(torch.autograd.Function):
 
 @dataclass
 class SurrogateResult:
-    """readout: [B, n_samples] W_out · r / s at steps k with (k + 1) % sample_every == 0, i.e. at
-    times (m + 1) · sample_every · dt; spike_counts: [B, N] spikes per unit (float, differentiable);
-    duration_s: the simulated time."""
+    """readout: [B, n_samples] (or [B, n_outputs, n_samples]) W_out · r / s at steps k with
+    (k + 1) % sample_every == 0, i.e. at times (m + 1) · sample_every · dt; spike_counts: [B, N]
+    spikes per unit (float, differentiable); duration_s: the simulated time."""
 
     readout: torch.Tensor
     spike_counts: torch.Tensor
@@ -89,6 +89,7 @@ def simulate_surrogate(
     p = neuron.params
     n_rows, n_cols, _ = inputs.shape
     n = w_eff.shape[0]
+    n_outputs = 1 if w_out.ndim == 1 else w_out.shape[0]
     n_steps = (n_cols - 1) * steps_per_column
     if n_steps % sample_every:
         raise ValueError(f"sample_every ({sample_every}) must divide the number of steps ({n_steps})")
@@ -132,9 +133,8 @@ def simulate_surrogate(
             )
             counts = counts + spikes.to(dtype)
             if (k + 1) % sample_every == 0:
-                rate_sum = readout_sum(synapse.r, w_out) if exact else synapse.r @ w_out
-                samples.append(rate_sum * inv_s[:, 0])
-        out = torch.stack(samples, 1) if samples else torch.zeros(n_rows, 0, dtype=dtype)
+                samples.append(readout_rows(synapse.r, w_out, exact) * inv_s)
+        out = torch.stack(samples, -1) if samples else torch.zeros(n_rows, n_outputs, 0, dtype=dtype)
         return (*membrane, *synapse, counts, out)
 
     chunk = checkpoint_steps or n_steps
@@ -151,4 +151,14 @@ def simulate_surrogate(
             outputs = run_chunk(k0, k1, draws, *state)
         state, readout = outputs[:-1], outputs[-1]
         readouts.append(readout)
-    return SurrogateResult(torch.cat(readouts, 1), state[-1], n_steps * p.dt_ms / 1000.0)
+    readout = torch.cat(readouts, -1)
+    return SurrogateResult(readout[:, 0] if w_out.ndim == 1 else readout, state[-1], n_steps * p.dt_ms / 1000.0)
+
+
+def readout_rows(rates: torch.Tensor, w_out: torch.Tensor, exact: bool) -> torch.Tensor:
+    """W_out · r for rates [B, N] as [B, n_outputs] (``w_out`` [N] or [n_outputs, N]): the simulators'
+    summation order (``exact``) or one matrix product."""
+    rows = w_out.reshape(-1, rates.shape[1])
+    if exact:
+        return torch.stack([readout_sum(rates, row) for row in rows], 1)
+    return (rates @ w_out)[:, None] if w_out.ndim == 1 else rates @ rows.T

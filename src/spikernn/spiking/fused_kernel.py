@@ -76,8 +76,8 @@ class KernelConstants(NamedTuple):
 
 
 class KernelWeights(NamedTuple):
-    """w_in [N, n_in] and w_eff_t [N, N] (row j = W_eff[:, j]) float32; w_out64 [Np] float64,
-    zero-padded to a multiple of READOUT_LANES; decay_d and gain [N] float32
+    """w_in [N, n_in] and w_eff_t [N, N] (row j = W_eff[:, j]) float32; w_out64 [n_outputs, Np]
+    float64, each row zero-padded to a multiple of READOUT_LANES; decay_d and gain [N] float32
     (:func:`~spikernn.spiking.neurons.synapse_constants`)."""
 
     w_in: np.ndarray
@@ -98,11 +98,12 @@ class KernelNetwork(NamedTuple):
 def kernel_network(
     w_eff: torch.Tensor, w_in: torch.Tensor, w_out: torch.Tensor, tau_d_ms: torch.Tensor, params: SpikingParameters
 ) -> KernelNetwork:
-    """The kernel's bundle of unscaled weights W_eff [N, N], W_in [N, n_in], W_out [N], synaptic
-    decay times τ_d [N] (ms) and the spiking parameters."""
+    """The kernel's bundle of unscaled weights W_eff [N, N], W_in [N, n_in], W_out [N] or
+    [n_outputs, N], synaptic decay times τ_d [N] (ms) and the spiking parameters."""
     n = w_eff.shape[0]
-    w_out64 = np.zeros(-(-n // READOUT_LANES) * READOUT_LANES)
-    w_out64[:n] = _array(w_out, np.float64)
+    rows = _array(w_out, np.float64).reshape(-1, n)
+    w_out64 = np.zeros((rows.shape[0], -(-n // READOUT_LANES) * READOUT_LANES))
+    w_out64[:, :n] = rows
     decay_d, gain, decay_r, dt_s = synapse_constants(tau_d_ms.detach().float(), params)
     f32 = np.float32
     return KernelNetwork(
@@ -353,7 +354,7 @@ def run_rows(
     state: KernelState,
     streams: NoiseStreams,
     tables: ZigguratTables,
-    readout: np.ndarray,  # [B, n_steps] float32
+    readout: np.ndarray,  # [B, n_outputs, n_steps] float32
     rec: Recordings,
 ) -> None:
     """Advance every row from step k0 to step k1 (exclusive), in place; rows in parallel."""
@@ -413,7 +414,8 @@ def _run_row(
         else:
             _synapse_step(c, decay_d, gain, ipsc, h, r, h_r, jd, spiked, False)
         if want_readout:
-            readout[b, k] = np.float32(_readout_sum(r, w_out64)) * inv_s
+            for o in range(w_out64.shape[0]):
+                readout[b, o, k] = np.float32(_readout_sum(r, w_out64[o])) * inv_s
         _record(b, k, spiked, v, r, ipsc, inv_s, rec_spikes, rec_voltage, rec_rates, rec_ipsc)
     close_row(streams, b, s0, s1, s2, s3, scalar)
 
@@ -438,7 +440,7 @@ def simulate_fused(
     compute_readout: bool = True,
 ) -> tuple[torch.Tensor, torch.Tensor, dict[str, torch.Tensor]]:
     """Run :func:`run_rows` for ``net`` on B = rows of ``flat_inputs`` [B, C, n_in] with per-row
-    1/s ``inv_s`` [B] and initial voltages ``v0`` [B, N] (mV); returns (readout [B, n_steps], spike
+    1/s ``inv_s`` [B] and initial voltages ``v0`` [B, N] (mV); returns (readout [B, n_outputs, n_steps], spike
     counts [B, N] int32, recordings [B, n_steps, N]). With ``noise`` and a σ > 0 the noise seed is
     one 64-bit draw from ``generator``; ``on_progress`` is called every ``PROGRESS_EVERY`` steps.
     ``compute_readout`` = False skips the readout's final sum (the readout is then zero), for
@@ -457,7 +459,7 @@ def simulate_fused(
         *(np.zeros((n_rows, n), dtype=f32) for _ in range(5)),
     )
     trials = KernelTrials(_array(flat_inputs, f32), _array(columns, np.int64), _array(inv_s, f32))
-    readout = (np.empty if compute_readout else np.zeros)((n_rows, n_steps), dtype=f32)
+    readout = (np.empty if compute_readout else np.zeros)((n_rows, net.weights.w_out64.shape[0], n_steps), dtype=f32)
     recorded = {name: np.empty((n_rows, n_steps, n), dtype=np.bool_ if name == "spikes" else f32) for name in record}
     rec = Recordings(
         *(

@@ -20,7 +20,8 @@ BACKENDS = ("auto", "torch", "fused")
 class SpikingResult:
     """Output of one simulation. Leading dims ``[*batch]`` are those of the scaling factors × trials.
 
-    readout: [*batch, n_steps] W_out,spk · r at times (k + 1)·dt.
+    readout: [*batch, n_steps] W_out,spk · r at times (k + 1)·dt ([*batch, n_outputs, n_steps] for a
+    network of several outputs).
     spike_counts: [*batch, N] spikes per unit over the trial.
     Optional recordings [*batch, n_steps, N]: spikes (bool), voltage (mV, after reset), rates (r,
     spikes/s), ipsc (mV, scaled).
@@ -76,9 +77,9 @@ class SpikingRNN(nn.Module):
     """N integrate-and-fire units connected by W_eff / s, read out by W_out / s.
 
     Holds the *unscaled* transferred weights; each simulated trial carries its own scaling factor
-    s, applied to the recurrent current and to the readout (W/s · x = (W · x)/s). ``inhibitory``
-    [N] bool and ``sst_units`` (indices of the SST units, empty without the SST motif) say which
-    cell class each unit belongs to.
+    s, applied to the recurrent current and to the readout (W/s · x = (W · x)/s). ``w_out`` is [N]
+    (one output) or [n_outputs, N] (a row per output). ``inhibitory`` [N] bool and ``sst_units``
+    (indices of the SST units, empty without the SST motif) say which cell class each unit belongs to.
     """
 
     def __init__(
@@ -95,10 +96,12 @@ class SpikingRNN(nn.Module):
         super().__init__()
         params = params or SpikingParameters()
         n = w_eff.shape[0]
-        if w_eff.shape != (n, n) or w_in.shape[0] != n or w_out.shape != (n,) or tau_d_ms.shape != (n,):
+        out_ok = w_out.ndim in (1, 2) and w_out.shape[-1] == n and w_out.numel() > 0
+        if w_eff.shape != (n, n) or w_in.shape[0] != n or not out_ok or tau_d_ms.shape != (n,):
             raise ConfigError(
                 f"spiking network shapes disagree: w_eff {tuple(w_eff.shape)}, w_in {tuple(w_in.shape)}, "
-                f"w_out {tuple(w_out.shape)}, tau_d_ms {tuple(tau_d_ms.shape)} (need N×N, N×n_in, N, N)"
+                f"w_out {tuple(w_out.shape)}, tau_d_ms {tuple(tau_d_ms.shape)} (need N×N, N×n_in, N or "
+                "n_outputs×N, N)"
             )
         ratio = input_step_ms / params.dt_ms
         if abs(ratio - round(ratio)) > 1e-6:
@@ -119,6 +122,10 @@ class SpikingRNN(nn.Module):
     @property
     def n_units(self) -> int:
         return self.w_eff.shape[0]
+
+    @property
+    def n_outputs(self) -> int:
+        return 1 if self.w_out.ndim == 1 else self.w_out.shape[0]
 
     def recurrent_input(self, spikes: torch.Tensor) -> torch.Tensor:
         """JD = Σ_{j spiked} W_eff[:, j] for each row of a [B, N] spike matrix, event-driven; rows are
@@ -196,7 +203,8 @@ class SpikingRNN(nn.Module):
         synapse = self.synapse.init_state((n_rows, n))
         stim = self._stimulation_plan(stimulation, n_steps, n_rows)
 
-        readout = torch.empty(n_rows, n_steps)
+        readout = torch.empty(n_rows, self.n_outputs, n_steps)
+        w_out_rows = self.w_out.reshape(self.n_outputs, n)
         spike_counts = torch.zeros(n_rows, n, dtype=torch.int32)
         recorded = {
             name: torch.empty(n_rows, n_steps, n, dtype=torch.bool if name == "spikes" else torch.float32)
@@ -217,7 +225,8 @@ class SpikingRNN(nn.Module):
                 step_noise = self._apply_stimulation(stim, k, step_noise, n_rows, n, generator)
             spikes, membrane = self.neuron(current, membrane, step_noise)
             synapse = self.synapse(self.recurrent_input(spikes), spikes, synapse)
-            readout[:, k] = readout_sum(synapse.r, self.w_out) * inv_s[:, 0]
+            for o, w_out in enumerate(w_out_rows):
+                readout[:, o, k] = readout_sum(synapse.r, w_out) * inv_s[:, 0]
             spike_counts += spikes.to(spike_counts.dtype)  # snnTorch spikes are 0/1 floats
             self._record(recorded, k, spikes, membrane, synapse, inv_s)
             if on_progress is not None and ((k + 1) % PROGRESS_EVERY == 0 or k + 1 == n_steps):
@@ -244,6 +253,8 @@ class SpikingRNN(nn.Module):
             t = t.reshape(*batch_shape, *t.shape[1:])
             return t[0] if scalar else t
 
+        if self.w_out.ndim == 1:  # one output: [rows, n_steps]
+            readout = readout[:, 0]
         return SpikingResult(
             readout=shaped(readout),
             spike_counts=shaped(spike_counts),

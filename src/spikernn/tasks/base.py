@@ -31,8 +31,10 @@ class Trials:
     """A batch of trials.
 
     inputs: [batch, n_steps + 1, n_inputs] on the stimulus grid.
-    targets: [batch, n_steps] target readout on the stimulus grid.
-    labels: [batch] the value the scoring rule checks (task-specific, e.g. 1 Go / 0 NoGo).
+    targets: [batch, n_steps] target readout on the stimulus grid ([batch, n_outputs, n_steps] for a
+        task of several outputs).
+    labels: [batch] the value the scoring rule checks (task-specific, e.g. 1 Go / 0 NoGo; the
+        correct output's index for a task of several outputs).
     conditions: [batch] trial type index into ``Task.condition_names``.
     """
 
@@ -81,6 +83,16 @@ class Task(ABC):
     def n_inputs(self) -> int:
         """Input channels of the trials (the config's: a class constant, or read from an environment)."""
         return self.config.n_inputs
+
+    @property
+    def n_outputs(self) -> int:
+        """Readouts the task is decoded from (1 for the paper's tasks; one per choice for more than two)."""
+        return self.config.n_outputs
+
+    @property
+    def chance_accuracy(self) -> float:
+        """The accuracy of guessing: 1/2 for a binary decision (every paper task), 1/n for n outputs."""
+        return 1.0 / max(2, self.n_outputs)
 
     @property
     def duration_ms(self) -> float:
@@ -150,9 +162,10 @@ class Task(ABC):
         return self.build(conditions.long(), generator)
 
     def score(self, readout: torch.Tensor, labels: torch.Tensor, dt_ms: float, kind: ReadoutKind) -> torch.Tensor:
-        """Boolean correctness of each trial; ``readout`` is [..., n_samples] on a ``dt_ms`` grid.
+        """Boolean correctness of each trial; ``readout`` is [..., n_samples] on a ``dt_ms`` grid
+        ([..., n_outputs, n_samples] for a task of several outputs).
 
-        ``labels`` broadcasts against ``readout.shape[:-1]``.
+        ``labels`` broadcasts against the trials' dimensions of ``readout``.
         """
         window = self.scoring_window(kind)
         start = first_index(window.from_ms, dt_ms, kind)
@@ -161,7 +174,11 @@ class Task(ABC):
                 f"scoring window from {window.from_ms} ms lies outside a readout of "
                 f"{readout.shape[-1]} samples at dt={dt_ms} ms"
             )
-        part = readout[..., start:]
+        return self.judge(readout[..., start:], labels, window)
+
+    def judge(self, part: torch.Tensor, labels: torch.Tensor, window: ScoringWindow) -> torch.Tensor:
+        """Whether each trial is correct given its readout samples in the window, ``part`` [..., n]:
+        by the extremes there (:meth:`correct`). A task of several outputs decides otherwise."""
         return self.correct(part.amax(-1), part.amin(-1), part.abs().amax(-1), labels, window)
 
     def accuracy(self, readout: torch.Tensor, labels: torch.Tensor, dt_ms: float, kind: ReadoutKind) -> float:
@@ -174,6 +191,16 @@ def signed_response_correct(
 ) -> torch.Tensor:
     """+1 trials correct if max > threshold; -1 trials correct if min < -threshold."""
     return torch.where(labels > 0, window_max > threshold, window_min < -threshold)
+
+
+def chosen_output_correct(part: torch.Tensor, labels: torch.Tensor, threshold: float) -> torch.Tensor:
+    """A choice among several outputs (``part`` [..., n_outputs, n] in the window, ``labels`` the
+    correct output's index): correct when the correct output has the highest mean in the window and
+    its maximum there exceeds ``threshold`` (it responded, as a Go trial must)."""
+    chosen = part.mean(-1).argmax(-1)
+    own = torch.nn.functional.one_hot(labels.long(), part.shape[-2]).bool()
+    peak = torch.where(own, part.amax(-1), -torch.inf).amax(-1)
+    return (chosen == labels) & (peak > threshold)
 
 
 def coin_flips(batch_size: int, n: int, generator: torch.Generator) -> torch.Tensor:

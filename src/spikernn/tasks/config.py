@@ -24,6 +24,7 @@ class TaskConfig:
     multiple of the 5-ms input step. Reads as its name (labels, logs)."""
 
     n_inputs: ClassVar[int] = 1  # input channels of the task's trials
+    n_outputs: ClassVar[int] = 1  # readouts the task is decoded from
 
     name: str = ""
     trial_ms: float = 1000.0  # trial length T
@@ -151,3 +152,6 @@ def condition_slug(name: str) -> str:
 TASK_CONFIGS: dict[str, type[TaskConfig]] = {
     cls.name: cls for cls in (GoNoGoConfig, XORConfig, ContextDependentIntegrationConfig)
 }
+# spikernn's tasks of an optional dependency, by name: their Task class, registered when first named
+# (by task/<name>.yaml's _target_, or a model file of the task read in a fresh process)
+OPTIONAL_TASKS = {"neurogym": "spikernn.tasks.neurogym_env.NeuroGymTask"}

@@ -7,14 +7,17 @@ at the rate model's step (5 ms); its observations are the network's inputs (held
 the spiking network); its ground truth becomes the target readout: 0 outside the decision period
 and, in it, the level of the correct choice.
 
-One readout, as the paper's tasks: a task whose decision has two outcomes. Either two choices
-(PerceptualDecisionMaking, DelayMatchSample, ContextDecisionMaking: targets −1 and +1, scored as
-XOR and Mante are, by the readout's sign in the decision period) or respond / withhold (GoNogo:
-targets 1 and 0, scored as Go-NoGo is). A trial is correct when the readout's decision in the
-decision period is the ground truth's — NeuroGym's own notion of a correct trial. Why squared
-error on target levels and not cross-entropy over actions: it is the paper's loss, and the spiking
-network then reads out exactly as for the paper's tasks (one readout, same decoding for rate and
-spiking networks). A task with more outcomes is refused, naming the setting that gives two.
+Two outcomes, one readout, as the paper's tasks: either two choices (PerceptualDecisionMaking,
+DelayMatchSample, ContextDecisionMaking: targets −1 and +1, scored as XOR and Mante are, by the
+readout's sign in the decision period) or respond / withhold (GoNogo: targets 1 and 0, scored as
+Go-NoGo is). More than two choices (e.g. ``+task.env_kwargs.dim_ring=3``): one readout per choice,
+each trained towards 1 in the decision period when its choice is the answer and 0 otherwise; the
+decision is the output with the highest mean in the scoring window, and it must also cross the
+response threshold there (0.7). A trial is correct when the decision in the decision period is the
+ground truth's — NeuroGym's own notion of a correct trial. Why squared error on target levels and
+not cross-entropy over actions: it is the paper's loss, and the spiking network then reads out
+exactly as the rate network does (linear readouts of its synaptic rates, no softmax), with the
+same decoding for both.
 
 The trials of one run must all have the same length (a batch is a tensor): every period's duration
 must be fixed. A period NeuroGym draws at random is refused, naming ``task.timing.<period>``.
@@ -30,7 +33,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from spikernn.tasks.base import ScoringWindow, Task, Trials, signed_response_correct
+from spikernn.tasks.base import ScoringWindow, Task, Trials, chosen_output_correct, signed_response_correct
 from spikernn.tasks.config import STEP_MS, TaskConfig
 from spikernn.validation import ConfigError
 
@@ -62,16 +65,24 @@ class NeuroGymConfig(TaskConfig):
             )
         super().__post_init__()
         actions = decision_actions(self)
-        if len(set(actions)) != 2 or len(actions) != 2:
+        if len(actions) < 2 or len(set(actions)) != len(actions):
+            raise ConfigError(f"task.env: {self.env}'s choices must lead to different decision actions, got {actions}")
+        if len(actions) > 2 and 0 in actions:
             raise ConfigError(
-                f"task.env: {self.env} has {len(actions)} choices (decision actions {actions}); one readout decodes "
-                "two outcomes — set +task.env_kwargs.<keyword> for two (e.g. dim_ring=2)"
+                f"task.env: {self.env} has {len(actions)} choices, one of them to withhold (action 0); one readout "
+                "per choice needs every choice to be a response"
             )
 
     @property
     def n_inputs(self) -> int:  # type: ignore[override]
         """The environment's observation size."""
         return int(make_env(self).observation_space.shape[0])
+
+    @property
+    def n_outputs(self) -> int:  # type: ignore[override]
+        """One readout for two outcomes; one per choice for more."""
+        n_choices = len(decision_actions(self))
+        return 1 if n_choices == 2 else n_choices
 
     @property
     def label(self) -> str:
@@ -142,7 +153,7 @@ def _make_env(key: str) -> Any:
 
 
 class NeuroGymTask(Task):
-    """A two-outcome NeuroGym task: trial types are the environment's choices (its ``ground_truth``)."""
+    """A NeuroGym task: trial types are the environment's choices (its ``ground_truth``)."""
 
     name = "neurogym"
     Config = NeuroGymConfig
@@ -152,28 +163,38 @@ class NeuroGymTask(Task):
         super().__init__(config)
         env = make_env(self.config)
         self.choices = [c.item() if isinstance(c, np.generic) else c for c in env.choices]
-        actions = decision_actions(self.config)  # two, different: checked by the config
-        # respond / withhold (an answer is action 0: fixate): targets 1 / 0; else two choices: −1 / +1
-        self.go_nogo = 0 in actions
-        self.levels = {a: (float(a != 0) if self.go_nogo else (-1.0, 1.0)[sorted(actions).index(a)]) for a in actions}
+        actions = decision_actions(self.config)  # different: checked by the config
         self.actions = actions
-        self.condition_names = (
-            tuple("Go" if a else "NoGo" for a in actions)
-            if self.go_nogo
-            else tuple(f"choice {c}" for c in self.choices)
-        )
+        self.go_nogo = len(actions) == 2 and 0 in actions
+        if self.n_outputs > 1:  # a readout per choice, in the order of the choices; the label is its index
+            self.levels = {a: float(i) for i, a in enumerate(actions)}
+            self.condition_names = tuple(f"choice {c}" for c in self.choices)
+        elif self.go_nogo:  # respond / withhold (an answer is action 0: fixate): targets 1 / 0
+            self.levels = {a: float(a != 0) for a in actions}
+            self.condition_names = tuple("Go" if a else "NoGo" for a in actions)
+        else:  # two choices: −1 / +1
+            self.levels = {a: (-1.0, 1.0)[sorted(actions).index(a)] for a in actions}
+            self.condition_names = tuple(f"choice {c}" for c in self.choices)
 
     def sample_conditions(self, batch_size: int, generator: torch.Generator) -> torch.Tensor:
         return torch.randint(0, len(self.choices), (batch_size,), generator=generator)
+
+    def _target_levels(self) -> np.ndarray:
+        """[n_outputs, actions]: each output's target level for each ground-truth action (0 = fixate)."""
+        table = np.zeros((self.n_outputs, max(self.actions) + 1), dtype=np.float32)
+        for action, value in self.levels.items():
+            if self.n_outputs > 1:
+                table[int(value), action] = 1.0
+            else:
+                table[0, action] = value
+        return table
 
     def build(self, conditions: torch.Tensor, generator: torch.Generator) -> Trials:
         env = make_env(self.config)
         seeds = torch.randint(0, 2**31 - 1, (len(conditions),), generator=generator).tolist()
         inputs = torch.zeros(len(conditions), self.n_steps + 1, self.n_inputs)
-        targets = torch.zeros(len(conditions), self.n_steps)
-        level = np.zeros(max(self.actions) + 1, dtype=np.float32)
-        for action, value in self.levels.items():
-            level[action] = value
+        targets = torch.zeros(len(conditions), self.n_outputs, self.n_steps)
+        table = self._target_levels()
         for i, (k, seed) in enumerate(zip(conditions.tolist(), seeds, strict=True)):
             env.rng = np.random.RandomState(seed)  # the trial's noise and draws: from the run's generator
             env.new_trial(ground_truth=self.choices[k])
@@ -182,9 +203,18 @@ class NeuroGymTask(Task):
                     f"task.timing: {self.config.env} drew a trial of {len(env.gt)} steps, not {self.n_steps}"
                 )
             inputs[i, : self.n_steps] = torch.from_numpy(np.asarray(env.ob, dtype=np.float32))
-            targets[i] = torch.from_numpy(level[np.clip(env.gt, 0, len(level) - 1)])
+            targets[i] = torch.from_numpy(table[:, np.clip(env.gt, 0, table.shape[1] - 1)])
         labels = torch.tensor([self.levels[self.actions[k]] for k in conditions.tolist()])
+        if self.n_outputs == 1:
+            targets = targets[:, 0]
+        else:
+            labels = labels.long()
         return Trials(inputs, targets, labels=labels, conditions=conditions.clone())
+
+    def judge(self, part: torch.Tensor, labels: torch.Tensor, window: ScoringWindow) -> torch.Tensor:
+        if self.n_outputs > 1:
+            return chosen_output_correct(part, labels, window.threshold)
+        return super().judge(part, labels, window)
 
     def correct(self, window_max, window_min, window_absmax, labels, window: ScoringWindow) -> torch.Tensor:
         if self.go_nogo:  # as Go-NoGo: above the threshold to respond, below the quiet one to withhold

@@ -5,11 +5,11 @@ from __future__ import annotations
 import importlib
 
 from spikernn.tasks.base import Task
-from spikernn.tasks.config import TASK_CONFIGS, TaskConfig
+from spikernn.tasks.config import OPTIONAL_TASKS, TASK_CONFIGS, TaskConfig
 from spikernn.tasks.go_nogo import GoNoGo
 from spikernn.tasks.mante import ContextDependentIntegration
 from spikernn.tasks.xor import XOR
-from spikernn.validation import ConfigError, check_choice
+from spikernn.validation import ConfigError, ModelFileError, check_choice
 
 TASKS: dict[str, type[Task]] = {cls.name: cls for cls in (GoNoGo, XOR, ContextDependentIntegration)}
 
@@ -26,8 +26,29 @@ def get_task(task: str | TaskConfig) -> Task:
     """The task called ``task`` (one of ``TASKS``) with the paper's timing, or the task a
     ``TaskConfig`` configures, with its timing."""
     name = task if isinstance(task, str) else task.name
+    register_optional(name)
     check_choice("task", name, TASKS)
     return TASKS[name]() if isinstance(task, str) else TASKS[name](task)
+
+
+def task_of_settings(name: str, settings: dict | None) -> Task:
+    """The task ``name`` with the settings a model file stores (``TaskConfig.settings()``), or with
+    its defaults for a file that stores none; settings that make no valid config: ModelFileError."""
+    if settings is None:
+        return get_task(name)
+    register_optional(name)
+    check_choice("task", name, TASKS)
+    try:
+        return get_task(TASK_CONFIGS[name](**settings))
+    except (TypeError, ConfigError) as err:
+        raise ModelFileError(f"the stored settings of task {name!r} are not valid ({err})") from None
+
+
+def register_optional(name: str) -> None:
+    """Register spikernn's task ``name`` of an optional dependency if it is one and is not yet (e.g.
+    a NeuroGym model file read in a fresh process)."""
+    if name in OPTIONAL_TASKS and name not in TASKS:
+        load_task_class(OPTIONAL_TASKS[name])
 
 
 def load_task_class(target: str) -> type[Task]:

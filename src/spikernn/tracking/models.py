@@ -7,7 +7,8 @@ or ``source=runs:/<id>/<name>`` finds its file again (``tracking/sources.py`` re
 the same checks as any model file; it never unpickles the pyfunc wrapper).
 
 ``predict`` takes task inputs ``[trials, columns, n_inputs]`` on the task's 5-ms stimulus grid
-(float32) and returns the readout ``[trials, steps]``: the rate model's on the 5-ms grid, the
+(float32) and returns the readout ``[trials, steps]`` (``[trials, outputs, steps]`` for a task of several
+outputs): the rate model's on the 5-ms grid, the
 spiking network's at its ``dt_ms``, simulated at the stored scaling factor. Params: ``seed``
 (noise generator) and ``noise`` (false: the noiseless network).
 """
@@ -31,6 +32,7 @@ from spikernn.io.files import CONVERTED_MODEL_FILE, FINETUNED_MODEL_FILE, RATE_M
 from spikernn.io.torch_format import read_info
 from spikernn.spiking import SpikingRNN
 from spikernn.tasks import Task, get_task
+from spikernn.tasks.registry import task_of_settings
 from spikernn.tracking.sources import quiet_downloads
 from spikernn.transfer import to_spiking
 from spikernn.validation import ModelFileError
@@ -87,7 +89,7 @@ class ConvertedNetwork:
         model, info = load_rate_model(path)
         if info.task is None or info.spiking is None or info.scaling_factor is None:
             raise ModelFileError(f"{path}: not a converted model (it stores no task, spiking parameters or factor)")
-        task = get_task(info.task)
+        task = task_of_settings(info.task, info.task_settings)
         return cls(to_spiking(model, info.spiking, input_step_ms=task.step_ms), task, info.scaling_factor)
 
 
@@ -95,7 +97,7 @@ def _signature(task: Task) -> tuple[ModelSignature, np.ndarray]:
     """Tensor signature (any number of trials of the task's inputs) and one trial of each type as example."""
     columns, n_in = task.n_steps + 1, task.n_inputs
     inputs = Schema([TensorSpec(np.dtype(np.float32), (-1, columns, n_in))])
-    outputs = Schema([TensorSpec(np.dtype(np.float32), (-1, -1))])
+    outputs = Schema([TensorSpec(np.dtype(np.float32), (-1, -1) if task.n_outputs == 1 else (-1, task.n_outputs, -1))])
     conditions = torch.arange(len(task.condition_names))
     example = task.make_trials(len(conditions), torch.Generator().manual_seed(0), conditions=conditions)
     return ModelSignature(inputs, outputs, SIGNATURE_PARAMS), example.inputs.numpy().astype(np.float32)
@@ -106,9 +108,10 @@ def _time_base(name: str, model_file: Path, task: Task) -> dict:
     stimulus grid; the rate model's readout on the same grid, the spiking network's every ``dt_ms``
     (its stored spiking parameters) at its stored scaling factor."""
     base = {"input": "task inputs [trials, columns, n_inputs], float32", "input_step_ms": task.step_ms}
+    shape = "[trials, steps]" if task.n_outputs == 1 else f"[trials, {task.n_outputs} outputs, steps]"
     if name == RATE_MODEL_NAME:
-        return base | {"output": "rate readout [trials, steps]", "output_step_ms": task.step_ms}
-    spiking = base | {"output": "spiking readout W_out·r / s [trials, steps]"}
+        return base | {"output": f"rate readout {shape}", "output_step_ms": task.step_ms}
+    spiking = base | {"output": f"spiking readout W_out·r / s {shape}"}
     try:  # a file that cannot be read is logged all the same and refused where it is loaded
         info = read_info(model_file)
     except ModelFileError:
@@ -162,8 +165,24 @@ def log_run_models(
     as MLflow models of run ``run_id``; the last of them (the run's final network: fine-tuned, else
     converted, else the rate network) is registered as ``register_as`` when given."""
     found = [(name, out_dir / file) for name, file in MODEL_FILES if (out_dir / file).is_file()]
-    task = get_task(task_name)
     return [
-        log_model_file(tracking_uri, run_id, name, path, task, register_as if i == len(found) - 1 else None)
+        log_model_file(
+            tracking_uri,
+            run_id,
+            name,
+            path,
+            _task_of_file(path, task_name),
+            register_as if i == len(found) - 1 else None,
+        )
         for i, (name, path) in enumerate(found)
     ]
+
+
+def _task_of_file(path: Path, task_name: str) -> Task:
+    """The task a model file was trained on, with its stored settings (its timing, a NeuroGym
+    environment's keywords): the trials of the logged model's input example and signature."""
+    try:
+        info = read_info(path)
+        return task_of_settings(info.task or task_name, info.task_settings)
+    except ModelFileError:  # logged all the same, refused where it is loaded
+        return get_task(task_name)
