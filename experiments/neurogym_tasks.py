@@ -29,6 +29,7 @@ PRESETS = {  # preset → what it is (conf/experiment/<preset>.yaml)
     "neurogym_gonogo": "GoNogo (respond / withhold; no delay)",
     "neurogym_pdm_delay": "PerceptualDecisionMaking with a 300-ms delay before the response (2 choices)",
     "neurogym_pdm3": "PerceptualDecisionMaking with 3 choices (dim_ring = 3; a readout per choice)",
+    "neurogym_antireach": "AntiReach, 4 directions, 200-ms delay (point opposite the cue; a readout per direction)",
     "neurogym_dms": "DelayMatchSample (match / non-match; 100-ms delay)",
     "neurogym_cdm": "ContextDecisionMaking (2 choices; the context says which modality counts)",
 }
