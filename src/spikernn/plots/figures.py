@@ -32,7 +32,7 @@ from spikernn.plots.style import (
 )
 from spikernn.results import FinetuneHistory, ValidationHistory
 
-INPUT_COLORS = ("#555555", "#E69F00", "#56B4E9", "#CC79A7")
+INPUT_COLORS = ("#555555", "#E69F00", "#56B4E9", "#CC79A7", "#0072B2", "#D55E00", "#999933")  # Okabe–Ito, then olive
 MAX_COLUMNS = 4  # trial types per row of the readout figure
 RATE_BIN_MS = 10.0  # bin of the population rate under a raster
 
