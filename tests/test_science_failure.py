@@ -53,6 +53,18 @@ def test_a_good_run_has_no_warnings(caplog) -> None:
         ({"rate_nan_readout_trials": 3}, "nan_readout", "3 rate trial(s)"),
         ({"trained": False}, "untrained", "did not meet the training criterion and was converted anyway"),
         ({"rate_loss": float("nan")}, "non_finite_values", "non-finite values (NaN/Inf, written as null) in rate_loss"),
+        (
+            {
+                "finetune_record": {
+                    "train_dt_ms": 0.5,
+                    "batches": 150,
+                    "best_batch": 0,
+                    "validation": {"batch": [0, 10, 20], "accuracy": [0.91, 0.9, 0.61]},
+                }
+            },
+            "finetune_no_gain",
+            "did not improve on the converted network in 150 batches (validation accuracy 0.910 before, 0.610–0.900",
+        ),  # fmt: skip
     ],
 )
 def test_each_failure_is_logged_and_flagged(caplog, change: dict, code: str, text: str) -> None:
@@ -64,6 +76,13 @@ def test_each_failure_is_logged_and_flagged(caplog, change: dict, code: str, tex
     assert code in tags["warnings"].split(",") and text in tags[f"warning.{code}"]
     flag_failures(summary)  # idempotent: written and logged once
     assert summary["warnings"].count(code) == 1
+
+
+def test_fine_tuning_that_improved_or_stopped_at_once_is_not_flagged() -> None:
+    improved = {"train_dt_ms": 0.5, "batches": 30, "best_batch": 20, "validation": {"accuracy": [0.9, 0.93, 0.97]}}
+    at_once = {"train_dt_ms": 0.5, "batches": 0, "best_batch": 0, "validation": {"accuracy": [0.995]}}
+    for record in (improved, at_once):
+        assert "finetune_no_gain" not in (flag_failures({**GOOD, "finetune_record": record}).get("warnings") or [])
 
 
 @pytest.mark.parametrize("trials", [{"rate_eval_trials": 200}, {}])

@@ -20,6 +20,7 @@ CHANCE_LIF = "chance_lif_accuracy"
 CHANCE_RATE = "chance_rate_accuracy"
 FACTOR_AT_EDGE = "factor_at_grid_edge"
 NOT_FINITE = "non_finite_values"
+FINETUNE_NO_GAIN = "finetune_no_gain"
 
 
 def chance_margin(n_trials: int | None, chance: float = CHANCE) -> float:
@@ -105,10 +106,30 @@ def flag_failures(summary: dict) -> dict:
                 f"the best scaling factor s = {best:g} is the {side} of the grid [{factors[0]:g} … {factors[-1]:g}]: "
                 "the optimum may lie outside it (widen transfer.scaling_factors)",
             )
+    _flag_finetuning_without_gain(summary)
     bad = [k for k in _non_finite_keys(summary) if not k.startswith("warning")]
     if bad:
         warn(summary, NOT_FINITE, f"non-finite values (NaN/Inf, written as null) in {', '.join(bad[:10])}")
     return summary
+
+
+def _flag_finetuning_without_gain(summary: dict) -> None:
+    """Fine-tuning that ran but never validated above the converted network keeps that network: say
+    so, with the accuracies, rather than report a fine-tuned network that is the converted one."""
+    record = summary.get("finetune_record")
+    if not isinstance(record, dict) or not record.get("batches") or record.get("best_batch") != 0:
+        return
+    accuracy = [a for a in (record.get("validation") or {}).get("accuracy") or [] if _number(a) is not None]
+    if len(accuracy) < 2:
+        return
+    warn(
+        summary,
+        FINETUNE_NO_GAIN,
+        f"fine-tuning did not improve on the converted network in {record['batches']} batches (validation "
+        f"accuracy {accuracy[0]:.3f} before, {min(accuracy[1:]):.3f}–{max(accuracy[1:]):.3f} after): the "
+        f"converted network is kept unchanged. What it learns at finetune.train_dt_ms = "
+        f"{record.get('train_dt_ms')} ms may not carry over to spiking.dt_ms; a finer step may",
+    )
 
 
 def json_safe(tree: object) -> object:
