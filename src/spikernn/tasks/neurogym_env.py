@@ -176,6 +176,11 @@ class NeuroGymTask(Task):
             self.levels = {a: (-1.0, 1.0)[sorted(actions).index(a)] for a in actions}
             self.condition_names = tuple(f"choice {c}" for c in self.choices)
 
+    @property
+    def n_outputs(self) -> int:
+        """As the config's, from the decision actions read once (not an environment's trials per call)."""
+        return 1 if len(self.actions) == 2 else len(self.actions)
+
     def sample_conditions(self, batch_size: int, generator: torch.Generator) -> torch.Tensor:
         return torch.randint(0, len(self.choices), (batch_size,), generator=generator)
 
