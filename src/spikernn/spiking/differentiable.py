@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import torch
 from torch.utils.checkpoint import checkpoint
 
-from spikernn.spiking.network import external_drive, input_columns, readout_sum
+from spikernn.spiking.network import external_drive, input_columns, readout_rows
 from spikernn.spiking.neurons import IntegrateAndFire, MembraneState, SynapseState, synapse_constants, synapse_step
 
 
@@ -153,12 +153,3 @@ def simulate_surrogate(
         readouts.append(readout)
     readout = torch.cat(readouts, -1)
     return SurrogateResult(readout[:, 0] if w_out.ndim == 1 else readout, state[-1], n_steps * p.dt_ms / 1000.0)
-
-
-def readout_rows(rates: torch.Tensor, w_out: torch.Tensor, exact: bool) -> torch.Tensor:
-    """W_out · r for rates [B, N] as [B, n_outputs] (``w_out`` [N] or [n_outputs, N]): the simulators'
-    summation order (``exact``) or one matrix product."""
-    rows = w_out.reshape(-1, rates.shape[1])
-    if exact:
-        return torch.stack([readout_sum(rates, row) for row in rows], 1)
-    return (rates @ w_out)[:, None] if w_out.ndim == 1 else rates @ rows.T

@@ -64,6 +64,15 @@ def readout_sum(rates: torch.Tensor, w_out: torch.Tensor) -> torch.Tensor:
     return lanes.cumsum(-1)[:, -1].float()
 
 
+def readout_rows(rates: torch.Tensor, w_out: torch.Tensor, exact: bool) -> torch.Tensor:
+    """W_out · r for rates [B, N] as [B, n_outputs] (``w_out`` [N] or [n_outputs, N]): the simulators'
+    summation order (``exact``) or one matrix product."""
+    rows = w_out.reshape(-1, rates.shape[1])
+    if exact:
+        return torch.stack([readout_sum(rates, row) for row in rows], 1)
+    return (rates @ w_out)[:, None] if w_out.ndim == 1 else rates @ rows.T
+
+
 def external_drive(column_inputs: torch.Tensor, w_in: torch.Tensor, i_bias_mv: float) -> torch.Tensor:
     """W_in u + I_bias for each row of [B, n_in] inputs, channels added in ascending order
     (elementwise, so the fused kernel reproduces it bit for bit)."""
@@ -204,7 +213,6 @@ class SpikingRNN(nn.Module):
         stim = self._stimulation_plan(stimulation, n_steps, n_rows)
 
         readout = torch.empty(n_rows, self.n_outputs, n_steps)
-        w_out_rows = self.w_out.reshape(self.n_outputs, n)
         spike_counts = torch.zeros(n_rows, n, dtype=torch.int32)
         recorded = {
             name: torch.empty(n_rows, n_steps, n, dtype=torch.bool if name == "spikes" else torch.float32)
@@ -225,8 +233,7 @@ class SpikingRNN(nn.Module):
                 step_noise = self._apply_stimulation(stim, k, step_noise, n_rows, n, generator)
             spikes, membrane = self.neuron(current, membrane, step_noise)
             synapse = self.synapse(self.recurrent_input(spikes), spikes, synapse)
-            for o, w_out in enumerate(w_out_rows):
-                readout[:, o, k] = readout_sum(synapse.r, w_out) * inv_s[:, 0]
+            readout[:, :, k] = readout_rows(synapse.r, self.w_out, exact=True) * inv_s
             spike_counts += spikes.to(spike_counts.dtype)  # snnTorch spikes are 0/1 floats
             self._record(recorded, k, spikes, membrane, synapse, inv_s)
             if on_progress is not None and ((k + 1) % PROGRESS_EVERY == 0 or k + 1 == n_steps):

@@ -81,8 +81,7 @@ class NeuroGymConfig(TaskConfig):
     @property
     def n_outputs(self) -> int:  # type: ignore[override]
         """One readout for two outcomes; one per choice for more."""
-        n_choices = len(decision_actions(self))
-        return 1 if n_choices == 2 else n_choices
+        return readouts_for(len(decision_actions(self)))
 
     @property
     def label(self) -> str:
@@ -97,6 +96,11 @@ class NeuroGymConfig(TaskConfig):
     def key(self) -> str:
         """The environment and its settings as one string (the cache key of its instance)."""
         return json.dumps([self.env, self.env_kwargs, self.timing, self.decision_period], sort_keys=True)
+
+
+def readouts_for(n_choices: int) -> int:
+    """Readouts of a task of ``n_choices`` outcomes: one for two (its sign or level), one per choice else."""
+    return 1 if n_choices == 2 else n_choices
 
 
 def decision_actions(config: NeuroGymConfig) -> list[int]:
@@ -179,7 +183,7 @@ class NeuroGymTask(Task):
     @property
     def n_outputs(self) -> int:
         """As the config's, from the decision actions read once (not an environment's trials per call)."""
-        return 1 if len(self.actions) == 2 else len(self.actions)
+        return readouts_for(len(self.actions))
 
     def sample_conditions(self, batch_size: int, generator: torch.Generator) -> torch.Tensor:
         return torch.randint(0, len(self.choices), (batch_size,), generator=generator)
