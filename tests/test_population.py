@@ -6,24 +6,11 @@ from __future__ import annotations
 import pytest
 import torch
 
-from spikernn.rate import RateRNN, RateRNNConfig, trial_loss
+from rate_gradients import loss_and_grads
+from spikernn.rate import RateRNN, RateRNNConfig
 from spikernn.rate.fused_op import stacked_readout
 from spikernn.rate.training import TrainerConfig, train_population, train_rate_model
 from spikernn.tasks import get_task
-
-
-def _loss_and_grads(model: RateRNN, inputs, targets, fused: bool, seed: int = 3):
-    model.zero_grad()
-    g = torch.Generator().manual_seed(seed)
-    if fused:
-        drive = model.drive(inputs)
-        xi, x0 = model.draw_noise(drive.shape[0], drive.shape[1], True, g)
-        readout = stacked_readout([model], drive[None], xi[None], x0[None])[0]
-    else:
-        readout = model(inputs, generator=g).readout
-    loss = trial_loss(readout, targets, model.config.loss).mean()
-    loss.backward()
-    return readout.detach(), {n: p.grad.clone() for n, p in model.named_parameters()}
 
 
 @pytest.mark.parametrize("activation", ["sigmoid", "softplus", "clipped_relu"])
@@ -34,8 +21,8 @@ def test_fused_kernel_matches_autograd_in_float64(activation: str) -> None:
     model = RateRNN(RateRNNConfig(n_units=24, activation=activation, taus_ms=[20.0, 50.0], gain=3.0), seed=1).double()
     trials = task.make_trials(3, torch.Generator().manual_seed(2))
     inputs, targets = trials.inputs.double(), trials.targets.double()
-    ref_out, ref = _loss_and_grads(model, inputs, targets, fused=False)
-    out, got = _loss_and_grads(model, inputs, targets, fused=True)
+    ref_out, ref = loss_and_grads(model, inputs, targets, fused=False)
+    out, got = loss_and_grads(model, inputs, targets, fused=True)
     torch.testing.assert_close(out, ref_out, rtol=1e-10, atol=1e-12)
     assert set(got) == {"w", "w_out", "b_out", "tau_raw"}
     for name in got:

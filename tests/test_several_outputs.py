@@ -9,10 +9,10 @@ from pathlib import Path
 
 import torch
 
+from rate_gradients import loss_and_grads
 from spikernn.finetune import readout_loss, window_loss
 from spikernn.io import export_mat, import_mat, load_rate_model, save_rate_model
 from spikernn.rate import RateRNN, RateRNNConfig, trial_loss
-from spikernn.rate.fused_op import stacked_readout
 from spikernn.spiking import SpikingParameters
 from spikernn.spiking.differentiable import simulate_surrogate
 from spikernn.spiking.network import RECORDABLE
@@ -60,19 +60,8 @@ def test_population_kernel_matches_autograd_for_several_outputs_in_float64() -> 
     g = torch.Generator().manual_seed(2)
     inputs = torch.randn(3, 41, 2, generator=g, dtype=torch.float64)
     targets = torch.randn(3, N_OUT, 40, generator=g, dtype=torch.float64)
-    results = []
-    for fused in (False, True):
-        model.zero_grad()
-        noise = torch.Generator().manual_seed(3)
-        if fused:
-            drive = model.drive(inputs)
-            xi, x0 = model.draw_noise(drive.shape[0], drive.shape[1], True, noise)
-            readout = stacked_readout([model], drive[None], xi[None], x0[None])[0]
-        else:
-            readout = model(inputs, generator=noise).readout
-        trial_loss(readout, targets).mean().backward()
-        results.append((readout.detach(), {n: p.grad.clone() for n, p in model.named_parameters()}))
-    (ref_out, ref), (out, got) = results
+    ref_out, ref = loss_and_grads(model, inputs, targets, fused=False)
+    out, got = loss_and_grads(model, inputs, targets, fused=True)
     assert out.shape == (3, N_OUT, 39)
     torch.testing.assert_close(out, ref_out, rtol=1e-10, atol=1e-12)
     for name in ref:
