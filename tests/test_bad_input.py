@@ -156,7 +156,7 @@ RUN_CASES = [
     ("finetune.n_batche=10", "Key 'n_batche' not in 'FinetuneConfig'. Did you mean one of: 'n_batches'"),
     ("+finetune.n_batche=10", "unknown key(s) finetune.n_batche; allowed:"),
     # task, seed, objective
-    ("task.name=dms", "task must be one of 'go_nogo', 'xor', 'mante', got 'dms'"),
+    ("task.name=dms", "task must be one of 'go_nogo', 'xor', 'mante'"),  # + any NeuroGym task registered before
     ("task.stim_duration_ms=0", "task.stim_duration_ms must be in (0, inf]"),
     ("task.stim_onset_ms=-5", "task.stim_onset_ms must be in [0, inf]"),
     ("task.stim_onset_ms=252", "task.stim_onset_ms must be a multiple of the 5-ms input step"),
@@ -165,8 +165,8 @@ RUN_CASES = [
     ("task.trial_ms=abc", "could not be converted to Float full_key: task.trial_ms"),
     ("+task.stim_offset_ms=3", "unknown key(s) task.stim_offset_ms"),
     ("seed=-1", "seed must be in [0, inf]"),
-    ("seed=1.5", "seed must be an integer"),
-    ("seed=abc", "seed must be an integer"),
+    ("seed=1.5", "could not be converted to Integer full_key: seed"),
+    ("seed=abc", "could not be converted to Integer full_key: seed"),
     ("eval_trials=0", "eval_trials must be in [1, inf]"),
     ("eval_trials=-5", "eval_trials must be in [1, inf]"),
     ("objective=[]", "objective must be a summary key"),
@@ -189,6 +189,8 @@ RUN_CASES = [
 
 CONVERT_CASES = [
     ("source=''", "source is required"),
+    ("source={pt} +unknown_top=1", "unknown key(s) unknown_top; allowed: allow_untrained, eval_trials"),
+    ("source={pt} seed=abc", "could not be converted to Integer full_key: seed"),
     ("source=/no/such/model.pt", "source: '/no/such/model.pt' is neither an existing file nor an MLflow run id"),
     ("source=0123456789abcdef0123456789abcdef", "source: MLflow run 0123456789abcdef0123456789abcdef not found"),
     ("source=runs:/0123456789abcdef0123456789abcdef", "source: MLflow run 0123456789abcdef0123456789abcdef not found"),
@@ -213,10 +215,12 @@ CONVERT_CASES = [
 
 EVALUATE_CASES = [
     ("source={bare}", "scaling_factor is required: the model file stores none"),
+    ("source={conv} +unknown_top=1", "unknown key(s) unknown_top; allowed: eval_trials"),
+    ("source={conv} +allow_untrained=true", "unknown key(s) allow_untrained"),
     ("source={conv} scaling_factor=0", "scaling_factor must be a number > 0, got 0"),
     ("source={conv} scaling_factor=-3", "scaling_factor must be a number > 0"),
     ("source={conv} scaling_factor=inf", "scaling_factor must be a number > 0"),
-    ("source={conv} scaling_factor=abc", "scaling_factor must be a number > 0"),
+    ("source={conv} scaling_factor=abc", "could not be converted to Float full_key: scaling_factor"),
     ("source={conv} spiking.dt_ms=0.3", "spiking.dt_ms must divide the 5-ms input step"),
     ("source={conv} spiking.t_ref_ms=-2", "spiking.t_ref_ms must be in [0, inf]"),
     ("source={conv} spiking.v_th_mv=inf", "spiking.v_th_mv must be a finite number"),
@@ -245,6 +249,7 @@ EVALUATE_CASES = [
 
 FINETUNE_CASES = [
     ("source={conv} finetune.n_batches=0", "finetune.n_batches must be in [1, inf]"),
+    ("source={conv} +stimulation.units=[0]", "unknown key(s) stimulation"),
     ("source={conv} finetune.stop_accuracy=2", "finetune.stop_accuracy must be in [0, 1]"),
     ("source={conv} finetune.train_dt_ms=abc", "could not be converted to Float full_key: finetune.train_dt_ms"),
     ("source={conv} finetune.n_batche=10", "Key 'n_batche' not in 'FinetuneConfig'. Did you mean one of: 'n_batches'"),

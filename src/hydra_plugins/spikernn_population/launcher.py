@@ -18,6 +18,12 @@ again, resumes with the jobs it had not finished.
 
 Why our own launcher rather than joblib's: joblib runs each job in its own worker, so the jobs
 cannot share a training loop; here they share one process and one kernel call per step.
+
+Why spikernn is imported inside the functions below: Hydra imports every plugin module whenever any
+command starts (its plugin discovery), so a top-level import here would be paid by every ``--help``
+and every refused value. ``spikernn.apps.trained_networks`` with ``spikernn.rate.training`` alone
+take ~7 s to import on the 2-core VM (torch, Lightning; ``python -X importtime``), against ~1.4 s for
+a whole refused command (``benchmarks/command_start.py``).
 """
 
 from __future__ import annotations
@@ -375,10 +381,13 @@ class _PopulationRun:
 def _shared_settings(configs: list[DictConfig]) -> dict[str, str]:
     """The experiment's settings (``a.b`` → value, as a job logs its params) that every job has alike."""
     from spikernn.apps.runner import split_params, without_unused
+    from spikernn.apps.schemas import without_unset_slots
     from spikernn.tracking import flatten
 
     def settings(config: DictConfig) -> dict[str, str]:
-        tree = {k: v for k, v in OmegaConf.to_container(config, resolve=False).items() if k != "hydra"}
+        tree = OmegaConf.to_container(config, resolve=False)
+        tree.pop("hydra", None)
+        tree = without_unset_slots(tree)
         return {k: v for k, v in flatten(without_unused(split_params(tree)[0])).items() if "${" not in v}
 
     first, *rest = map(settings, configs)

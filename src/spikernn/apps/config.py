@@ -22,7 +22,7 @@ from spikernn.io.mat5 import format_bytes
 from spikernn.io.model_info import ModelInfo
 from spikernn.rate.config import MAX_UNITS, RateRNNConfig
 from spikernn.rate.trainer_config import TrainerConfig
-from spikernn.run_config import BOOKKEEPING, RunConfig
+from spikernn.run_config import RunConfig
 from spikernn.spiking.parameters import SpikingParameters, Stimulation
 from spikernn.tasks.config import OPTIONAL_TASKS, STEP_MS, TASK_CONFIGS, TaskConfig
 from spikernn.tracking.logger_config import LoggerConfig, resolve_tracking_uri
@@ -86,14 +86,15 @@ def typed(cls: type[T], group: str, values: dict) -> T:
 
 
 def plain(cfg: DictConfig, allow_missing: bool = False) -> dict:
-    """The resolved config without Hydra's own node; a missing mandatory value names its key
+    """The resolved config without Hydra's own node and the command schema's unset group slots
+    (``schemas.GROUP_SLOTS``); a missing mandatory value names its key
     (``allow_missing``: left as ``???``, for a sweep's base config whose jobs each get a value)."""
     try:
         raw = OmegaConf.to_container(cfg, resolve=True, throw_on_missing=not allow_missing)
     except MissingMandatoryValue as err:
         raise ConfigError(f"{err.full_key} is required (give it on the command line: {err.full_key}=…)") from err
     raw.pop("hydra", None)
-    return raw
+    return schemas.without_unset_slots(raw)
 
 
 # The builders below take the resolved config of ``plain`` and raise ``ConfigError`` naming the
@@ -262,16 +263,18 @@ def rate_model_config(values: dict, task: TaskConfig) -> RateRNNConfig:
     return RateRNNConfig(**values, taus_ms=taus_ms, n_inputs=task.n_inputs, n_outputs=task.n_outputs)
 
 
-# top-level keys of the primary configs (conf/<command>.yaml); the groups have schemas (apps/schemas.py)
-RUN_KEYS = {"task", "model", "trainer", "spiking", "transfer", "finetune", "seed", "eval_trials", "allow_untrained"}
-BOOKKEEPING_KEYS = {key.split(".")[0] for key in BOOKKEEPING} - RUN_KEYS  # top-level keys beyond the run's
+def check_known_keys(raw: dict, schema: type) -> None:
+    """The top-level keys of a command's config are those of its schema (``apps/schemas.py``): Hydra
+    refuses others unless added with ``+``, this refuses those too."""
+    allowed = sorted(f.name for f in dataclasses.fields(schema))
+    unknown = sorted(set(raw) - set(allowed))
+    if unknown:
+        raise ConfigError(f"unknown key(s) {', '.join(unknown)}; allowed: {', '.join(allowed)}")
 
 
 def build_run_config(raw: dict) -> RunConfig:
     """A train or run config (train has no ``spiking``/``transfer``/``finetune`` groups)."""
-    unknown = sorted(set(raw) - RUN_KEYS - BOOKKEEPING_KEYS)
-    if unknown:
-        raise ConfigError(f"unknown key(s) {', '.join(unknown)}; allowed: {', '.join(sorted(RUN_KEYS))}")
+    check_known_keys(raw, schemas.RunCommand)
     _check_choices(raw)
     task_config = task_config_of(raw["task"])
     trainer = typed(TrainerConfig, "trainer", raw["trainer"])
@@ -398,13 +401,12 @@ def _seed_and_trials(raw: dict) -> tuple[int, int]:
 
 
 def build_convert_config(raw: dict) -> ConvertConfig:
+    check_known_keys(raw, schemas.ConvertCommand)
     seed, eval_trials = _seed_and_trials(raw)
     spiking = typed(SpikingParameters, "spiking", raw["spiking"])
     transfer = typed(TransferConfig, "transfer", raw["transfer"])
     _check_choices(raw)
-    allow_untrained = raw.get("allow_untrained", False)
-    if not isinstance(allow_untrained, bool):
-        raise ConfigError(f"allow_untrained must be true or false, got {allow_untrained!r}")
+    allow_untrained = raw.get("allow_untrained", False)  # a bool: the command's schema types it
     source = load_model_source(raw, (RATE_MODEL_FILE, CONVERTED_MODEL_FILE))
     check_dt(spiking, source.task.config)
     if source.stored.trained is False and not allow_untrained:
@@ -428,6 +430,11 @@ class EvaluateConfig:
 
 
 def build_evaluate_config(raw: dict) -> EvaluateConfig:
+    check_known_keys(raw, schemas.EvaluateCommand)
+    return _scored_model_config(raw)
+
+
+def _scored_model_config(raw: dict) -> EvaluateConfig:
     """The spiking parameters and factor stored with the converted model, unless overridden."""
     seed, eval_trials = _seed_and_trials(raw)
     _check_choices(raw)
@@ -469,5 +476,6 @@ class FinetuneCommandConfig(EvaluateConfig):
 
 
 def build_finetune_config(raw: dict) -> FinetuneCommandConfig:
+    check_known_keys(raw, schemas.FinetuneCommand)
     finetune = typed(FinetuneConfig, "finetune", raw.get("finetune") or {})
-    return FinetuneCommandConfig(**vars(build_evaluate_config(raw)), finetune=finetune)
+    return FinetuneCommandConfig(**vars(_scored_model_config(raw)), finetune=finetune)

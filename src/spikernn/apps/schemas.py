@@ -1,20 +1,27 @@
-"""The config groups' schemas: the library's config dataclasses registered in Hydra's ConfigStore.
+"""The configs' schemas: the library's config dataclasses registered in Hydra's ConfigStore.
 
 Each ``conf/<group>/<option>.yaml`` starts with ``defaults: [schema]`` and holds only what differs
 from the dataclass defaults, so every default is written once (in the dataclass) and Hydra checks
 every key and type before a command starts; the dataclasses' ``__post_init__`` check the ranges.
+Each command's primary config (``conf/<command>.yaml``) starts with ``defaults: [<command>_schema]``:
+the command-level settings every command shares (``CommandSettings``: ``seed``, ``eval_trials``,
+``objective``) are declared once and each command's schema inherits them.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import typing
+from dataclasses import dataclass
+from typing import Any
 
 from hydra.core.config_store import ConfigStore
+from omegaconf import MISSING
 
 from spikernn.finetune_config import FinetuneConfig
 from spikernn.rate import RateRNNConfig
 from spikernn.rate.trainer_config import TrainerConfig
+from spikernn.run_config import RunConfig
 from spikernn.spiking import SpikingParameters, Stimulation
 from spikernn.tasks.config import TASK_CONFIGS
 from spikernn.tracking.logger_config import LoggerConfig
@@ -58,6 +65,95 @@ def stored_spiking_schema() -> type:
 ModelConfig = model_schema()
 StoredSpikingParameters = stored_spiking_schema()
 
+
+@dataclass
+class CommandSettings:
+    """The top-level settings of every command; the groups (``task``, ``spiking``, ``logger``, …)
+    have their own schemas, so here they are slots of any value."""
+
+    seed: int = RunConfig.seed  # every random draw: model init, training trials and noise, spiking noise
+    eval_trials: int = RunConfig.eval_trials  # fresh trials of the final evaluation
+    objective: Any = "lif_accuracy"  # the summary value(s) the command returns (what a sweep optimises)
+    logger: Any = None
+    paths: Any = None
+    optuna: Any = None  # an Optuna sweep's pruner and storage (conf/hparams_search/)
+
+
+# ``allow_untrained``: false unless the environment's SPIKERNN_ALLOW_UNTRAINED is true
+ALLOW_UNTRAINED_FROM_ENV = "${oc.decode:${oc.env:SPIKERNN_ALLOW_UNTRAINED,false}}"
+
+
+@dataclass
+class TrainCommand(CommandSettings):
+    """``spikernn-train`` (``conf/train.yaml``): a rate RNN trained to the criterion."""
+
+    objective: Any = "rate_accuracy"
+    task: Any = None
+    model: Any = None
+    trainer: Any = None
+    spiking: Any = None  # unused by training; an experiment preset that sets the conversion composes
+    transfer: Any = None
+    finetune: Any = None
+
+
+@dataclass
+class RunCommand(TrainCommand):
+    """``spikernn-run`` (``conf/run.yaml``): train, convert, search the factor, evaluate."""
+
+    objective: Any = "lif_accuracy"
+    # convert a rate network that missed the training criterion (else it is refused)
+    allow_untrained: bool = ALLOW_UNTRAINED_FROM_ENV  # type: ignore[assignment]
+
+
+@dataclass
+class ConvertCommand(RunCommand):
+    """``spikernn-convert`` (``conf/convert.yaml``): a trained rate model converted and its factor
+    searched (``model``/``trainer``, set by an experiment preset, are not used)."""
+
+    source: str = MISSING  # rate model: a .pt or reference .mat path, or an MLflow run id
+
+
+@dataclass
+class EvaluateCommand(CommandSettings):
+    """``spikernn-evaluate`` (``conf/evaluate.yaml``): a converted model scored on fresh trials."""
+
+    source: str = MISSING  # converted model: a converted_model.pt path, or an MLflow run id
+    scaling_factor: float | None = None  # s = 1/λ; null = the factor stored by the conversion
+    task: Any = None  # null = the model file's
+    spiking: Any = None
+    stimulation: Any = None
+
+
+@dataclass
+class FinetuneCommand(CommandSettings):
+    """``spikernn-finetune`` (``conf/finetune.yaml``): a converted model trained with surrogate gradients."""
+
+    source: str = MISSING  # converted model: a converted_model.pt path, or an MLflow run id
+    scaling_factor: float | None = None  # the starting s = 1/λ; null = the factor stored by the conversion
+    task: Any = None
+    spiking: Any = None
+    finetune: Any = None
+
+
+# the group slots of the command schemas: one left null is not in the command's config
+# (``apps.config.plain`` drops it), as a group chosen ``null`` in a defaults list is not
+GROUP_SLOTS = ("task", "model", "trainer", "spiking", "transfer", "finetune", "stimulation", "logger", "paths",
+               "optuna")  # fmt: skip
+
+
+def without_unset_slots(config: dict) -> dict:
+    """A command's config (a plain dict) without its group slots left null."""
+    return {k: v for k, v in config.items() if not (v is None and k in GROUP_SLOTS)}
+
+
+COMMANDS: dict[str, type] = {
+    "train": TrainCommand,
+    "run": RunCommand,
+    "convert": ConvertCommand,
+    "evaluate": EvaluateCommand,
+    "finetune": FinetuneCommand,
+}
+
 GROUPS: dict[str, type] = {
     "model": ModelConfig,
     "trainer": TrainerConfig,
@@ -70,9 +166,11 @@ GROUPS: dict[str, type] = {
 
 
 def register() -> None:
-    """Store every group's schema (``<group>/schema``), ``spiking/stored`` and each task's timing
-    (``task/schema_<name>``, extended by ``conf/task/<name>.yaml``)."""
+    """Store every command's schema (``<command>_schema``), every group's (``<group>/schema``),
+    ``spiking/stored`` and each task's timing (``task/schema_<name>``, extended by ``conf/task/<name>.yaml``)."""
     store = ConfigStore.instance()
+    for command, node in COMMANDS.items():
+        store.store(name=f"{command}_{SCHEMA}", node=node)
     for group, node in GROUPS.items():
         store.store(group=group, name=SCHEMA, node=node)
     store.store(group="spiking", name="stored", node=StoredSpikingParameters)

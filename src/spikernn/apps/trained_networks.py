@@ -32,7 +32,10 @@ from spikernn.validation import ModelFileError
 
 log = logging.getLogger(__name__)
 
-_TRAINED: dict[int, MemberResult] = {}  # by Hydra job number
+# The population launcher's trained networks, by Hydra job number, for the jobs it runs next in this
+# process: Hydra's ``run_job`` hands a job only its config, and a network (tensors, training record) is
+# not a config value; a job takes its own network once (``take_member``), so none outlives its job.
+_TRAINED: dict[int, MemberResult] = {}
 
 
 def hand_over(job_num: int, member: MemberResult) -> None:
