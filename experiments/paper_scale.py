@@ -15,6 +15,8 @@ reference code's best-grid number, the best factors at the grid's edge, and the 
     python experiments/paper_scale.py fig7_softplus --seeds 0 100 --piece 20   # resumable
     python experiments/paper_scale.py fig2de_tau_max_fixed20 --seeds 0 30 --piece 15   # Fig. 2D/E, each τ_max
     python experiments/paper_scale.py fig2c_n50 --seeds 0 30 --piece 15                # Fig. 1C/2C, each size
+    python experiments/paper_scale.py fig4_mante --seeds 0 30 --piece 10               # Fig. 4 (+ s = 60)
+    python experiments/paper_scale.py fig6a_mante --seeds 0 30 --piece 10              # Fig. 6A (each t_ref)
     python experiments/paper_scale.py --report
 """
 
@@ -32,17 +34,57 @@ from common import CONVERTED, NetworkTable, converted_fraction, run_config, trai
 
 from spikernn.finetune import finetune_stage
 from spikernn.pipeline import convert_stage, score_rate_model
+from spikernn.scoring import Stream, evaluate_spiking
 from spikernn.tasks import get_task
+from spikernn.transfer import to_spiking
 from spikernn.transfer_config import factor_grid_of
 
 
 @dataclasses.dataclass(frozen=True)
 class Condition:
-    """A paper condition: its ``spikernn-run`` overrides and the paper's number (SPEC §4)."""
+    """A paper condition: its ``spikernn-run`` overrides, the paper's number (SPEC §4) and what its
+    figure measures beyond the conversion (``measures``: names in ``MEASURES``)."""
 
     label: str
     overrides: tuple[str, ...]
     paper: str
+    measures: tuple[str, ...] = ()
+
+
+PAPER_FACTOR_FIG4 = 60.0  # Fig. 4: the Mante LIF network at λ = 1/60
+T_REFS_FIG6A = (0, 0.5, 1, 1.5, 2, 2.5, 3, 3.5, 4, 4.5, 5, 10, 15, 20, 25, 30, 35, 40, 45, 50)  # ms, Fig. 6A
+T_REF_TRIALS = 100  # fresh trials per refractory period
+
+
+def at_paper_factor(model, task, cfg, factor: float) -> dict:
+    """Fig. 4: the LIF accuracy at the paper's factor s = 60, on the run's 200 fresh evaluation trials,
+    and the trained synaptic decay constants τ_d (ms) over units."""
+    network = to_spiking(model, cfg.spiking, input_step_ms=task.step_ms)
+    score = evaluate_spiking(network, task, PAPER_FACTOR_FIG4, cfg.eval_trials, Stream.EVALUATION.generator(cfg.seed))
+    taus = model.taus_ms()
+    return {
+        "lif_accuracy_at_s60": score.lif_accuracy,
+        "tau_d_ms_mean": round(taus.mean().item(), 2),
+        "tau_d_ms_sd": round(taus.std().item(), 2),
+    }
+
+
+def by_refractory_period(model, task, cfg, factor: float) -> dict:
+    """Fig. 6A: the LIF accuracy for each refractory period at the factor searched with t_ref 2 ms, on
+    the same 100 fresh trials (the evaluation stream) for every t_ref: paired across t_ref."""
+    accuracies = []
+    for t_ref in T_REFS_FIG6A:
+        network = to_spiking(model, dataclasses.replace(cfg.spiking, t_ref_ms=float(t_ref)), input_step_ms=task.step_ms)
+        score = evaluate_spiking(network, task, factor, T_REF_TRIALS, Stream.EVALUATION.generator(cfg.seed))
+        accuracies.append(f"{t_ref:g}={score.lif_accuracy:.2f}")
+    return {"lif_accuracy_by_t_ref": ";".join(accuracies)}
+
+
+MEASURES = {"at_paper_factor": at_paper_factor, "by_refractory_period": by_refractory_period}
+MEASURE_FIELDS = {
+    "at_paper_factor": ["lif_accuracy_at_s60", "tau_d_ms_mean", "tau_d_ms_sd"],
+    "by_refractory_period": ["lif_accuracy_by_t_ref"],
+}
 
 
 CONDITIONS = {
@@ -96,6 +138,19 @@ CONDITIONS = {
         "no significant difference from τ tuned",
     ),
 }
+# Fig. 4 and 6A: Mante, N = 250 (the presets' batch 8, lr 0.03: the paper's batch 1 takes ~6× longer here)
+CONDITIONS["fig4_mante"] = Condition(
+    "Fig. 4 Mante, τ 20–50 ms (searched; at s = 60: `lif_accuracy_at_s60`)",
+    ("experiment=fig4",),
+    "98 % at λ = 1/60 (one network); τ_d 38.9 ± 9.3 ms",
+    ("at_paper_factor",),
+)
+CONDITIONS["fig6a_mante"] = Condition(
+    "Fig. 6A Mante, τ 20–100 ms (each t_ref at the 2-ms factor: `lif_accuracy_by_t_ref`)",
+    ("experiment=fig6",),
+    "t_ref 0 ms: 92.8 ± 14.3 %; 2 ms best: 97.0 ± 6.6 %; falls fast for longer",
+    ("by_refractory_period",),
+)
 # Fig. 2D/E: N = 250, τ_min 20 ms, each τ_max of the paper (50 ms is Fig. 7 sigmoid's condition above)
 for _tau_max, _paper in ((None, "65 % converted, 93.91 ± 7.78 % (τ fixed 20 ms)"), (100, "robust"), (250, "robust"),
                          (500, "robust"), (1000, "robust")):  # fmt: skip
@@ -125,7 +180,8 @@ def fine_tunes(condition: str) -> bool:
 
 
 def table_of(condition: str) -> NetworkTable:
-    return NetworkTable(f"paper_scale_{condition}", FIELDS + (FINETUNE_FIELDS if fine_tunes(condition) else []))
+    extra = [f for name in CONDITIONS[condition].measures for f in MEASURE_FIELDS[name]]
+    return NetworkTable(f"paper_scale_{condition}", FIELDS + (FINETUNE_FIELDS if fine_tunes(condition) else []) + extra)
 
 
 def run(condition: str, seeds: list[int], piece: int) -> None:
@@ -155,6 +211,8 @@ def run(condition: str, seeds: list[int], piece: int) -> None:
                         "finetuned_scaling_factor": tuned.evaluation.scaling_factor,
                         "finetune_seconds": round(tuned.finetune_seconds, 1),
                     }
+            for name in CONDITIONS[condition].measures:
+                row |= MEASURES[name](member.model, task, cfg, result.scaling_factor)
             row |= {
                 "scaling_factor": result.scaling_factor,
                 "at_grid_edge": result.scaling_factor in (min(grid), max(grid)),
@@ -231,6 +289,48 @@ def report() -> None:
     )
 
 
+def report_measures() -> None:
+    """``results/paper_scale_mante.md``: Fig. 4's accuracy at s = 60 and τ_d, Fig. 6A's accuracy per t_ref."""
+    rows = []
+    fig4 = [r for r in table_of("fig4_mante").rows() if r["trained"] == "True"]
+    if fig4:
+        at_60 = [float(r["lif_accuracy_at_s60"]) for r in fig4]
+        searched = [float(r["lif_accuracy"]) for r in fig4]
+        rows += [
+            ["Fig. 4: LIF accuracy at s = 60 (200 fresh trials)", "98 % (one network)", _mean_sd(at_60, 100, " %")],
+            ["Fig. 4: converted at s = 60", "–", converted_fraction(sum(a >= CONVERTED for a in at_60), len(at_60))],
+            ["Fig. 4: LIF accuracy at the searched s", "–", _mean_sd(searched, 100, " %")],
+            ["Fig. 4: τ_d mean over units", "38.9 ms", _mean_sd([float(r["tau_d_ms_mean"]) for r in fig4], 1, " ms")],
+            ["Fig. 4: τ_d SD over units", "9.3 ms", _mean_sd([float(r["tau_d_ms_sd"]) for r in fig4], 1, " ms")],
+        ]
+    fig6a = [r for r in table_of("fig6a_mante").rows() if r["trained"] == "True"]
+    by_t_ref: dict[str, list[float]] = {}
+    for r in fig6a:
+        for pair in r["lif_accuracy_by_t_ref"].split(";"):
+            t_ref, accuracy = pair.split("=")
+            by_t_ref.setdefault(t_ref, []).append(float(accuracy))
+    paper_6a = {"0": "92.8 ± 14.3 %", "2": "97.0 ± 6.6 % (best)"}
+    rows += [
+        [f"Fig. 6A: t_ref {t} ms (100 fresh trials, the 2-ms factor)", paper_6a.get(t, ""), _mean_sd(v, 100, " %")]
+        for t, v in by_t_ref.items()
+    ]
+    if rows:
+        write_table(
+            "paper_scale_mante",
+            "Figs. 4 and 6A at the paper's scale (Mante, N = 250)",
+            ["quantity", "paper", f"ours (Fig. 4: n = {len(fig4)}; Fig. 6A: n = {len(fig6a)})"],
+            rows,
+            notes="Per-network numbers: `results/paper_scale_fig4_mante_networks.csv`, "
+            "`results/paper_scale_fig6a_mante_networks.csv`. Made by `python experiments/paper_scale.py --report`.",
+        )
+
+
+def _mean_sd(values: list[float], scale: float, unit: str) -> str:
+    if len(values) < 2:
+        return "–" if not values else f"{scale * values[0]:.1f}{unit}"
+    return f"{scale * statistics.fmean(values):.1f} ± {scale * statistics.stdev(values):.1f}{unit}"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("condition", nargs="?", choices=sorted(CONDITIONS))
@@ -243,6 +343,7 @@ def main() -> None:
         run(args.condition, list(range(*args.seeds)), args.piece)
     if args.report:
         report()
+        report_measures()
 
 
 if __name__ == "__main__":

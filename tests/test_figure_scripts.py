@@ -125,3 +125,42 @@ def test_paper_scale_report_reads_each_conditions_csv(store: MlflowClient) -> No
         "| 3/3 = 100 % [44, 100] | 0 | 2/3 = 67 % [21, 94]; 2 fine-tuned; 96.5 ± 3.1 % | – (goal ≥ 98/100 working) |"
     ) in text, text
     assert "Fig. 7 sigmoid" not in text  # a condition without a CSV is left out
+
+
+def test_paper_scale_mante_measures_and_their_report(store: MlflowClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Figs. 4 and 6A at paper scale: a network's accuracy at s = 60 and τ_d, and its accuracy per
+    refractory period (the same trials for each: a t_ref that changes nothing gives the same number);
+    ``--report`` turns the rows into the Mante table."""
+    import common
+    import paper_scale
+    import torch
+
+    from spikernn.rate import RateRNN
+    from spikernn.tasks import get_task
+
+    monkeypatch.setattr(paper_scale, "T_REFS_FIG6A", (0, 2, 2))
+    monkeypatch.setattr(paper_scale, "T_REF_TRIALS", 3)
+    cfg = common.run_config(["experiment=fig6", "model.n_units=20", "eval_trials=3", "spiking.dt_ms=0.25"])
+    task = get_task(cfg.task)
+    torch.manual_seed(0)
+    model = RateRNN(cfg.model)
+    fig4 = paper_scale.at_paper_factor(model, task, cfg, 30.0)
+    assert 0 <= fig4["lif_accuracy_at_s60"] <= 1 and 20 <= fig4["tau_d_ms_mean"] <= 100 and fig4["tau_d_ms_sd"] > 0
+    by_t_ref = paper_scale.by_refractory_period(model, task, cfg, 30.0)["lif_accuracy_by_t_ref"].split(";")
+    assert [p.split("=")[0] for p in by_t_ref] == ["0", "2", "2"] and by_t_ref[1] == by_t_ref[2]
+
+    common.RESULTS.mkdir(parents=True)
+    tables = {name: paper_scale.table_of(name) for name in ("fig4_mante", "fig6a_mante")}
+    base = {"trained": True, "rate_accuracy": 1.0, "scaling_factor": 40.0, "at_grid_edge": False}
+    for seed, at_60, lif in ((0, 0.98, 0.99), (1, 0.90, 0.97)):
+        row = base | {"seed": seed, "lif_accuracy": lif, "search_accuracy": lif, "lif_accuracy_at_s60": at_60}
+        tables["fig4_mante"].append(row | {"tau_d_ms_mean": 38.0 + seed, "tau_d_ms_sd": 9.0})
+        accuracies = f"0=0.9{seed};2=0.97;50=0.1{seed}"
+        tables["fig6a_mante"].append(base | {"seed": seed, "lif_accuracy": lif, "lif_accuracy_by_t_ref": accuracies})
+    paper_scale.report_measures()
+    text = (common.RESULTS / "paper_scale_mante.md").read_text()
+    assert "| Fig. 4: LIF accuracy at s = 60 (200 fresh trials) | 98 % (one network) | 94.0 ± 5.7 % |" in text, text
+    assert "| Fig. 4: converted at s = 60 | – | 1/2 = 50 % [9, 91] |" in text, text
+    assert "| Fig. 4: τ_d mean over units | 38.9 ms | 38.5 ± 0.7 ms |" in text, text
+    assert "| Fig. 6A: t_ref 0 ms (100 fresh trials, the 2-ms factor) | 92.8 ± 14.3 % | 90.5 ± 0.7 % |" in text, text
+    assert "| Fig. 6A: t_ref 50 ms (100 fresh trials, the 2-ms factor) |  | 10.5 ± 0.7 % |" in text, text
