@@ -29,8 +29,18 @@ import tempfile
 import time
 from pathlib import Path
 
+import matplotlib.pyplot as plt
 import torch
-from common import CONVERTED, NetworkTable, converted_fraction, run_config, trained_in_pieces, write_table
+from common import (
+    CONVERTED,
+    NetworkTable,
+    converted_fraction,
+    run_config,
+    save_figure,
+    trained_in_pieces,
+    wilson_interval,
+    write_table,
+)
 
 from spikernn.finetune import finetune_stage
 from spikernn.pipeline import convert_stage, score_rate_model
@@ -49,6 +59,7 @@ class Condition:
     overrides: tuple[str, ...]
     paper: str
     measures: tuple[str, ...] = ()
+    paper_converted: float | None = None  # the paper's converted fraction where it gives one (the figure)
 
 
 PAPER_FACTOR_FIG4 = 60.0  # Fig. 4: the Mante LIF network at λ = 1/60
@@ -89,13 +100,22 @@ MEASURE_FIELDS = {
 
 CONDITIONS = {
     "fig7_sigmoid": Condition(
-        "Fig. 7 sigmoid", ("experiment=gonogo_n250", "model.activation=sigmoid"), "94/100, 98.8 ± 4.7 %"
+        "Fig. 7 sigmoid",
+        ("experiment=gonogo_n250", "model.activation=sigmoid"),
+        "94/100, 98.8 ± 4.7 %",
+        paper_converted=0.94,
     ),
     "fig7_softplus": Condition(
-        "Fig. 7 softplus", ("experiment=gonogo_n250", "model.activation=softplus"), "55/100, 88.3 ± 15.8 %"
+        "Fig. 7 softplus",
+        ("experiment=gonogo_n250", "model.activation=softplus"),
+        "55/100, 88.3 ± 15.8 %",
+        paper_converted=0.55,
     ),
     "fig7_clipped_relu": Condition(
-        "Fig. 7 clipped ReLU", ("experiment=gonogo_n250", "model.activation=clipped_relu"), "0/100, 59.7 ± 9.5 %"
+        "Fig. 7 clipped ReLU",
+        ("experiment=gonogo_n250", "model.activation=clipped_relu"),
+        "0/100, 59.7 ± 9.5 %",
+        paper_converted=0.0,
     ),
     # the reliable path (beyond the paper): robust training, fine-tuning of the networks the transfer misses
     "robust_finetuned_sigmoid": Condition(
@@ -159,6 +179,7 @@ for _tau_max, _paper in ((None, "65 % converted, 93.91 ± 7.78 % (τ fixed 20 ms
         f"Fig. 2D/E τ_max {_name if _tau_max else '20 (fixed)'} ms",
         ("experiment=fig2de", f"model.tau_max_ms={'null' if _tau_max is None else _tau_max}"),
         _paper,
+        paper_converted=0.65 if _tau_max is None else None,
     )
 # Fig. 1C / 2C: each network size, τ 20–50 ms, batch 1, 6000-trial budget (trained fraction, converted fraction)
 for _n, _paper in ((10, "69 % trained"), (50, "trains reliably; conversion unreliable"), (100, "–"), (200, "–"),
@@ -229,8 +250,53 @@ def run(condition: str, seeds: list[int], piece: int) -> None:
         print({k: row.get(k) for k in table.fields}, flush=True)
 
 
+@dataclasses.dataclass(frozen=True)
+class Fraction:
+    """One condition's point in the figure: networks converted (and working after fine-tuning) of n."""
+
+    label: str
+    converted: int
+    n: int
+    paper: float | None
+    working: int | None = None  # after fine-tuning, where the condition fine-tunes
+
+
+def plot_converted(fractions: list[Fraction]) -> None:
+    """``results/paper_scale.png``: each condition's converted fraction (Wilson 95 %), its fraction
+    working after fine-tuning where it fine-tunes, and the paper's fraction where the paper gives one."""
+    fig, ax = plt.subplots(figsize=(8, 0.3 * len(fractions) + 1.3))
+    drawn: set[str] = set()
+
+    def point(x: float, y: int, style: dict, label: str, hits: int | None = None, n: int = 0) -> None:
+        error = None
+        if hits is not None:
+            low, high = wilson_interval(hits, n)
+            error = [[100 * (hits / n - low)], [100 * (high - hits / n)]]
+        ax.errorbar(x, y, xerr=error, capsize=2, ms=5, label=None if label in drawn else label, **style)
+        drawn.add(label)
+
+    converted, working = {"fmt": "o", "color": "C0"}, {"fmt": "o", "mfc": "white", "color": "C2"}
+    for y, f in enumerate(reversed(fractions)):
+        point(100 * f.converted / f.n, y, converted, "ours: converted (Wilson 95 %)", f.converted, f.n)
+        if f.working is not None:
+            point(100 * f.working / f.n, y, working, "ours: working after fine-tuning", f.working, f.n)
+        if f.paper is not None:
+            point(100 * f.paper, y, {"fmt": "D", "color": "C3"}, "paper")
+    labels = [f"{f.label.split(' (')[0]} (n = {f.n})" for f in reversed(fractions)]
+    ax.set_yticks(range(len(fractions)), [label.replace("Robust training + fine-tuning", "Robust + fine-tuning")
+                                          for label in labels], fontsize=7)  # fmt: skip
+    ax.set_xlim(-3, 103)
+    ax.set_xlabel("networks converted: LIF accuracy ≥ 95 % on 200 fresh trials (%)", fontsize=8)
+    ax.grid(axis="x", color="0.9")
+    ax.set_title("The paper's conditions at its scale", fontsize=9)
+    fig.get_layout_engine().set(rect=(0, 0.07, 1, 0.93))  # room for the legend below
+    fig.legend(fontsize=7, loc="lower center", ncol=3, frameon=False)
+    save_figure(fig, "paper_scale")
+
+
 def report() -> None:
     rows = []
+    fractions = []
     for name, condition in CONDITIONS.items():
         networks = table_of(name).rows()
         if not networks:
@@ -241,6 +307,10 @@ def report() -> None:
         n = len(trained)
         seeds = sorted(int(r["seed"]) for r in networks)
         final = [float(r.get("finetuned_lif_accuracy") or r["lif_accuracy"]) for r in trained]
+        if n:
+            working = sum(a >= CONVERTED for a in final) if fine_tunes(name) else None
+            converted = sum(a >= CONVERTED for a in lif)
+            fractions.append(Fraction(condition.label, converted, n, condition.paper_converted, working))
         rows.append(
             [
                 condition.label,
@@ -284,9 +354,11 @@ def report() -> None:
             "the reference code's own number. Working after fine-tuning: converted, or fine-tuned (below 95 %) "
             "to ≥ 95 % on the same 200 fresh trials. "
             "Per-network numbers: `results/paper_scale_<condition>_networks.csv`. "
-            "Made by `python experiments/paper_scale.py --report`."
+            "Made by `python experiments/paper_scale.py --report`, with the figure `results/paper_scale.png`."
         ),
     )
+    if fractions:
+        plot_converted(fractions)
 
 
 def report_measures() -> None:

@@ -125,6 +125,7 @@ def test_paper_scale_report_reads_each_conditions_csv(store: MlflowClient) -> No
         "| 3/3 = 100 % [44, 100] | 0 | 2/3 = 67 % [21, 94]; 2 fine-tuned; 96.5 ± 3.1 % | – (goal ≥ 98/100 working) |"
     ) in text, text
     assert "Fig. 7 sigmoid" not in text  # a condition without a CSV is left out
+    assert (common.RESULTS / "paper_scale.png").is_file() and (common.RESULTS / "paper_scale.svg").is_file()
 
 
 def test_paper_scale_mante_measures_and_their_report(store: MlflowClient, monkeypatch: pytest.MonkeyPatch) -> None:
