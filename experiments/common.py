@@ -7,12 +7,14 @@ Runs are found in the MLflow store the commands wrote to (``MLFLOW_TRACKING_URI`
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import fcntl
 import os
 import statistics
 import tempfile
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -268,6 +270,29 @@ class NetworkTable:
 
     def done_seeds(self) -> set[int]:
         return {int(row["seed"]) for row in self.rows()}
+
+    @contextlib.contextmanager
+    def exclusive(self) -> Iterator[None]:
+        """Hold the table for one process: a second command on the same condition stops at once with
+        the holder's pid instead of simulating the same seeds again and appending them twice. The
+        lock (``flock`` on ``<csv>.lock``, git-ignored) dies with its process, SIGKILL included."""
+        lock = self.path.with_suffix(".lock")
+        lock.parent.mkdir(parents=True, exist_ok=True)
+        with lock.open("a+") as handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                handle.seek(0)
+                holder = handle.read().strip() or "unknown"
+                raise SystemExit(
+                    f"{self.path.name} is being written by another process (pid {holder}); "
+                    "wait for it or stop it, then run the same command again (it resumes)"
+                ) from None
+            handle.seek(0)
+            handle.truncate()
+            handle.write(str(os.getpid()))
+            handle.flush()
+            yield
 
     def append(self, row: dict) -> None:
         new = not self.path.exists()

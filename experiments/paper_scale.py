@@ -207,6 +207,11 @@ def table_of(condition: str) -> NetworkTable:
 
 def run(condition: str, seeds: list[int], piece: int) -> None:
     table = table_of(condition)
+    with table.exclusive():
+        _run(condition, table, seeds, piece)
+
+
+def _run(condition: str, table: NetworkTable, seeds: list[int], piece: int) -> None:
     todo = [s for s in seeds if s not in table.done_seeds()]
     print(f"{condition}: {len(seeds) - len(todo)} of {len(seeds)} seeds in {table.path}; {len(todo)} to do", flush=True)
     base = run_config(list(CONDITIONS[condition].overrides))

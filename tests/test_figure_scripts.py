@@ -165,3 +165,34 @@ def test_paper_scale_mante_measures_and_their_report(store: MlflowClient, monkey
     assert "| Fig. 4: τ_d mean over units | 38.9 ms | 38.5 ± 0.7 ms |" in text, text
     assert "| Fig. 6A: t_ref 0 ms (100 fresh trials, the 2-ms factor) | 92.8 ± 14.3 % | 90.5 ± 0.7 % |" in text, text
     assert "| Fig. 6A: t_ref 50 ms (100 fresh trials, the 2-ms factor) |  | 10.5 ± 0.7 % |" in text, text
+
+
+def test_a_condition_is_written_by_one_process_at_a_time(store: MlflowClient) -> None:
+    """Two paper-scale commands on one condition: the second stops at once naming the first's pid
+    (nothing simulated twice, no seed appended twice); the lock dies with its holder, SIGKILL included."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    import common
+    import paper_scale
+
+    table = paper_scale.table_of("fig2c_n10")
+    with table.exclusive():
+        with pytest.raises(SystemExit, match=rf"being written by another process \(pid {os.getpid()}\)"):
+            paper_scale.run("fig2c_n10", [0], 1)
+    assert not table.path.exists()
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import sys, time, common; common.RESULTS = __import__('pathlib').Path(sys.argv[1]); "
+         "t = common.NetworkTable('paper_scale_fig2c_n10', ['seed']); c = t.exclusive(); c.__enter__(); "
+         "print('held', flush=True); time.sleep(60)", str(common.RESULTS)],
+        cwd=EXPERIMENTS, stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    assert holder.stdout.readline().strip() == "held"
+    with pytest.raises(SystemExit, match=rf"pid {holder.pid}"), table.exclusive():
+        pass
+    holder.send_signal(signal.SIGKILL)
+    holder.wait()
+    with table.exclusive():  # free again
+        pass
