@@ -176,7 +176,7 @@ for _tau_max, _paper in ((None, "65 % converted, 93.91 ± 7.78 % (τ fixed 20 ms
                          (500, "robust"), (1000, "robust")):  # fmt: skip
     _name = "fixed20" if _tau_max is None else str(_tau_max)
     CONDITIONS[f"fig2de_tau_max_{_name}"] = Condition(
-        f"Fig. 2D/E τ_max {_name if _tau_max else '20 (fixed)'} ms",
+        f"Fig. 2D/E τ_max {_name} ms" if _tau_max else "Fig. 2D/E τ fixed 20 ms",
         ("experiment=fig2de", f"model.tau_max_ms={'null' if _tau_max is None else _tau_max}"),
         _paper,
         paper_converted=0.65 if _tau_max is None else None,
