@@ -66,6 +66,13 @@ ModelConfig = model_schema()
 StoredSpikingParameters = stored_spiking_schema()
 
 
+def group_slot() -> Any:
+    """A command schema's slot for a config group (any value; its own schema checks it). One left
+    null is not in the command's config (``without_unset_slots``), as a group chosen ``null`` in a
+    defaults list is not."""
+    return dataclasses.field(default=None, metadata={"group": True})
+
+
 @dataclass
 class CommandSettings:
     """The top-level settings of every command; the groups (``task``, ``spiking``, ``logger``, …)
@@ -74,9 +81,9 @@ class CommandSettings:
     seed: int = RunConfig.seed  # every random draw: model init, training trials and noise, spiking noise
     eval_trials: int = RunConfig.eval_trials  # fresh trials of the final evaluation
     objective: Any = "lif_accuracy"  # the summary value(s) the command returns (what a sweep optimises)
-    logger: Any = None
-    paths: Any = None
-    optuna: Any = None  # an Optuna sweep's pruner and storage (conf/hparams_search/)
+    logger: Any = group_slot()
+    paths: Any = group_slot()
+    optuna: Any = group_slot()  # an Optuna sweep's pruner and storage (conf/hparams_search/)
 
 
 # ``allow_untrained``: false unless the environment's SPIKERNN_ALLOW_UNTRAINED is true
@@ -88,12 +95,12 @@ class TrainCommand(CommandSettings):
     """``spikernn-train`` (``conf/train.yaml``): a rate RNN trained to the criterion."""
 
     objective: Any = "rate_accuracy"
-    task: Any = None
-    model: Any = None
-    trainer: Any = None
-    spiking: Any = None  # unused by training; an experiment preset that sets the conversion composes
-    transfer: Any = None
-    finetune: Any = None
+    task: Any = group_slot()
+    model: Any = group_slot()
+    trainer: Any = group_slot()
+    spiking: Any = group_slot()  # unused by training; an experiment preset that sets the conversion composes
+    transfer: Any = group_slot()
+    finetune: Any = group_slot()
 
 
 @dataclass
@@ -119,9 +126,9 @@ class EvaluateCommand(CommandSettings):
 
     source: str = MISSING  # converted model: a converted_model.pt path, or an MLflow run id
     scaling_factor: float | None = None  # s = 1/λ; null = the factor stored by the conversion
-    task: Any = None  # null = the model file's
-    spiking: Any = None
-    stimulation: Any = None
+    task: Any = group_slot()  # null = the model file's
+    spiking: Any = group_slot()
+    stimulation: Any = group_slot()
 
 
 @dataclass
@@ -130,20 +137,9 @@ class FinetuneCommand(CommandSettings):
 
     source: str = MISSING  # converted model: a converted_model.pt path, or an MLflow run id
     scaling_factor: float | None = None  # the starting s = 1/λ; null = the factor stored by the conversion
-    task: Any = None
-    spiking: Any = None
-    finetune: Any = None
-
-
-# the group slots of the command schemas: one left null is not in the command's config
-# (``apps.config.plain`` drops it), as a group chosen ``null`` in a defaults list is not
-GROUP_SLOTS = ("task", "model", "trainer", "spiking", "transfer", "finetune", "stimulation", "logger", "paths",
-               "optuna")  # fmt: skip
-
-
-def without_unset_slots(config: dict) -> dict:
-    """A command's config (a plain dict) without its group slots left null."""
-    return {k: v for k, v in config.items() if not (v is None and k in GROUP_SLOTS)}
+    task: Any = group_slot()
+    spiking: Any = group_slot()
+    finetune: Any = group_slot()
 
 
 COMMANDS: dict[str, type] = {
@@ -153,6 +149,14 @@ COMMANDS: dict[str, type] = {
     "evaluate": EvaluateCommand,
     "finetune": FinetuneCommand,
 }
+# every command schema's group slots (``group_slot``)
+GROUP_SLOTS = frozenset(f.name for c in COMMANDS.values() for f in dataclasses.fields(c) if f.metadata.get("group"))
+
+
+def without_unset_slots(config: dict) -> dict:
+    """A command's config (a plain dict) without its group slots left null."""
+    return {k: v for k, v in config.items() if not (v is None and k in GROUP_SLOTS)}
+
 
 GROUPS: dict[str, type] = {
     "model": ModelConfig,
