@@ -34,6 +34,7 @@ import torch
 from common import (
     CONVERTED,
     NetworkTable,
+    Sample,
     converted_fraction,
     run_config,
     save_figure,
@@ -91,10 +92,10 @@ def by_refractory_period(model, task, cfg, factor: float) -> dict:
     return {"lif_accuracy_by_t_ref": ";".join(accuracies)}
 
 
-MEASURES = {"at_paper_factor": at_paper_factor, "by_refractory_period": by_refractory_period}
-MEASURE_FIELDS = {
-    "at_paper_factor": ["lif_accuracy_at_s60", "tau_d_ms_mean", "tau_d_ms_sd"],
-    "by_refractory_period": ["lif_accuracy_by_t_ref"],
+# a condition's measures by name: the function and the CSV fields it fills
+MEASURES = {
+    "at_paper_factor": (at_paper_factor, ["lif_accuracy_at_s60", "tau_d_ms_mean", "tau_d_ms_sd"]),
+    "by_refractory_period": (by_refractory_period, ["lif_accuracy_by_t_ref"]),
 }
 
 
@@ -201,7 +202,7 @@ def fine_tunes(condition: str) -> bool:
 
 
 def table_of(condition: str) -> NetworkTable:
-    extra = [f for name in CONDITIONS[condition].measures for f in MEASURE_FIELDS[name]]
+    extra = [f for name in CONDITIONS[condition].measures for f in MEASURES[name][1]]
     return NetworkTable(f"paper_scale_{condition}", FIELDS + (FINETUNE_FIELDS if fine_tunes(condition) else []) + extra)
 
 
@@ -238,7 +239,8 @@ def _run(condition: str, table: NetworkTable, seeds: list[int], piece: int) -> N
                         "finetune_seconds": round(tuned.finetune_seconds, 1),
                     }
             for name in CONDITIONS[condition].measures:
-                row |= MEASURES[name](member.model, task, cfg, result.scaling_factor)
+                measure, _ = MEASURES[name]
+                row |= measure(member.model, task, cfg, result.scaling_factor)
             row |= {
                 "scaling_factor": result.scaling_factor,
                 "at_grid_edge": result.scaling_factor in (min(grid), max(grid)),
@@ -371,14 +373,15 @@ def report_measures() -> None:
     rows = []
     fig4 = [r for r in table_of("fig4_mante").rows() if r["trained"] == "True"]
     if fig4:
+        tau_mean, tau_sd = (Sample([float(r[k]) for r in fig4]) for k in ("tau_d_ms_mean", "tau_d_ms_sd"))
         at_60 = [float(r["lif_accuracy_at_s60"]) for r in fig4]
         searched = [float(r["lif_accuracy"]) for r in fig4]
         rows += [
-            ["Fig. 4: LIF accuracy at s = 60 (200 fresh trials)", "98 % (one network)", _mean_sd(at_60, 100, " %")],
+            ["Fig. 4: LIF accuracy at s = 60 (200 fresh trials)", "98 % (one network)", Sample(at_60).mean_sd()],
             ["Fig. 4: converted at s = 60", "–", converted_fraction(sum(a >= CONVERTED for a in at_60), len(at_60))],
-            ["Fig. 4: LIF accuracy at the searched s", "–", _mean_sd(searched, 100, " %")],
-            ["Fig. 4: τ_d mean over units", "38.9 ms", _mean_sd([float(r["tau_d_ms_mean"]) for r in fig4], 1, " ms")],
-            ["Fig. 4: τ_d SD over units", "9.3 ms", _mean_sd([float(r["tau_d_ms_sd"]) for r in fig4], 1, " ms")],
+            ["Fig. 4: LIF accuracy at the searched s", "–", Sample(searched).mean_sd()],
+            ["Fig. 4: τ_d mean over units", "38.9 ms", tau_mean.mean_sd(1, " ms")],
+            ["Fig. 4: τ_d SD over units", "9.3 ms", tau_sd.mean_sd(1, " ms")],
         ]
     fig6a = [r for r in table_of("fig6a_mante").rows() if r["trained"] == "True"]
     by_t_ref: dict[str, list[float]] = {}
@@ -388,7 +391,7 @@ def report_measures() -> None:
             by_t_ref.setdefault(t_ref, []).append(float(accuracy))
     paper_6a = {"0": "92.8 ± 14.3 %", "2": "97.0 ± 6.6 % (best)"}
     rows += [
-        [f"Fig. 6A: t_ref {t} ms (100 fresh trials, the 2-ms factor)", paper_6a.get(t, ""), _mean_sd(v, 100, " %")]
+        [f"Fig. 6A: t_ref {t} ms (100 fresh trials, the 2-ms factor)", paper_6a.get(t, ""), Sample(v).mean_sd()]
         for t, v in by_t_ref.items()
     ]
     if rows:
@@ -400,12 +403,6 @@ def report_measures() -> None:
             notes="Per-network numbers: `results/paper_scale_fig4_mante_networks.csv`, "
             "`results/paper_scale_fig6a_mante_networks.csv`. Made by `python experiments/paper_scale.py --report`.",
         )
-
-
-def _mean_sd(values: list[float], scale: float, unit: str) -> str:
-    if len(values) < 2:
-        return "–" if not values else f"{scale * values[0]:.1f}{unit}"
-    return f"{scale * statistics.fmean(values):.1f} ± {scale * statistics.stdev(values):.1f}{unit}"
 
 
 def main() -> None:

@@ -160,11 +160,13 @@ def test_paper_scale_mante_measures_and_their_report(store: MlflowClient, monkey
         tables["fig6a_mante"].append(base | {"seed": seed, "lif_accuracy": lif, "lif_accuracy_by_t_ref": accuracies})
     paper_scale.report_measures()
     text = (common.RESULTS / "paper_scale_mante.md").read_text()
-    assert "| Fig. 4: LIF accuracy at s = 60 (200 fresh trials) | 98 % (one network) | 94.0 ± 5.7 % |" in text, text
+    fig4_at_60 = "| Fig. 4: LIF accuracy at s = 60 (200 fresh trials) | 98 % (one network) | 94.0 ± 5.7 % (n = 2) |"
+    assert fig4_at_60 in text, text
     assert "| Fig. 4: converted at s = 60 | – | 1/2 = 50 % [9, 91] |" in text, text
-    assert "| Fig. 4: τ_d mean over units | 38.9 ms | 38.5 ± 0.7 ms |" in text, text
-    assert "| Fig. 6A: t_ref 0 ms (100 fresh trials, the 2-ms factor) | 92.8 ± 14.3 % | 90.5 ± 0.7 % |" in text, text
-    assert "| Fig. 6A: t_ref 50 ms (100 fresh trials, the 2-ms factor) |  | 10.5 ± 0.7 % |" in text, text
+    assert "| Fig. 4: τ_d mean over units | 38.9 ms | 38.5 ± 0.7 ms (n = 2) |" in text, text
+    fig6a_at_0 = "| Fig. 6A: t_ref 0 ms (100 fresh trials, the 2-ms factor) | 92.8 ± 14.3 % | 90.5 ± 0.7 % (n = 2) |"
+    assert fig6a_at_0 in text, text
+    assert "| Fig. 6A: t_ref 50 ms (100 fresh trials, the 2-ms factor) |  | 10.5 ± 0.7 % (n = 2) |" in text, text
 
 
 def test_a_condition_is_written_by_one_process_at_a_time(store: MlflowClient) -> None:
