@@ -74,9 +74,11 @@ def test_a_member_that_fails_does_not_stop_the_others(monkeypatch) -> None:
     broken = RateRNNConfig(n_units=20, noise_std=0.25)  # fault injected below: its state noise turns NaN
     draw_noise = RateRNN.draw_noise
 
-    def faulty(self, batch, n_steps, noise=True, generator=None):
-        xi, x0 = draw_noise(self, batch, n_steps, noise, generator)
-        return (xi * float("nan"), x0) if self.config.noise_std == 0.25 else (xi, x0)
+    def faulty(self, batch, n_steps, noise=True, generator=None, out=None):
+        xi, x0 = draw_noise(self, batch, n_steps, noise, generator, out)
+        if self.config.noise_std == 0.25:
+            xi.fill_(float("nan"))  # in place: the population hands each member its slice of one buffer
+        return xi, x0
 
     monkeypatch.setattr(RateRNN, "draw_noise", faulty)
     results = train_population(task, [(RateRNNConfig(n_units=20), 0), (broken, 1)], training)

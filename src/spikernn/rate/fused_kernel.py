@@ -28,6 +28,7 @@ SOFTPLUS_LINEAR_ABOVE = 20.0  # torch's softplus threshold: log(1 + e^x) = x abo
 # reassociation lets the dot products vectorise; no FMA contraction, so the two forward kernels
 # round alike and training and evaluation see the same network
 FASTMATH = {"reassoc", "nsz", "arcp", "afn"}
+ORDERED = FASTMATH - {"reassoc"}  # sums added in the order written
 
 
 @njit(inline="always")
@@ -40,9 +41,15 @@ def _phi(x, act):
     return min(max(x, 0.0), RATE_CLIP)
 
 
-@njit(inline="always")
+@njit(fastmath=FASTMATH, cache=True)
 def _dot(u, v):
-    """u · v, summed from the first element on (the same order in every kernel)."""
+    """u · v, summed from the first element on (the same order in every kernel).
+
+    Compiled as a function of its own, not inlined: inlined into a ``parallel=True`` kernel, LLVM
+    vectorised the reassociated sum one way when the kernel was compiled and another when it was
+    loaded from numba's cache, so the first run after a code change (or on a new machine) trained
+    other networks, in their last bits, than every later run (``tests/test_fused_reproducible.py``).
+    Compiled alone it sums alike either way, with the bits the cached kernels gave before."""
     acc = u[0] * v[0]
     for j in range(1, u.shape[0]):
         acc += u[j] * v[j]
@@ -109,6 +116,30 @@ def forward_readout(w, alpha, decay, act, drive, noise, x0, w_out, b_out, out):
                     out[k, b, o, t] = _dot(w_out[k, o], r) + b_out[k, o]
 
 
+@njit(fastmath=ORDERED, cache=True)
+def _add_rows(acc, rows, coef, offset, first, last, step):
+    """acc += coef[q] · rows[q + offset] for q = first, first + step, … (last excluded), zero
+    coefficients skipped, one product added at a time in that order (no reassociation: the same
+    bits as adding them row by row); four rows per pass over acc where four coefficients in a row are
+    nonzero, so acc is loaded and stored a quarter as often."""
+    q = first
+    while q != last:
+        c0 = coef[q]
+        q1, q2, q3 = q + step, q + 2 * step, q + 3 * step
+        if c0 != 0 and (q3 - last) * step < 0 and coef[q1] != 0 and coef[q2] != 0 and coef[q3] != 0:
+            c1, c2, c3 = coef[q1], coef[q2], coef[q3]
+            r0, r1, r2, r3 = rows[q + offset], rows[q1 + offset], rows[q2 + offset], rows[q3 + offset]
+            for j in range(acc.shape[0]):
+                acc[j] = (((acc[j] + r0[j] * c0) + r1[j] * c1) + r2[j] * c2) + r3[j] * c3
+            q = q3 + step
+        else:
+            if c0 != 0:
+                r0 = rows[q + offset]
+                for j in range(acc.shape[0]):
+                    acc[j] = acc[j] + r0[j] * c0
+            q = q1
+
+
 @njit(parallel=True, fastmath=FASTMATH, cache=True)
 def backward(w, alpha, decay, act, xs, rs, pre, w_out, grad_out, grad_w, grad_alpha, grad_w_out, grad_b_out):  # noqa: E501
     """Backpropagation through time from ``grad_out`` [K, B, O, T] (dL/d readout); gradients are
@@ -116,6 +147,9 @@ def backward(w, alpha, decay, act, xs, rs, pre, w_out, grad_out, grad_w, grad_al
 
     gr_t = Σ_o w_out,o·go_o,t + Wᵀ(α ⊙ gx_{t+1});  gx_t = gr_t ⊙ φ'(x_t) + (1 − α) ⊙ gx_{t+1};
     gW += (α ⊙ gx_t) r_{t−1}ᵀ;  gα += gx_t ⊙ (W r_{t−1} + W_in u_{t−1} − x_{t−1}).
+
+    gW is accumulated row by row after each trial's pass (each entry summed over t from T down, as
+    step by step), so a row stays in cache while its T products are added.
     """
     n_members, n_batch, n_cols, n = xs.shape
     n_steps = n_cols - 1
@@ -124,6 +158,7 @@ def backward(w, alpha, decay, act, xs, rs, pre, w_out, grad_out, grad_w, grad_al
         d = decay[k]
         gx_next = np.zeros(n, dtype=xs.dtype)
         scaled = np.zeros(n, dtype=xs.dtype)  # α ⊙ gx_{t+1}
+        by_time = np.zeros((n, n_cols), dtype=xs.dtype)  # [i, t]: α_i gx_t,i for t = 1 … T
         gr = np.zeros(n, dtype=xs.dtype)
         for b in range(n_batch):
             gx_next[:] = 0
@@ -141,21 +176,12 @@ def backward(w, alpha, decay, act, xs, rs, pre, w_out, grad_out, grad_w, grad_al
                         gr[j] += w_out[k, o, j] * go
                         grad_w_out[k, o, j] += go * rs[k, b, t, j]
                 if t < n_steps:
-                    for i in range(n):
-                        si = scaled[i]
-                        if si != 0:
-                            wi = w[k, i]
-                            for j in range(n):
-                                gr[j] += wi[j] * si
+                    _add_rows(gr, w[k], scaled, 0, 0, n, 1)  # Wᵀ(α ⊙ gx_{t+1}), rows i ascending
                 for i in range(n):
                     gx = gr[i] * _phi_slope(xs[k, b, t, i], rs[k, b, t, i], act[k]) + d[i] * gx_next[i]
                     grad_alpha[k, i] += gx * (pre[k, b, t - 1, i] - xs[k, b, t - 1, i])
                     gx_next[i] = gx
                     scaled[i] = a[i] * gx
-                r_prev = rs[k, b, t - 1]
-                for i in range(n):
-                    si = scaled[i]
-                    if si != 0:
-                        gwi = grad_w[k, i]
-                        for j in range(n):
-                            gwi[j] += si * r_prev[j]
+                    by_time[i, t] = scaled[i]
+            for i in range(n):  # gW_i += Σ_t (α_i gx_t,i) r_{t−1}, t from T down
+                _add_rows(grad_w[k, i], rs[k, b], by_time[i], -1, n_steps, 0, -1)

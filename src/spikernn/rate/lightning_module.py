@@ -65,6 +65,7 @@ class RatePopulationModule(pl.LightningModule):
         self._reported: set[int] = set()
         self.trials_seen = 0
         self.step_losses: dict[int, float] = {}
+        self._scratch_buffers: dict[tuple, torch.Tensor] = {}
 
     def readouts(
         self,
@@ -75,20 +76,43 @@ class RatePopulationModule(pl.LightningModule):
     ) -> list[torch.Tensor]:
         """Readouts [B, T-1] of the listed members on their inputs, state noise from their generators
         (drawn as ``RateRNN.forward`` draws it)."""
-        triples = list(zip([self.members[k] for k in members], inputs, generators, strict=True))
         if not self.fused:
+            triples = zip([self.members[k] for k in members], inputs, generators, strict=True)
             return [m(x.to(self.device), generator=g).readout for m, x, g in triples]
-        return self._fused(members, [self._noisy_drive(m, x, g) for m, x, g in triples], grad)
+        return self._fused(members, self._noisy_drives(members, inputs, generators), grad)
 
-    @staticmethod
-    def _noisy_drive(model: RateRNN, inputs: torch.Tensor, generator: torch.Generator) -> tuple[torch.Tensor, ...]:
-        drive = model.drive(inputs)
-        return (drive, *model.draw_noise(drive.shape[0], drive.shape[1], True, generator))
-
-    def _fused(self, members: list[int], noisy: list[tuple[torch.Tensor, ...]], grad: bool) -> list[torch.Tensor]:
+    @torch.no_grad()
+    def _noisy_drives(
+        self, members: list[int], inputs: list[torch.Tensor], generators: list[torch.Generator]
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """The listed members' drives W_in u and state noise ξ [K, B, T, N] and initial states x_0
+        [K, B, N], each member's written straight into its slice of buffers kept between steps (the
+        numbers ``RateRNN.drive`` and ``draw_noise`` give, without stacking per-member tensors into
+        new memory at every step and evaluation)."""
         models = [self.members[k] for k in members]
-        drive, xi, x0 = (torch.stack(parts) for parts in zip(*noisy, strict=True))
-        return list(stacked_readout(models, drive, xi, x0, grad=grad).unbind(0))
+        shape, dtype = (len(models), inputs[0].shape[0], inputs[0].shape[1] - 2, models[0].n_units), models[0].w.dtype
+        drive, xi = self._scratch("drive", shape, dtype), self._scratch("noise", shape, dtype)
+        x0 = self._scratch("x0", (shape[0], shape[1], shape[3]), dtype)
+        batch, steps = shape[1], shape[2]
+        for k, (model, x, g) in enumerate(zip(models, inputs, generators, strict=True)):
+            model.drive(x, out=drive[k])
+            model.draw_noise(batch, steps, True, g, out=(xi[k], x0[k]))
+        return drive, xi, x0
+
+    def _scratch(self, name: str, shape: tuple[int, ...], dtype: torch.dtype) -> torch.Tensor:
+        """A buffer [shape] for ``name``, kept from call to call: the first ``shape[0]`` members of the
+        largest asked for with the same trailing shape (training steps and evaluations each keep
+        their own). A new tensor of this size is new memory whose pages are faulted in one by one
+        at the first write, which cost as much as the copy that stacking made."""
+        key = (name, *shape[1:], dtype)
+        kept = self._scratch_buffers.get(key)
+        if kept is None or kept.shape[0] < shape[0]:
+            kept = self._scratch_buffers[key] = torch.empty(shape, dtype=dtype)
+        return kept[: shape[0]]
+
+    def _fused(self, members: list[int], noisy: tuple[torch.Tensor, ...], grad: bool) -> list[torch.Tensor]:
+        models = [self.members[k] for k in members]
+        return list(stacked_readout(models, *noisy, grad=grad).unbind(0))
 
     def training_step(self, batch: int, batch_idx: int) -> torch.Tensor | None:
         active = [k for k, on in enumerate(self.active) if on]
@@ -98,10 +122,7 @@ class RatePopulationModule(pl.LightningModule):
         trials = [self.task.make_trials(self.batch_size, self.trial_generators[k]) for k in active]
         generators = [self.noise_generators[k] for k in active]
         if self.fused:
-            noisy = [
-                self._noisy_drive(self.members[k], t.inputs, g)
-                for k, t, g in zip(active, trials, generators, strict=True)
-            ]
+            noisy = self._noisy_drives(active, [t.inputs for t in trials], generators)
             outs = self._fused(active, noisy, grad=True)
         else:
             outs = self.readouts(active, [t.inputs for t in trials], generators)
@@ -115,9 +136,8 @@ class RatePopulationModule(pl.LightningModule):
             keep = [i for i, k in enumerate(active) if k not in failed]
             active = [active[i] for i in keep]
             trials = [trials[i] for i in keep]
-            losses = (
-                self._losses(active, trials, self._fused(active, [noisy[i] for i in keep], grad=True)) if keep else {}
-            )
+            kept = tuple(part[keep] for part in noisy)
+            losses = self._losses(active, trials, self._fused(active, kept, grad=True)) if keep else {}
         losses = {k: loss for k, loss in losses.items() if k not in failed}
         if not losses:
             return None

@@ -77,21 +77,29 @@ class RateRNN(nn.Module):
             return torch.full_like(raw, taus[0])
         return torch.sigmoid(raw) * (taus[1] - taus[0]) + taus[0]
 
-    def drive(self, inputs: torch.Tensor) -> torch.Tensor:
-        """W_in u for the steps a trial's readout needs: [batch, T-1, N] from [batch, T+1, n_inputs]."""
-        return inputs[:, : inputs.shape[1] - 2].to(self.w_in.dtype) @ self.w_in.T
+    def drive(self, inputs: torch.Tensor, out: torch.Tensor | None = None) -> torch.Tensor:
+        """W_in u for the steps a trial's readout needs: [batch, T-1, N] from [batch, T+1, n_inputs];
+        written into ``out`` when given (e.g. a population's stacked buffer: no copy)."""
+        return torch.matmul(inputs[:, : inputs.shape[1] - 2].to(self.w_in.dtype), self.w_in.T, out=out)
 
     def draw_noise(
-        self, batch: int, n_steps: int, noise: bool = True, generator: torch.Generator | None = None
+        self,
+        batch: int,
+        n_steps: int,
+        noise: bool = True,
+        generator: torch.Generator | None = None,
+        out: tuple[torch.Tensor, torch.Tensor] | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """State noise ξ [batch, n_steps, N] (zeros without ``noise``) and initial state x_0 [batch, N],
-        drawn in this order from ``generator``."""
+        drawn in this order from ``generator``; written into ``out`` = (ξ, x_0) buffers on the CPU when
+        given (the same numbers: drawn in place, then scaled in place)."""
         n, dtype = self.n_units, self.w.dtype
+        xi, x0 = out if out is not None else (None, None)
         if noise:
-            xi = torch.randn(batch, n_steps, n, generator=generator, dtype=dtype) * self.config.noise_std
+            xi = torch.randn(batch, n_steps, n, generator=generator, dtype=dtype, out=xi).mul_(self.config.noise_std)
         else:
-            xi = torch.zeros(batch, n_steps, n, dtype=dtype)
-        x0 = torch.randn(batch, n, generator=generator, dtype=dtype) * self.config.initial_state_std
+            xi = torch.zeros(batch, n_steps, n, dtype=dtype, out=xi)
+        x0 = torch.randn(batch, n, generator=generator, dtype=dtype, out=x0).mul_(self.config.initial_state_std)
         return xi.to(self.w.device), x0.to(self.w.device)
 
     def forward(

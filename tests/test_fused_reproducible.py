@@ -1,0 +1,72 @@
+"""The numba kernels give the same bits when compiled and when loaded from numba's cache.
+
+Every kernel is ``cache=True``: the first process after a code change (or on a new machine)
+compiles it, the later ones load it. Both must train the same rate networks and simulate the same
+spiking trials; once they did not (a reassociated sum inlined into a ``parallel=True`` kernel was
+vectorised differently by the two), so the same seed gave other networks on the first run.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+# Rate kernels (forward, evaluation readout, backward) on fixed data, for each activation, batch
+# 1 and 3, one and two outputs; the spiking kernel on a small network with voltage noise.
+SCRIPT = r"""
+import hashlib
+import numpy as np
+import torch
+from spikernn.rate import RateRNN, RateRNNConfig
+from spikernn.rate import fused_kernel as rate
+from spikernn.spiking import SpikingParameters
+from spikernn.transfer import to_spiking
+
+digest = hashlib.sha256()
+f32 = np.float32
+for act, batch, outputs in ((0, 1, 1), (1, 3, 1), (2, 3, 2)):
+    rng = np.random.default_rng(act)
+    k, t, n = 2, 40, 250  # N = 250: the size at which the two once differed
+    w = (rng.standard_normal((k, n, n)) * 0.3).astype(f32)
+    alpha = rng.uniform(0.1, 0.25, (k, n)).astype(f32)
+    drive = (rng.standard_normal((k, batch, t, n)) * 3).astype(f32)
+    noise = (rng.standard_normal((k, batch, t, n)) * 0.01).astype(f32)
+    x0 = rng.standard_normal((k, batch, n)).astype(f32)
+    w_out = (rng.standard_normal((k, outputs, n)) / 10).astype(f32)
+    b_out = np.zeros((k, outputs), f32)
+    codes = np.full(k, act, dtype=np.int64)
+    common = (w, alpha, 1 - alpha, codes, drive, noise, x0, w_out, b_out)
+    xs = np.empty((k, batch, t + 1, n), f32)
+    rs, pre = np.empty_like(xs), np.empty((k, batch, t, n), f32)
+    out, readout = np.empty((k, batch, outputs, t), f32), np.empty((k, batch, outputs, t), f32)
+    rate.forward_trajectory(*common, xs, rs, pre, out)
+    rate.forward_readout(*common, readout)
+    grads = [np.zeros_like(w), np.zeros_like(alpha), np.zeros_like(w_out), np.zeros_like(b_out)]
+    grad_out = rng.standard_normal(out.shape).astype(f32)
+    rate.backward(w, alpha, 1 - alpha, codes, xs, rs, pre, w_out, grad_out, *grads)
+    for array in (out, readout, *grads):
+        digest.update(array.tobytes())
+model = RateRNN(RateRNNConfig(n_units=250), seed=3)
+with torch.no_grad():
+    model.w.mul_(4)
+net = to_spiking(model, SpikingParameters())
+inputs = torch.rand(3, 21, 1, generator=torch.Generator().manual_seed(1))
+result = net.simulate(inputs, torch.tensor([1.0, 2.0]), generator=torch.Generator().manual_seed(9))
+digest.update(result.readout.numpy().tobytes() + result.spike_counts.numpy().tobytes())
+print(digest.hexdigest())
+"""
+
+
+def test_compiled_and_cached_kernels_give_the_same_bits(tmp_path: Path) -> None:
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path / "numba-cache")}
+
+    def run() -> str:
+        done = subprocess.run([sys.executable, "-c", SCRIPT], env=env, capture_output=True, text=True, check=False)
+        assert done.returncode == 0, done.stderr[-2000:]
+        return done.stdout.strip()
+
+    compiled = run()  # an empty cache: every kernel compiled in this process, then cached
+    assert any((tmp_path / "numba-cache").rglob("*.nbi")), "the kernels were not cached"
+    assert run() == compiled  # loaded from the cache
