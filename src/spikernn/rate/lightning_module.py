@@ -101,12 +101,13 @@ class RatePopulationModule(pl.LightningModule):
 
     def _scratch(self, name: str, shape: tuple[int, ...], dtype: torch.dtype) -> torch.Tensor:
         """A buffer [shape] for ``name``, kept from call to call: the first ``shape[0]`` members of the
-        largest asked for with the same trailing shape (training steps and evaluations each keep
-        their own). A new tensor of this size is new memory whose pages are faulted in one by one
-        at the first write, which cost as much as the copy that stacking made."""
-        key = (name, *shape[1:], dtype)
+        one kept for the same batch size (training steps and evaluations each keep one), replaced when
+        it is too small or of another shape (trials of another length), so at most two per name. A new
+        tensor of this size is new memory whose pages are faulted in one by one at the first write,
+        which cost as much as the copy that stacking made."""
+        key = (name, shape[1])
         kept = self._scratch_buffers.get(key)
-        if kept is None or kept.shape[0] < shape[0]:
+        if kept is None or kept.shape[0] < shape[0] or kept.shape[1:] != shape[1:] or kept.dtype != dtype:
             kept = self._scratch_buffers[key] = torch.empty(shape, dtype=dtype)
         return kept[: shape[0]]
 
