@@ -8,13 +8,20 @@ with the converted count, the mean LIF accuracy and the trials each factor searc
 ways, each in its own folder so each trains its own networks (the same ones: same seeds):
 
 - ``before``: what a population launch did before issue 30 — the full wide grid
-  (``transfer=factor_search_wide``, 16 factors × 100 trials) and every member's example figures and
-  MLflow models (``hydra.launcher.member_figures=true hydra.launcher.member_models=true``);
-- ``after``: the adaptive search (``transfer=adaptive_wide``) and the launcher's defaults (no
-  per-member figures or MLflow models).
+  (``transfer=factor_search_wide``, 16 factors × 100 trials), every member's example figures and
+  MLflow models (``hydra.launcher.member_figures=true hydra.launcher.member_models=true``), all in
+  one process (``hydra.launcher.workers=1``);
+- ``one_process``: the adaptive search (``transfer=adaptive_wide``), no per-member figures or MLflow
+  models, in one process (``hydra.launcher.workers=1``): the launch of session 17;
+- ``after``: the adaptive search and the launcher's defaults (no per-member figures or MLflow
+  models; one worker process per core, each training its share of the networks and converting them).
 
-    python benchmarks/population_end_to_end.py --networks 10                 # both ways, 10 networks each
-    python benchmarks/population_end_to_end.py --networks 100 --ways after   # the full condition once
+The ways train the same networks and, but for ``before``'s grid, convert them alike: the table ends
+with whether ``one_process`` and ``after`` gave every seed the same factor and LIF accuracy. With
+workers, the populations train side by side: "training" is the longest of them.
+
+    python benchmarks/population_end_to_end.py --networks 10 --ways one_process,after   # 10 networks each
+    python benchmarks/population_end_to_end.py --networks 100 --ways after              # the full condition once
 """
 
 from __future__ import annotations
@@ -36,7 +43,9 @@ WAYS = {
         "transfer=factor_search_wide",
         "hydra.launcher.member_figures=true",
         "hydra.launcher.member_models=true",
+        "hydra.launcher.workers=1",
     ],
+    "one_process": ["transfer=adaptive_wide", "hydra.launcher.workers=1"],
     "after": ["transfer=adaptive_wide"],
 }
 TRAINED = re.compile(r"Population of (\d+): (\d+) met the criterion, (\d+) failed, ([\d.]+) s")
@@ -62,7 +71,7 @@ def launch(way: str, first: int, n: int, folder: Path) -> dict:
     if proc.returncode != 0:
         raise SystemExit(f"{way}: exit {proc.returncode}\n{proc.stderr[-3000:]}")
     (folder / "launch.log").write_text(proc.stderr)
-    training = sum(float(m[3]) for m in TRAINED.findall(proc.stderr + proc.stdout))
+    training = max((float(m[3]) for m in TRAINED.findall(proc.stderr + proc.stdout)), default=0.0)
     summaries = [json.loads(p.read_text()) for p in (folder / "multiruns").rglob("summary.json")]
     converted = [s for s in summaries if s.get("lif_accuracy") is not None]
     return {
@@ -75,6 +84,7 @@ def launch(way: str, first: int, n: int, folder: Path) -> dict:
         "evaluated": len(converted),
         "lif": statistics.mean(s["lif_accuracy"] for s in converted) if converted else float("nan"),
         "trials": statistics.mean(s["search_trials"] for s in converted) if converted else float("nan"),
+        "by_seed": {s["seed"]: (s.get("scaling_factor"), s.get("lif_accuracy")) for s in summaries},
     }
 
 
@@ -82,7 +92,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--networks", type=int, default=10)
     parser.add_argument("--first-seed", type=int, default=3000)
-    parser.add_argument("--ways", default="before,after", help="comma-separated: before, after")
+    parser.add_argument("--ways", default="before,after", help="comma-separated: " + ", ".join(WAYS))
     parser.add_argument("--output-dir", help="where each way's output folder goes (default: a new temporary folder)")
     args = parser.parse_args()
     results = {}
@@ -117,6 +127,9 @@ def main() -> None:
         )
     print("  (conversion = wall − training: start, validation, every job's conversion, evaluation and tracking;")
     print("   cores busy = the command's CPU time / wall time, of 2 cores here; trials = per factor search)")
+    if "one_process" in results and "after" in results:
+        same = results["one_process"]["by_seed"] == results["after"]["by_seed"]
+        print(f"  one_process and after: every seed's factor and LIF accuracy {'the same' if same else 'NOT the same'}")
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@ trained alone (models, summaries, MLflow metrics), nested under one parent run."
 from __future__ import annotations
 
 import json
+import re
 import signal
 import subprocess
 import sys
@@ -37,7 +38,10 @@ def _train(args: list[str], out: Path) -> subprocess.CompletedProcess:
 
 
 def test_population_jobs_equal_jobs_trained_alone(tmp_path: Path) -> None:
-    together = _train(["-m", *TRAIN, "seed=3,4", "model.gain=1.5,2.0", "hydra/launcher=population"], tmp_path / "pop")
+    together = _train(
+        ["-m", *TRAIN, "seed=3,4", "model.gain=1.5,2.0", "hydra/launcher=population", "hydra.launcher.workers=1"],
+        tmp_path / "pop",
+    )
     assert together.returncode == 0, together.stderr[-3000:]
     assert "Training a population of 4 networks" in together.stderr + together.stdout
     alone = _train([*TRAIN, "seed=4", "model.gain=2.0"], tmp_path / "alone")
@@ -138,7 +142,7 @@ def test_a_launch_run_again_reuses_its_trained_networks(tmp_path: Path) -> None:
     its finished jobs run again too (``skip_finished=false``) trains nothing and ends with the same
     results; a damaged kept file (unreadable, or weights changed but finite) is reported and only
     that network trained again."""
-    sweep = ["-m", *TRAIN, "seed=5,6", "hydra/launcher=population"]
+    sweep = ["-m", *TRAIN, "seed=5,6", "hydra/launcher=population", "hydra.launcher.workers=1"]
     first = _train(sweep, tmp_path)
     assert first.returncode == 0, first.stderr[-3000:]
     kept = sorted((tmp_path / "populations").glob("*.pt"))
@@ -216,17 +220,22 @@ def test_a_killed_launch_resumes_with_the_jobs_it_had_not_finished(tmp_path: Pat
     assert resumed.data.metrics["jobs_completed"] == 2
 
 
-def test_sigterm_while_a_population_trains_ends_the_launch_killed(tmp_path: Path) -> None:
-    """SIGTERM (what SLURM sends) while the population trains: exit 143 as for a killed process,
-    the launch's parent run KILLED with no job completed, nothing kept or summarised. (Lightning's
-    own handler alone ended such a launch with exit code 0, which SLURM reads as success.)"""
+@pytest.mark.parametrize("workers", [1, 2])
+def test_sigterm_while_a_population_trains_ends_the_launch_killed(tmp_path: Path, workers: int) -> None:
+    """SIGTERM (what SLURM sends) to the launcher alone while the population trains: exit 143 as for
+    a killed process, the launch's parent run KILLED with no job completed, nothing kept or
+    summarised, and with two workers both passed the signal and gone. (Lightning's own handler alone
+    ended such a launch with exit code 0, which SLURM reads as success.)"""
     never_done = ["trainer.max_trials=1000000", "trainer.stopping.accuracy_threshold=1.0"]
-    proc = _run_command(["-m", *TRAIN[:1], *TRAIN[3:], *never_done, "seed=1,2", "hydra/launcher=population"], tmp_path)
+    sweep = ["-m", *TRAIN[:1], *TRAIN[3:], *never_done, "seed=1,2", "hydra/launcher=population",
+             f"hydra.launcher.workers={workers}"]  # fmt: skip
+    proc = _run_command(sweep, tmp_path)
     lines: list[str] = []
     reader = threading.Thread(target=lambda: lines.extend(proc.stderr), daemon=True)
     reader.start()
     deadline = time.monotonic() + 300
-    while not any("Training a population of 2 networks" in line for line in lines):
+    started = f"Training a population of {2 // workers} networks"
+    while sum(started in line for line in lines) < workers:
         assert proc.poll() is None, "".join(lines)[-3000:]
         assert time.monotonic() < deadline, "training never started"
         time.sleep(0.1)
@@ -234,12 +243,56 @@ def test_sigterm_while_a_population_trains_ends_the_launch_killed(tmp_path: Path
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(timeout=120) == 143, "".join(lines)[-3000:]
     reader.join(timeout=10)
-    assert "interrupted by SIGTERM" in "".join(lines)
+    log = "".join(lines)
+    assert "interrupted by SIGTERM" in log
     client = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
     (parent,) = client.search_runs([client.get_experiment_by_name("spikernn").experiment_id])
     assert parent.data.tags["command"] == "population" and parent.info.status == "KILLED"
     assert parent.data.metrics["jobs_completed"] == 0
     assert not list(tmp_path.rglob("summary.json")) and not list(tmp_path.glob("populations/*.pt"))
+    for pid in map(int, re.findall(r"Worker \d of \d \(pid (\d+)", log)):
+        assert not Path(f"/proc/{pid}").exists(), f"worker {pid} outlived the launch"
+    assert len(re.findall(r"Worker \d of 2", log)) == (2 if workers == 2 else 0)
+
+
+def test_jobs_split_over_workers_end_as_in_one_process(tmp_path: Path) -> None:
+    """``hydra.launcher.workers=2``: the jobs are split over two worker processes and end with the
+    same numbers and weights as in one process, nested under one FINISHED parent run; jobs that
+    share a network (same seed, other conversion settings) share one training, in one worker."""
+    tiny = [o for o in TINY_RUN if not o.startswith("transfer.trials_per_factor=")]
+    sweep = ["-m", *tiny, "allow_untrained=true", "seed=0,1", "transfer.trials_per_factor=4,8",
+             "hydra/launcher=population"]  # fmt: skip
+    results = {}
+    for workers in (1, 2):
+        out = tmp_path / str(workers)
+        proc = subprocess.run([sys.executable, "-m", "spikernn.apps.run", *sweep, f"hydra.launcher.workers={workers}"],
+                              capture_output=True, text=True, env=command_environment(out), timeout=600)  # fmt: skip
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        log = proc.stdout + proc.stderr
+        if workers == 1:
+            assert "Training a population of 2 networks" in log and "Worker" not in log
+        else:
+            assert log.count("Training a population of 1 networks") == 2
+            assert "Worker 1 of 2" in log and "Worker 2 of 2" in log
+        client = MlflowClient(f"sqlite:///{out / 'mlflow.db'}")
+        runs = client.search_runs([client.get_experiment_by_name("spikernn").experiment_id])
+        (parent,) = [r for r in runs if r.data.tags.get("command") == "population"]
+        assert parent.info.status == "FINISHED" and parent.data.metrics["jobs_completed"] == 4
+        children = [r for r in runs if r.data.tags.get("mlflow.parentRunId") == parent.info.run_id]
+        assert len(children) == 4 and all(r.info.status == "FINISHED" for r in children)
+        results[workers] = {}
+        for path in runs_folder(out):
+            summary = json.loads(path.read_text())
+            weights = torch.load(path.parent / "rate_model.pt", weights_only=True)["state"]
+            key = (summary["seed"], summary["search_trials_per_factor"])
+            results[workers][key] = (summary, weights)
+    assert sorted(results[1]) == sorted(results[2]) and len(results[1]) == 4
+    for key, (summary, weights) in results[1].items():
+        other, other_weights = results[2][key]
+        for name in ("rate_accuracy", "scaling_factor", "lif_accuracy", "lif_accuracy_by_scaling_factor", "lif_exc_hz"):
+            assert summary[name] == other[name], (key, name)
+        for name, value in weights.items():
+            assert torch.equal(value, other_weights[name]), (key, name)
 
 
 @pytest.mark.long

@@ -212,8 +212,8 @@ def test_a_job_past_its_time_limit_ends_killed_with_exit_143(tmp_path: Path, slu
 
 
 def test_a_population_launch_runs_as_one_slurm_batch_job(tmp_path: Path, slurm: dict[str, str]) -> None:
-    """A population launch is one process (its networks share a training loop), so on a cluster it is
-    one batch job: ``sbatch --wrap 'spikernn-run -m … hydra/launcher=population'``."""
+    """A population launch is one batch job (its networks share training loops, in one worker process
+    per CPU the job was given: here one): ``sbatch --wrap 'spikernn-run -m … hydra/launcher=population'``."""
     command = [sys.executable, "-m", "spikernn.apps.run", "-m", *TINY_RUN, "seed=0,1,2", "hydra/launcher=population"]
     env = {**command_environment(tmp_path), **slurm}
     submitted = subprocess.run(

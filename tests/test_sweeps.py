@@ -468,19 +468,21 @@ def test_random_sigkills_of_a_sweep_lose_and_duplicate_nothing(tmp_path: Path, t
 
 
 def test_conversion_reliability_scores_each_trial_on_several_networks(tmp_path: Path) -> None:
-    """hparams_search=conversion_reliability: each trial trains its 3 networks (seeds 7, 8, 9) as one
-    population and converts each; the trial's value is the fraction of them with LIF accuracy ≥
-    converted_at, read back here from the networks' own MLflow runs."""
+    """hparams_search=conversion_reliability: each trial trains its 3 networks (seeds 7, 8, 9) with the
+    population launcher — here over two worker processes, as populations of 2 and 1 — and converts
+    each; the trial's value is the fraction of them with LIF accuracy ≥ converted_at, read back here
+    from the networks' own MLflow runs."""
     command = [
         sys.executable, "-m", "spikernn.apps.run", "-m", "hparams_search=conversion_reliability",
         *TINY_TRAINING, "seed=7", f"hydra.sweeper.study_name={STUDY}", "hydra.sweeper.n_trials=2",
         "hydra.sweeper.networks_per_trial=3", "hydra.sweeper.converted_at=0.5", "transfer.trials_per_factor=4",
-        "transfer.scaling_factors=[0.5,1,2]", "hydra.sweeper.sampler.n_startup_trials=2",
+        "transfer.scaling_factors=[0.5,1,2]", "hydra.sweeper.sampler.n_startup_trials=2", "hydra.launcher.workers=2",
     ]  # fmt: skip
     env = {**command_environment(tmp_path), "SPIKERNN_ALLOW_UNTRAINED": "true"}  # tiny networks may miss the criterion
     proc = subprocess.run(command, capture_output=True, text=True, env=env, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    assert proc.stderr.count("Training a population of 3 networks") == 2
+    assert proc.stderr.count("Training a population of 2 networks") == 2
+    assert proc.stderr.count("Training a population of 1 networks") == 2
     study = study_of(tmp_path)
     assert [t.state for t in study.trials] == [TrialState.COMPLETE] * 2
     assert study.metric_names == ["fraction with lif_accuracy ≥ 0.5"]

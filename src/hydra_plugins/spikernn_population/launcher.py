@@ -11,13 +11,25 @@ it was handed; the jobs' runs are nested under one MLflow parent run per launch.
 than ``max_members`` or than the memory budget are split. Trained networks are kept in
 ``<paths.output_dir>/populations`` under a hash of what decides them (task, model, seed, trainer
 settings, code), so a launch interrupted after training, or the same sweep run again with other
-spiking or conversion settings, reuses them instead of training again. A job that a FINISHED run
+spiking or conversion settings, reuses them instead of training again (jobs that differ only in
+what comes after training share one network, trained once). A job that a FINISHED run
 of its MLflow experiment already did (same command, experiment parameters and code: the run's tag
 ``job_key``) is not run again (``skip_finished``, on by default): a launch killed halfway, run
 again, resumes with the jobs it had not finished.
 
 Why our own launcher rather than joblib's: joblib runs each job in its own worker, so the jobs
 cannot share a training loop; here they share one process and one kernel call per step.
+
+``workers`` (default: one per core this process may use, at most one per job) splits the launch's
+jobs over that many worker processes, each with an equal share of the cores' threads: each trains
+its share as a population and runs its jobs. On 2 cores, two single-threaded populations of 5 train
+1.5× faster than one two-threaded population of 10 (the Python work of a training step between the
+kernel's calls runs on one core; `benchmarks/population_end_to_end.py`), and the conversions keep
+both cores busy. The networks and every job's numbers are the same as in one process (members are
+trained as alone; the kernels' numbers do not depend on their threads). The workers are spawned
+(not forked: torch's and numba's thread pools are not fork-safe), get the launch's Hydra state by
+pickle as joblib's launcher does, and end with the launch: SIGTERM or Ctrl-C to the launcher is passed
+on to them, and a launcher killed outright (SIGKILL) sends them SIGTERM (Linux's parent-death signal).
 
 Why spikernn is imported inside the functions below: Hydra imports every plugin module whenever any
 command starts (its plugin discovery), so a top-level import here would be paid by every ``--help``
@@ -31,12 +43,13 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
+import pickle
 import shutil
 import signal
 import sys
 import time
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -56,6 +69,9 @@ class PopulationLauncherConf:
     hold (null = half the memory available when the launch starts); ``skip_finished``: leave out
     the jobs a FINISHED run of their experiment already did (false: run every job again).
 
+    ``workers``: processes the jobs are split over (null = one per core this process may use, at
+    most one per job; 1 = all in the launching process).
+
     ``member_figures`` / ``member_models``: each job's ``logger.figures`` / ``logger.log_models``
     unless its command line sets them. Off by default: a population is launched for its numbers
     (every job's metrics, ``summary.json`` and model files are kept all the same), and a hundred
@@ -69,6 +85,7 @@ class PopulationLauncherConf:
     skip_finished: bool = True
     member_figures: bool = False
     member_models: bool = False
+    workers: int | None = None
 
 
 ConfigStore.instance().store(
@@ -97,6 +114,17 @@ def available_bytes() -> int:
     return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
 
 
+def usable_cores() -> int:
+    """The cores this process may run on: its CPU affinity (a taskset's, a cgroup's), and in a
+    SLURM job at most the CPUs it was given (``SLURM_CPUS_PER_TASK``, set by ``--cpus-per-task``)."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        cores = os.cpu_count() or 1
+    slurm = os.environ.get("SLURM_CPUS_PER_TASK", "")
+    return min(cores, int(slurm)) if slurm.isdigit() and int(slurm) > 0 else cores
+
+
 class PopulationLauncher(Launcher):
     def __init__(
         self,
@@ -105,11 +133,13 @@ class PopulationLauncher(Launcher):
         skip_finished: bool = True,
         member_figures: bool = False,
         member_models: bool = False,
+        workers: int | None = None,
     ) -> None:
         self.max_members = max_members
         self.memory_gb = memory_gb
         self.skip_finished = skip_finished
         self.member_settings = {"figures": member_figures, "log_models": member_models}
+        self.workers = workers
         self.config: DictConfig | None = None
         self.task_function: TaskFunction | None = None
         self.hydra_context: HydraContext | None = None
@@ -127,6 +157,8 @@ class PopulationLauncher(Launcher):
 
         try:
             check_int("hydra.launcher.max_members", self.max_members, 1)
+            if self.workers is not None:
+                check_int("hydra.launcher.workers", self.workers, 1)
             for key, value in self.member_settings.items():
                 if not isinstance(value, bool):
                     name = "member_figures" if key == "figures" else "member_models"
@@ -163,13 +195,12 @@ class PopulationLauncher(Launcher):
             # SIGTERM / Ctrl-C while a population trains raise Interrupted here; Lightning's own
             # handler alone would end the launch with a bare SystemExit, i.e. exit code 0
             with interruptible():
-                for group in self._populations(todo):
-                    self._train(group)
-                    for job in group:
-                        returns[job.num] = self._run(job, parent)
-                for job in todo:
-                    if job.num not in returns:
-                        returns[job.num] = self._run(job, parent)
+                workers = min(self.workers or usable_cores(), len(todo))
+                parent_run_id = parent.run_id if parent is not None else None
+                if workers > 1:
+                    self._run_in_workers(todo, workers, parent_run_id, returns)
+                else:
+                    self._run_jobs(todo, parent_run_id, returns.__setitem__)
         except BaseException as err:
             signum = interrupt_signal(err)
             if parent is not None:
@@ -184,6 +215,89 @@ class PopulationLauncher(Launcher):
         if parent is not None:
             parent.close("FINISHED", returns)
         return [returns[job.num] for job in jobs]
+
+    def _run_jobs(self, jobs: list[_Job], parent_run_id: str | None, done: Callable[[int, JobReturn], None]) -> None:
+        """Train the jobs' populations and run the jobs, in this process; ``done(num, ret)`` as each ends."""
+        finished = set()
+        for group in self._populations(jobs):
+            self._train(group)
+            for job in group:
+                done(job.num, self._run(job, parent_run_id))
+                finished.add(job.num)
+        for job in jobs:
+            if job.num not in finished:
+                done(job.num, self._run(job, parent_run_id))
+
+    def _run_in_workers(self, jobs: list[_Job], n: int, parent_run_id: str | None, returns: dict) -> None:
+        """Split ``jobs`` over ``n`` spawned worker processes (:func:`_work`) and gather their returns
+        as they come; an interruption is passed on to the workers, whose returns so far are kept."""
+        import multiprocessing
+
+        import cloudpickle  # the task function is wrapped by spikernn's command: pickled by value
+        from hydra.core.singleton import Singleton
+
+        from spikernn.interrupts import deferred, interrupt_signal
+
+        threads = max(1, usable_cores() // n)
+        budget = self.memory_gb if self.memory_gb is not None else available_bytes() / 2 / 1e9
+        settings = {
+            "max_members": self.max_members,
+            "memory_gb": budget / n,
+            "skip_finished": False,
+            "member_figures": self.member_settings["figures"],
+            "member_models": self.member_settings["log_models"],
+            "workers": 1,
+        }
+        context = multiprocessing.get_context("spawn")
+        workers: list = []
+        try:
+            for i, share in enumerate(self._shares(jobs, n)):
+                payload = cloudpickle.dumps(
+                    {
+                        "settings": settings,
+                        "singletons": Singleton.get_state(),
+                        "hydra_context": self.hydra_context,
+                        "task_function": self.task_function,
+                        "config": self.config,
+                        "jobs": [(job.num, list(job.overrides)) for job in share],
+                        "parent_run_id": parent_run_id,
+                        "threads": threads,
+                    }
+                )
+                receiver, sender = context.Pipe(duplex=False)
+                process = context.Process(target=_work, args=(payload, sender, os.getpid()), name=f"worker-{i + 1}")
+                process.start()
+                sender.close()
+                workers.append((process, receiver))
+                jobs_of = ", ".join(f"#{job.num}" for job in share)
+                log.info(f"Worker {i + 1} of {n} (pid {process.pid}, {threads} thread(s)): jobs {jobs_of}")
+            _gather(workers, returns)
+        except BaseException as err:
+            signum = interrupt_signal(err) or int(signal.SIGTERM)
+            with deferred():  # the workers close their own runs KILLED; wait for them, and keep what they did
+                for process, _ in workers:
+                    if process.is_alive():
+                        os.kill(process.pid, signum)
+                _gather(workers, returns, WORKER_GRACE_S)
+            raise
+        failed = [f"worker {i + 1} (exit {p.exitcode})" for i, (p, _) in enumerate(workers) if p.exitcode != 0]
+        if failed:
+            raise RuntimeError(f"population launch: {', '.join(failed)} failed; see its log above")
+
+    def _shares(self, jobs: list[_Job], n: int) -> list[list[_Job]]:
+        """``jobs`` dealt round-robin to ``n`` workers, jobs that share a trained network (the same
+        member key) dealt together so that it is trained once."""
+        from spikernn.apps.trained_networks import member_key
+
+        together: dict[object, list[_Job]] = defaultdict(list)
+        for job in jobs:
+            s = job.settings
+            key = job.num if s is None else member_key(s.task, s.model, s.seed, s.trainer)
+            together[key].append(job)
+        shares: list[list[_Job]] = [[] for _ in range(n)]
+        for i, same in enumerate(together.values()):
+            shares[i % n] += same
+        return [sorted(share, key=lambda job: job.num) for share in shares if share]
 
     def _configure_log(self) -> None:
         configure_log(
@@ -262,7 +376,11 @@ class PopulationLauncher(Launcher):
                 f"{len(kept)} of {len(group)} networks reused: trained before with the same settings "
                 f"(kept in {store.folder})"
             )
-        todo = [j for j in group if j.num not in kept]
+        trains: dict[str, _Job] = {}  # one network per key: the first job of those that share it trains it
+        for job in group:
+            if job.num not in kept:
+                trains.setdefault(keys[job.num], job)
+        todo = list(trains.values())
         if todo:
             log.info(f"Training a population of {len(todo)} networks (task {first.task}, N = {first.model.n_units})")
             # checkpointed after every evaluation: a launch killed while it trains resumes where it was
@@ -291,13 +409,14 @@ class PopulationLauncher(Launcher):
                 kept[job.num] = member
             shutil.rmtree(folder, ignore_errors=True)
         for job in group:
-            hand_over(job.num, kept[job.num])
+            # a job whose network another job of the group trained gets its own copy, from the store
+            hand_over(job.num, kept[job.num] if job.num in kept else store.load(keys[job.num]))
 
-    def _run(self, job: _Job, parent: _PopulationRun | None) -> JobReturn:
+    def _run(self, job: _Job, parent_run_id: str | None) -> JobReturn:
         log.info(f"\t#{job.num} : {' '.join(filter_overrides(job.overrides))}")
-        if parent is not None and job.config.logger.get("parent_run_id") is None:
+        if parent_run_id is not None and job.config.logger.get("parent_run_id") is None:
             with open_dict(job.config):
-                job.config.logger.parent_run_id = parent.run_id
+                job.config.logger.parent_run_id = parent_run_id
         HydraConfig.instance().set_config(job.config)
         ret = run_job(
             hydra_context=self.hydra_context,
@@ -308,6 +427,83 @@ class PopulationLauncher(Launcher):
         )
         self._configure_log()
         return ret
+
+
+WORKER_GRACE_S = 120.0  # after an interruption, how long the workers get to close their runs
+
+
+def _gather(workers: list, returns: dict[int, JobReturn], timeout_s: float | None = None) -> None:
+    """Receive each worker's ``(job number, JobReturn)`` as its jobs end, until every worker has
+    exited (killed once ``timeout_s`` has passed, if given)."""
+    from multiprocessing.connection import wait
+
+    deadline = None if timeout_s is None else time.monotonic() + timeout_s
+    open_ = {receiver: process for process, receiver in workers}
+    while open_:
+        left = None if deadline is None else max(0.0, deadline - time.monotonic())
+        ready = wait(list(open_), timeout=left)
+        if not ready:  # the grace period is over
+            for process in open_.values():
+                process.kill()
+            break
+        for receiver in ready:
+            try:
+                num, ret = pickle.loads(receiver.recv_bytes())
+                returns[num] = ret
+            except EOFError:  # the worker has exited
+                del open_[receiver]
+    for process, _ in workers:
+        process.join()
+
+
+def _end_with(parent_pid: int) -> None:
+    """Have this process sent SIGTERM when its parent dies (Linux's PR_SET_PDEATHSIG; elsewhere a
+    no-op), so that a launcher killed outright does not leave its workers running."""
+    import ctypes
+
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, int(signal.SIGTERM))  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        return
+    if os.getppid() != parent_pid:  # the parent died before the signal was set
+        os.kill(os.getpid(), signal.SIGTERM)
+
+
+def _work(payload: bytes, sender, parent_pid: int) -> None:
+    """A worker process of a launch (:meth:`PopulationLauncher._run_in_workers`): its share of the
+    jobs trained and run as in one process, each ``(num, JobReturn)`` sent back as the job ends."""
+    _end_with(parent_pid)
+    import cloudpickle
+    from hydra.core.singleton import Singleton
+
+    from spikernn.interrupts import acknowledge, interrupt_signal, interruptible
+
+    state = pickle.loads(payload)
+    Singleton.set_state(state["singletons"])
+    setup_globals()
+    import numba
+    import torch
+
+    numba.set_num_threads(state["threads"])
+    torch.set_num_threads(state["threads"])
+    launcher = PopulationLauncher(**state["settings"])
+    launcher.setup(hydra_context=state["hydra_context"], task_function=state["task_function"], config=state["config"])
+    launcher._configure_log()
+    name = state["config"].hydra.job.config_name
+    try:
+        with interruptible():
+            jobs = [launcher._load(num, overrides, name) for num, overrides in state["jobs"]]
+            # by value: a job's config holds classes made at run time (structured configs' types.*)
+            launcher._run_jobs(
+                jobs, state["parent_run_id"], lambda num, ret: sender.send_bytes(cloudpickle.dumps((num, ret)))
+            )
+    except BaseException as err:
+        signum = interrupt_signal(err)
+        if signum is None:
+            raise
+        acknowledge()
+        sys.exit(128 + signum)
 
 
 class _PopulationRun:
