@@ -202,7 +202,8 @@ def test_a_population_launch_survives_a_restart_of_its_mlflow_server(
     """The server is stopped once the launch's parent run exists and started again ~20 s later (its
     start-up time); MLflow's client retries its requests with back-off meanwhile, so the launch
     finishes: every job's run and the parent run FINISHED, nothing left RUNNING."""
-    seeds = ["seed=0,1,2", "hydra/launcher=population", "logger.experiment_name=restart"]
+    # in one process: with worker processes the server's downtime would fall in their start-up (imports)
+    seeds = ["seed=0,1,2", "hydra/launcher=population", "hydra.launcher.workers=1", "logger.experiment_name=restart"]
     launch = _command("run", ["-m", *TINY_RUN, *seeds], tmp_path / "launch", mlflow_server)
     client = MlflowClient(mlflow_server.url)
     deadline = time.monotonic() + 300
