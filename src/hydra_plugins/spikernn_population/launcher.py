@@ -262,6 +262,7 @@ class PopulationLauncher(Launcher):
                         "jobs": [(job.num, list(job.overrides)) for job in share],
                         "parent_run_id": parent_run_id,
                         "threads": threads,
+                        "label": f"worker {i + 1}/{n}",
                     }
                 )
                 receiver, sender = context.Pipe(duplex=False)
@@ -470,6 +471,20 @@ def _end_with(parent_pid: int) -> None:
         os.kill(os.getpid(), signal.SIGTERM)
 
 
+def _label_log_records(label: str) -> None:
+    """Begin every log message of this process with ``label`` ("worker 1/2: 100 trials: …"): the
+    workers share the launch's console and log."""
+    make_record = logging.getLogRecordFactory()
+
+    def labelled(*args, **kwargs) -> logging.LogRecord:
+        record = make_record(*args, **kwargs)
+        if isinstance(record.msg, str):
+            record.msg = f"{label}: {record.msg}"
+        return record
+
+    logging.setLogRecordFactory(labelled)
+
+
 def _work(payload: bytes, sender, parent_pid: int) -> None:
     """A worker process of a launch (:meth:`PopulationLauncher._run_in_workers`): its share of the
     jobs trained and run as in one process, each ``(num, JobReturn)`` sent back as the job ends."""
@@ -490,6 +505,7 @@ def _work(payload: bytes, sender, parent_pid: int) -> None:
     launcher = PopulationLauncher(**state["settings"])
     launcher.setup(hydra_context=state["hydra_context"], task_function=state["task_function"], config=state["config"])
     launcher._configure_log()
+    _label_log_records(state["label"])
     name = state["config"].hydra.job.config_name
     try:
         with interruptible():

@@ -46,7 +46,7 @@ class _NoAdvertisement(logging.Filter):
     """Drops Lightning's "💡 Tip: … litlogger" line, logged on every run without LitLogger."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        return not str(record.msg).startswith("💡 Tip")
+        return "💡 Tip" not in str(record.msg)  # anywhere: a launcher's worker begins messages with its name
 
 
 logging.getLogger("pytorch_lightning.utilities.rank_zero").addFilter(_NoAdvertisement())
