@@ -229,8 +229,9 @@ class PopulationLauncher(Launcher):
                 done(job.num, self._run(job, parent_run_id))
 
     def _run_in_workers(self, jobs: list[_Job], n: int, parent_run_id: str | None, returns: dict) -> None:
-        """Split ``jobs`` over ``n`` spawned worker processes (:func:`_work`) and gather their returns
-        as they come; an interruption is passed on to the workers, whose returns so far are kept."""
+        """Split ``jobs`` over ``n`` spawned worker processes (:func:`_work`; fewer when jobs share
+        networks, none when they all do) and gather their returns as they come; an interruption is
+        passed on to the workers, whose returns so far are kept."""
         import multiprocessing
 
         import cloudpickle  # the task function is wrapped by spikernn's command: pickled by value
@@ -238,6 +239,11 @@ class PopulationLauncher(Launcher):
 
         from spikernn.interrupts import deferred, interrupt_signal
 
+        shares = self._shares(jobs, n)
+        n = len(shares)  # fewer than asked when jobs share networks
+        if n == 1:
+            self._run_jobs(jobs, parent_run_id, returns.__setitem__)
+            return
         threads = max(1, usable_cores() // n)
         budget = self.memory_gb if self.memory_gb is not None else available_bytes() / 2 / 1e9
         settings = {
@@ -251,7 +257,7 @@ class PopulationLauncher(Launcher):
         context = multiprocessing.get_context("spawn")
         workers: list = []
         try:
-            for i, share in enumerate(self._shares(jobs, n)):
+            for i, share in enumerate(shares):
                 payload = cloudpickle.dumps(
                     {
                         "settings": settings,
