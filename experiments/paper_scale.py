@@ -45,10 +45,11 @@ from common import (
 
 from spikernn.finetune import finetune_stage
 from spikernn.pipeline import convert_stage, score_rate_model
+from spikernn.results import ConversionResult
 from spikernn.scoring import Stream, evaluate_spiking
 from spikernn.tasks import get_task
 from spikernn.transfer import to_spiking
-from spikernn.transfer_config import factor_grid_of
+from spikernn.transfer_config import SIGMOID_GRID, factor_grid_of
 
 
 @dataclasses.dataclass(frozen=True)
@@ -68,7 +69,7 @@ T_REFS_FIG6A = (0, 0.5, 1, 1.5, 2, 2.5, 3, 3.5, 4, 4.5, 5, 10, 15, 20, 25, 30, 3
 T_REF_TRIALS = 100  # fresh trials per refractory period
 
 
-def at_paper_factor(model, task, cfg, factor: float) -> dict:
+def at_paper_factor(model, task, cfg, result: ConversionResult) -> dict:
     """Fig. 4: the LIF accuracy at the paper's factor s = 60, on the run's 200 fresh evaluation trials,
     and the trained synaptic decay constants τ_d (ms) over units."""
     network = to_spiking(model, cfg.spiking, input_step_ms=task.step_ms)
@@ -81,21 +82,38 @@ def at_paper_factor(model, task, cfg, factor: float) -> dict:
     }
 
 
-def by_refractory_period(model, task, cfg, factor: float) -> dict:
+def by_refractory_period(model, task, cfg, result: ConversionResult) -> dict:
     """Fig. 6A: the LIF accuracy for each refractory period at the factor searched with t_ref 2 ms, on
     the same 100 fresh trials (the evaluation stream) for every t_ref: paired across t_ref."""
     accuracies = []
     for t_ref in T_REFS_FIG6A:
         network = to_spiking(model, dataclasses.replace(cfg.spiking, t_ref_ms=float(t_ref)), input_step_ms=task.step_ms)
-        score = evaluate_spiking(network, task, factor, T_REF_TRIALS, Stream.EVALUATION.generator(cfg.seed))
+        score = evaluate_spiking(
+            network, task, result.scaling_factor, T_REF_TRIALS, Stream.EVALUATION.generator(cfg.seed)
+        )
         accuracies.append(f"{t_ref:g}={score.lif_accuracy:.2f}")
     return {"lif_accuracy_by_t_ref": ";".join(accuracies)}
+
+
+def at_reference_grid(model, task, cfg, result: ConversionResult) -> dict:
+    """A search on a grid reaching below the reference's: the factor the reference grid (20–75) would have
+    chosen from the same search's accuracies, and its LIF accuracy on the run's 200 fresh evaluation
+    trials (the same trials as the chosen factor's: paired)."""
+    accuracy = {float(s): a for s, a in result.lif_accuracy_by_scaling_factor.items()}
+    factor = max((s for s in SIGMOID_GRID if s in accuracy), key=lambda s: (accuracy[s], -s))
+    lif_accuracy = result.evaluation.score.lif_accuracy
+    if factor != result.scaling_factor:
+        network = to_spiking(model, cfg.spiking, input_step_ms=task.step_ms)
+        generator = Stream.EVALUATION.generator(cfg.seed)
+        lif_accuracy = evaluate_spiking(network, task, factor, cfg.eval_trials, generator).lif_accuracy
+    return {"reference_grid_factor": factor, "reference_grid_lif_accuracy": lif_accuracy}
 
 
 # a condition's measures by name: the function and the CSV fields it fills
 MEASURES = {
     "at_paper_factor": (at_paper_factor, ["lif_accuracy_at_s60", "tau_d_ms_mean", "tau_d_ms_sd"]),
     "by_refractory_period": (by_refractory_period, ["lif_accuracy_by_t_ref"]),
+    "at_reference_grid": (at_reference_grid, ["reference_grid_factor", "reference_grid_lif_accuracy"]),
 }
 
 
@@ -186,6 +204,18 @@ for _tau_max, _paper in ((None, "65 % converted, 93.91 ± 7.78 % (τ fixed 20 ms
 for _n, _paper in ((10, "69 % trained"), (50, "trains reliably; conversion unreliable"), (100, "–"), (200, "–"),
                    (250, "smallest rate–LIF gap"), (400, "–")):  # fmt: skip
     CONDITIONS[f"fig2c_n{_n}"] = Condition(f"Fig. 1C/2C N = {_n}", ("experiment=fig1c", f"model.n_units={_n}"), _paper)
+# Fig. 2D/E τ_max ≥ 100 ms, τ fixed 20 ms and Fig. 2C N = 400 chose the reference grid's low edge s = 20 in
+# 5–18 of 30 networks: the same conditions, retrained, on a grid reaching down to s = 6
+LOW_GRID = [6.0, 8.0, 10.0, 12.0, 14.0, 16.0, 18.0, *SIGMOID_GRID]
+for _name in ("fig2de_tau_max_1000", "fig2de_tau_max_100", "fig2c_n400", "fig2de_tau_max_250", "fig2de_tau_max_500",
+              "fig2de_tau_max_fixed20"):  # fmt: skip
+    _condition = CONDITIONS[_name]
+    CONDITIONS[f"{_name}_low_grid"] = dataclasses.replace(
+        _condition,
+        label=f"{_condition.label}, grid 6–75",
+        overrides=(*_condition.overrides, f"transfer.scaling_factors=[{','.join(f'{s:g}' for s in LOW_GRID)}]"),
+        measures=("at_reference_grid",),
+    )
 
 FIELDS = [
     "seed", "trained", "trials_to_criterion", "rate_accuracy", "scaling_factor", "at_grid_edge",
@@ -240,7 +270,7 @@ def _run(condition: str, table: NetworkTable, seeds: list[int], piece: int) -> N
                     }
             for name in CONDITIONS[condition].measures:
                 measure, _ = MEASURES[name]
-                row |= measure(member.model, task, cfg, result.scaling_factor)
+                row |= measure(member.model, task, cfg, result)
             row |= {
                 "scaling_factor": result.scaling_factor,
                 "at_grid_edge": result.scaling_factor in (min(grid), max(grid)),
