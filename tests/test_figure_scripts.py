@@ -5,6 +5,7 @@ change of what goes to MLflow that a script does not follow shows up as a wrong 
 from __future__ import annotations
 
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from mlflow.tracking import MlflowClient
@@ -128,6 +129,48 @@ def test_paper_scale_report_reads_each_conditions_csv(store: MlflowClient) -> No
     assert (common.RESULTS / "paper_scale.png").is_file() and (common.RESULTS / "paper_scale.svg").is_file()
 
 
+def test_a_grid_below_the_references_records_the_reference_grids_choice(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A search on the low grid (6–75) also records the factor the reference grid (20–75) would have
+    chosen from the same accuracies (first on ties), scored on the run's evaluation trials: the
+    chosen network's score where that is the chosen factor, a fresh evaluation at it otherwise."""
+    monkeypatch.syspath_prepend(str(EXPERIMENTS))
+    import common
+    import paper_scale
+
+    from spikernn.rate import RateRNN
+    from spikernn.tasks import get_task
+
+    cfg = common.run_config(["experiment=fig2de", "model.n_units=20", "eval_trials=3", "spiking.dt_ms=0.25"])
+    task = get_task(cfg.task)
+    scored = []
+    monkeypatch.setattr(
+        paper_scale,
+        "evaluate_spiking",
+        lambda net, task, s, trials, gen: scored.append(s) or SimpleNamespace(lif_accuracy=0.5),
+    )
+
+    def searched(best: float, accuracies: dict[str, float]) -> SimpleNamespace:
+        evaluation = SimpleNamespace(score=SimpleNamespace(lif_accuracy=0.97))
+        return SimpleNamespace(scaling_factor=best, lif_accuracy_by_scaling_factor=accuracies, evaluation=evaluation)
+
+    model = RateRNN(cfg.model)
+    low = {"8": 1.0, "20": 0.9, "25": 0.95, "30": 0.95, "75": 0.2}
+    assert paper_scale.at_reference_grid(model, task, cfg, searched(8.0, low)) == {
+        "reference_grid_factor": 25.0,
+        "reference_grid_lif_accuracy": 0.5,
+    }
+    assert scored == [25.0]
+    within = {"8": 0.8, "20": 0.9, "25": 0.95}
+    assert paper_scale.at_reference_grid(model, task, cfg, searched(25.0, within)) == {
+        "reference_grid_factor": 25.0,
+        "reference_grid_lif_accuracy": 0.97,
+    }
+    assert scored == [25.0]  # nothing more simulated
+    assert "transfer.scaling_factors=[6,8,10,12,14,16,18,20,25," in " ".join(
+        paper_scale.CONDITIONS["fig2de_tau_max_100_low_grid"].overrides
+    )
+
+
 def test_paper_scale_mante_measures_and_their_report(store: MlflowClient, monkeypatch: pytest.MonkeyPatch) -> None:
     """Figs. 4 and 6A at paper scale: a network's accuracy at s = 60 and τ_d, and its accuracy per
     refractory period (the same trials for each: a t_ref that changes nothing gives the same number);
@@ -145,9 +188,10 @@ def test_paper_scale_mante_measures_and_their_report(store: MlflowClient, monkey
     task = get_task(cfg.task)
     torch.manual_seed(0)
     model = RateRNN(cfg.model)
-    fig4 = paper_scale.at_paper_factor(model, task, cfg, 30.0)
+    searched = SimpleNamespace(scaling_factor=30.0)  # what the measures read of a conversion's result
+    fig4 = paper_scale.at_paper_factor(model, task, cfg, searched)
     assert 0 <= fig4["lif_accuracy_at_s60"] <= 1 and 20 <= fig4["tau_d_ms_mean"] <= 100 and fig4["tau_d_ms_sd"] > 0
-    by_t_ref = paper_scale.by_refractory_period(model, task, cfg, 30.0)["lif_accuracy_by_t_ref"].split(";")
+    by_t_ref = paper_scale.by_refractory_period(model, task, cfg, searched)["lif_accuracy_by_t_ref"].split(";")
     assert [p.split("=")[0] for p in by_t_ref] == ["0", "2", "2"] and by_t_ref[1] == by_t_ref[2]
 
     common.RESULTS.mkdir(parents=True)

@@ -25,10 +25,11 @@ SIGMOID, SOFTPLUS, CLIPPED_RELU = 0, 1, 2
 ACTIVATION_CODES = {"sigmoid": SIGMOID, "softplus": SOFTPLUS, "clipped_relu": CLIPPED_RELU}
 RATE_CLIP = 20.0  # upper clip of softplus and clipped ReLU (as in rate/activations.py)
 SOFTPLUS_LINEAR_ABOVE = 20.0  # torch's softplus threshold: log(1 + e^x) = x above it
-# reassociation lets the dot products vectorise; no FMA contraction, so the two forward kernels
-# round alike and training and evaluation see the same network
-FASTMATH = {"reassoc", "nsz", "arcp", "afn"}
-ORDERED = FASTMATH - {"reassoc"}  # sums added in the order written
+# every sum is added in the order written (no reassociation) and without FMA contraction, so the
+# bits do not depend on the CPU's vector width: the same seed trains the same network on any x86 CPU
+# (with reassociated dot products, an AVX-512 Intel and an AVX2 AMD VM trained different networks)
+ORDERED = {"nsz", "arcp", "afn"}
+READOUT_LANES = 8  # the readout's dot product: eight interleaved partial sums, then summed in order
 
 
 @njit(inline="always")
@@ -39,21 +40,6 @@ def _phi(x, act):
         y = x if x > SOFTPLUS_LINEAR_ABOVE else math.log1p(math.exp(x))
         return min(max(y, 0.0), RATE_CLIP)
     return min(max(x, 0.0), RATE_CLIP)
-
-
-@njit(fastmath=FASTMATH, cache=True)
-def _dot(u, v):
-    """u · v, summed from the first element on (the same order in every kernel).
-
-    Compiled as a function of its own, not inlined: inlined into a ``parallel=True`` kernel, LLVM
-    vectorised the reassociated sum one way when the kernel was compiled and another when it was
-    loaded from numba's cache, so the first run after a code change (or on a new machine) trained
-    other networks, in their last bits, than every later run (``tests/test_fused_reproducible.py``).
-    Compiled alone it sums alike either way, with the bits the cached kernels gave before."""
-    acc = u[0] * v[0]
-    for j in range(1, u.shape[0]):
-        acc += u[j] * v[j]
-    return acc
 
 
 @njit(inline="always")
@@ -69,7 +55,49 @@ def _phi_slope(x, r, act):
     return 1.0 if (x > 0.0 and x <= RATE_CLIP) else 0.0
 
 
-@njit(parallel=True, fastmath=FASTMATH, cache=True)
+@njit(fastmath=ORDERED, cache=True)
+def _readout(u, v):
+    """u · v in float64: lane l (of READOUT_LANES = 8) adds the products of elements l, l + 8, … in
+    turn, then the lanes are added in order (fixed, whatever the CPU's vector width). The lanes are
+    eight locals, so that they stay in registers."""
+    n = u.shape[0]
+    full = n - n % READOUT_LANES
+    a0 = a1 = a2 = a3 = a4 = a5 = a6 = a7 = 0.0
+    for j in range(0, full, READOUT_LANES):
+        a0 += u[j] * v[j]
+        a1 += u[j + 1] * v[j + 1]
+        a2 += u[j + 2] * v[j + 2]
+        a3 += u[j + 3] * v[j + 3]
+        a4 += u[j + 4] * v[j + 4]
+        a5 += u[j + 5] * v[j + 5]
+        a6 += u[j + 6] * v[j + 6]
+        a7 += u[j + 7] * v[j + 7]
+    tail = 0.0
+    for j in range(full, n):
+        tail += u[j] * v[j]
+    return (((a0 + a1) + (a2 + a3)) + ((a4 + a5) + (a6 + a7))) + tail
+
+
+@njit(fastmath=ORDERED, cache=True)
+def _transposed(w):
+    """Wᵀ of one member's [N, N] weights, contiguous: row j holds the weights out of unit j."""
+    n = w.shape[0]
+    wt = np.empty((n, n), dtype=w.dtype)
+    for i in range(n):
+        for j in range(n):
+            wt[j, i] = w[i, j]
+    return wt
+
+
+@njit(fastmath=ORDERED, cache=True)
+def _recurrent_input(acc, wt, r):
+    """acc ← W r, as Σ_j r_j · (row j of Wᵀ) with j ascending (each acc_i summed in that order, the
+    additions across i vectorised; rows with r_j = 0 skipped, which adds nothing)."""
+    acc[:] = 0
+    _add_rows(acc, wt, r, 0, 0, r.shape[0], 1)
+
+
+@njit(parallel=True, fastmath=ORDERED, cache=True)
 def forward_trajectory(w, alpha, decay, act, drive, noise, x0, w_out, b_out, xs, rs, pre, out):
     """Forward pass that keeps what the backward pass needs: ``xs``, ``rs`` [K, B, T+1, N] (x_t, r_t
     for t = 0 … T), ``pre`` [K, B, T, N] (W r_{t−1} + W_in u_{t−1}); readout into ``out`` [K, B, O, T]."""
@@ -77,43 +105,46 @@ def forward_trajectory(w, alpha, decay, act, drive, noise, x0, w_out, b_out, xs,
     for k in prange(n_members):
         a = alpha[k]
         d = decay[k]
+        wt = _transposed(w[k])
+        acc = np.empty(n, dtype=xs.dtype)
         for b in range(n_batch):
             for i in range(n):
                 xs[k, b, 0, i] = x0[k, b, i]
                 rs[k, b, 0, i] = _phi(x0[k, b, i], act[k])
             for t in range(n_steps):
-                r = rs[k, b, t]
+                _recurrent_input(acc, wt, rs[k, b, t])
                 for i in range(n):
-                    p = _dot(w[k, i], r) + drive[k, b, t, i]
+                    p = acc[i] + drive[k, b, t, i]
                     pre[k, b, t, i] = p
                     xs[k, b, t + 1, i] = d[i] * xs[k, b, t, i] + a[i] * p + noise[k, b, t, i]
                     rs[k, b, t + 1, i] = _phi(xs[k, b, t + 1, i], act[k])
                 for o in range(w_out.shape[1]):
-                    out[k, b, o, t] = _dot(w_out[k, o], rs[k, b, t + 1]) + b_out[k, o]
+                    out[k, b, o, t] = _readout(w_out[k, o], rs[k, b, t + 1]) + b_out[k, o]
 
 
-@njit(parallel=True, fastmath=FASTMATH, cache=True)
+@njit(parallel=True, fastmath=ORDERED, cache=True)
 def forward_readout(w, alpha, decay, act, drive, noise, x0, w_out, b_out, out):
     """Forward pass keeping only the readout (evaluation): memory O(N) per member, not O(B T N)."""
     n_members, n_batch, n_steps, n = drive.shape
     for k in prange(n_members):
         a = alpha[k]
         d = decay[k]
+        wt = _transposed(w[k])
+        acc = np.empty(n, dtype=x0.dtype)
         x = np.empty(n, dtype=x0.dtype)
         r = np.empty(n, dtype=x0.dtype)
-        r_next = np.empty(n, dtype=x0.dtype)
         for b in range(n_batch):
             for i in range(n):
                 x[i] = x0[k, b, i]
                 r[i] = _phi(x[i], act[k])
             for t in range(n_steps):
+                _recurrent_input(acc, wt, r)
                 for i in range(n):
-                    p = _dot(w[k, i], r) + drive[k, b, t, i]
+                    p = acc[i] + drive[k, b, t, i]
                     x[i] = d[i] * x[i] + a[i] * p + noise[k, b, t, i]
-                    r_next[i] = _phi(x[i], act[k])
-                r[:] = r_next
+                    r[i] = _phi(x[i], act[k])
                 for o in range(w_out.shape[1]):
-                    out[k, b, o, t] = _dot(w_out[k, o], r) + b_out[k, o]
+                    out[k, b, o, t] = _readout(w_out[k, o], r) + b_out[k, o]
 
 
 @njit(fastmath=ORDERED, cache=True)
@@ -140,7 +171,7 @@ def _add_rows(acc, rows, coef, offset, first, last, step):
             q = q1
 
 
-@njit(parallel=True, fastmath=FASTMATH, cache=True)
+@njit(parallel=True, fastmath=ORDERED, cache=True)
 def backward(w, alpha, decay, act, xs, rs, pre, w_out, grad_out, grad_w, grad_alpha, grad_w_out, grad_b_out):  # noqa: E501
     """Backpropagation through time from ``grad_out`` [K, B, O, T] (dL/d readout); gradients are
     accumulated into the zeroed ``grad_*`` arrays.
