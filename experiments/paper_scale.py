@@ -36,6 +36,7 @@ from common import (
     NetworkTable,
     Sample,
     converted_fraction,
+    paired_comparison,
     run_config,
     save_figure,
     trained_in_pieces,
@@ -435,6 +436,51 @@ def report_measures() -> None:
         )
 
 
+def report_low_grid() -> None:
+    """``results/paper_scale_low_grid.md``: each low-grid condition's networks converted at the factor
+    searched on 6–75 against the factor the reference grid (20–75) chooses from the same search,
+    both scored on the same 200 fresh trials (paired: McNemar, Wilcoxon)."""
+    rows = []
+    for name in CONDITIONS:
+        if "at_reference_grid" not in CONDITIONS[name].measures or not table_of(name).path.exists():
+            continue
+        done = [r for r in table_of(name).rows() if r["trained"] == "True"]
+        if not done:
+            continue
+        low = [float(r["lif_accuracy"]) for r in done]
+        reference = [float(r["reference_grid_lif_accuracy"]) for r in done]
+        paired = paired_comparison(reference, low)
+        below = sorted(float(r["scaling_factor"]) for r in done if float(r["scaling_factor"]) < min(SIGMOID_GRID))
+        rows.append([
+            CONDITIONS[name].label,
+            str(len(done)),
+            f"{converted_fraction(paired.converted_a, len(done))}, {Sample(reference).mean_sd()}",
+            f"{converted_fraction(paired.converted_b, len(done))}, {Sample(low).mean_sd()}",
+            f"{len(below)} ({', '.join(f'{f:g}' for f in sorted(set(below)))})",
+            f"{paired.only_b} / {paired.only_a}; p = {paired.mcnemar_p:.2g}",
+            f"{paired.wilcoxon_p:.2g}",
+        ])  # fmt: skip
+    if rows:
+        write_table(
+            "paper_scale_low_grid",
+            "Factor grid 6–75 against the reference grid 20–75, on the same networks",
+            [
+                "condition",
+                "networks (trained)",
+                "converted at the reference grid's choice",
+                "converted at the 6–75 grid's choice",
+                "chose s < 20 (factors)",
+                "converted only with 6–75 / only with 20–75; McNemar",
+                "Wilcoxon p (LIF accuracy)",
+            ],  # fmt: skip
+            rows,
+            notes="Each network searched once on 6, 8, …, 18, 20, 25, …, 75 (100 trials per factor); the reference "
+            "grid's choice is the best of that search's accuracies at 20–75. Both factors scored on the run's 200 "
+            "fresh evaluation trials. Per-network numbers: `results/paper_scale_<condition>_networks.csv`. "
+            "Made by `python experiments/paper_scale.py --report`.",
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("condition", nargs="?", choices=sorted(CONDITIONS))
@@ -448,6 +494,7 @@ def main() -> None:
     if args.report:
         report()
         report_measures()
+        report_low_grid()
 
 
 if __name__ == "__main__":
