@@ -181,6 +181,8 @@ class RatePopulationModule(pl.LightningModule):
                 g.set_state(s)
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
-        # one group, foreach: one C++ loop over the tensors of every member that has a gradient this
-        # step (Adam's state is per tensor, so each member keeps its own), not ~10 Python calls per tensor
-        return torch.optim.Adam(self.members.parameters(), lr=self.learning_rate, foreach=True)
+        # one group, fused: one pass over each tensor of every member that has a gradient this step
+        # (Adam's state is per tensor, so each member keeps its own). foreach made ~5 passes over the
+        # members' weights and Adam state, which do not fit the cache in a population: fused trains
+        # 1.06× faster (benchmarks/training_ab.py, 10 members at N = 250)
+        return torch.optim.Adam(self.members.parameters(), lr=self.learning_rate, fused=True)
