@@ -6,7 +6,8 @@ compiles it, the later ones load it. Both must train the same rate networks and 
 spiking trials; once they did not (a reassociated sum inlined into a ``parallel=True`` kernel was
 vectorised differently by the two), so the same seed gave other networks on the first run. numba
 compiles for the host CPU: with reassociated sums, an AVX-512 Intel and an AVX2 AMD machine trained
-different networks from the same seed; the sums are now added in a fixed order.
+different networks from the same seed; the sums are now added in a fixed order. torch.sigmoid (τ)
+rounded differently under AVX-512 and AVX2; τ's sigmoid is now computed one element at a time.
 """
 
 from __future__ import annotations
@@ -58,12 +59,22 @@ net = to_spiking(model, SpikingParameters())
 inputs = torch.rand(3, 21, 1, generator=torch.Generator().manual_seed(1))
 result = net.simulate(inputs, torch.tensor([1.0, 2.0]), generator=torch.Generator().manual_seed(9))
 digest.update(result.readout.numpy().tobytes() + result.spike_counts.numpy().tobytes())
+# a short population training: the kernels and torch's operations around them (τ's sigmoid, Adam)
+from spikernn.rate.training import TrainerConfig, train_population
+from spikernn.tasks import get_task
+members = [
+    (RateRNNConfig(n_units=250, taus_ms=[20.0, 50.0], activation=a), seed)
+    for a, seed in (("sigmoid", 5), ("softplus", 6))
+]
+for member in train_population(get_task("go_nogo"), members, TrainerConfig(max_trials=300, progress_bar=False)):
+    for _, value in sorted(member.model.state_dict().items()):
+        digest.update(value.numpy().tobytes())
 print(digest.hexdigest())
 """
 
 
 def _digest(cache: Path, **env: str) -> str:
-    environ = {k: v for k, v in os.environ.items() if not k.startswith("NUMBA_CPU_")}
+    environ = {k: v for k, v in os.environ.items() if not k.startswith(("NUMBA_CPU_", "ATEN_CPU_"))}
     environ |= {"NUMBA_CACHE_DIR": str(cache), **env}
     done = subprocess.run([sys.executable, "-c", SCRIPT], env=environ, capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stderr[-2000:]
@@ -77,7 +88,8 @@ def test_compiled_and_cached_kernels_give_the_same_bits(tmp_path: Path) -> None:
 
 
 def test_kernels_compiled_for_another_cpu_give_the_same_bits(tmp_path: Path) -> None:
-    """The host's vector width (AVX-512 here, perhaps) against the baseline x86-64's (SSE2, four
-    float32 lanes): the same trained networks and spiking trials on any x86 machine."""
+    """The numba kernels compiled for the host's vector width (AVX-512, perhaps) and for the baseline
+    x86-64's (SSE2, four float32 lanes), and torch's operations on the host's instruction set and on
+    AVX2 (the same where the host has no AVX-512): the same trained networks and spiking trials."""
     host = _digest(tmp_path / "host")
-    assert _digest(tmp_path / "baseline", NUMBA_CPU_NAME="x86-64") == host
+    assert _digest(tmp_path / "baseline", NUMBA_CPU_NAME="x86-64", ATEN_CPU_CAPABILITY="avx2") == host

@@ -32,6 +32,16 @@ ORDERED = {"nsz", "arcp", "afn"}
 READOUT_LANES = 8  # the readout's dot product: eight interleaved partial sums, then summed in order
 
 
+@njit(cache=True)
+def logistic(x, out):
+    """out ← 1 / (1 + e^−x) elementwise, in float64 one element at a time (libm's exp, no vector
+    code), rounded to out's dtype: the same bits on any CPU. torch.sigmoid's vector code and its
+    code for a row's remainder round differently in the last bit, and AVX-512 and AVX2 split a row
+    differently, so τ (and the networks trained) differed between the two."""
+    for i in range(x.shape[0]):
+        out[i] = 1.0 / (1.0 + math.exp(-np.float64(x[i])))
+
+
 @njit(inline="always")
 def _phi(x, act):
     if act == SIGMOID:

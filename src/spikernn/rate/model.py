@@ -75,7 +75,7 @@ class RateRNN(nn.Module):
         raw = self.tau_raw0 if initial else self.tau_raw
         if len(taus) == 1:
             return torch.full_like(raw, taus[0])
-        return torch.sigmoid(raw) * (taus[1] - taus[0]) + taus[0]
+        return _Logistic.apply(raw) * (taus[1] - taus[0]) + taus[0]
 
     def drive(self, inputs: torch.Tensor, out: torch.Tensor | None = None) -> torch.Tensor:
         """W_in u for the steps a trial's readout needs: [batch, T-1, N] from [batch, T+1, n_inputs];
@@ -158,3 +158,25 @@ def trial_loss(readout: torch.Tensor, targets: torch.Tensor, kind: str = "l2") -
     if kind == "l1":
         return err.abs().sum(-1)
     return err.square().sum(-1).sqrt()
+
+
+class _Logistic(torch.autograd.Function):
+    """σ(x) for τ, the same bits on any CPU (``fused_kernel.logistic``; torch.sigmoid's differ between
+    AVX-512 and AVX2); on other devices torch.sigmoid. Backward: g · σ (1 − σ)."""
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor) -> torch.Tensor:
+        if x.device.type != "cpu":
+            y = torch.sigmoid(x)
+        else:
+            from spikernn.rate.fused_kernel import logistic  # numba: imported when a τ is first needed
+
+            y = torch.empty_like(x)
+            logistic(x.detach().contiguous().reshape(-1).numpy(), y.reshape(-1).numpy())
+        ctx.save_for_backward(y)
+        return y
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> torch.Tensor:
+        (y,) = ctx.saved_tensors
+        return grad * y * (1 - y)
