@@ -217,6 +217,13 @@ for _name in ("fig2de_tau_max_1000", "fig2de_tau_max_100", "fig2c_n400", "fig2de
         overrides=(*_condition.overrides, f"transfer.scaling_factors=[{','.join(f'{s:g}' for s in LOW_GRID)}]"),
         measures=("at_reference_grid",),
     )
+# each low-grid condition right after the condition it repeats (the report's tables and figure)
+CONDITIONS = {
+    name: condition
+    for base in [n for n in CONDITIONS if not n.endswith("_low_grid")]
+    for name, condition in ((base, CONDITIONS[base]), (f"{base}_low_grid", CONDITIONS.get(f"{base}_low_grid")))
+    if condition is not None
+}
 
 FIELDS = [
     "seed", "trained", "trials_to_criterion", "rate_accuracy", "scaling_factor", "at_grid_edge",
