@@ -13,9 +13,12 @@ rounded differently under AVX-512 and AVX2; τ's sigmoid is now computed one ele
 from __future__ import annotations
 
 import os
+import platform
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 # Rate kernels (forward, evaluation readout, backward) on fixed data, for each activation, batch
 # 1 and 3, one and two outputs; the spiking kernel on a small network with voltage noise.
@@ -87,6 +90,7 @@ def test_compiled_and_cached_kernels_give_the_same_bits(tmp_path: Path) -> None:
     assert _digest(tmp_path / "numba-cache") == compiled  # loaded from the cache
 
 
+@pytest.mark.skipif(platform.machine() not in ("x86_64", "AMD64"), reason="compares x86-64 instruction sets")
 def test_kernels_compiled_for_another_cpu_give_the_same_bits(tmp_path: Path) -> None:
     """The numba kernels compiled for the host's vector width (AVX-512, perhaps) and for the baseline
     x86-64's (SSE2, four float32 lanes), and torch's operations on the host's instruction set and on
