@@ -171,7 +171,7 @@ class _Logistic(torch.autograd.Function):
         else:
             from spikernn.rate.fused_kernel import logistic  # numba: imported when a τ is first needed
 
-            y = torch.empty_like(x)
+            y = torch.empty(x.shape, dtype=x.dtype)  # contiguous, so that numba fills y itself
             logistic(x.detach().contiguous().reshape(-1).numpy(), y.reshape(-1).numpy())
         ctx.save_for_backward(y)
         return y
