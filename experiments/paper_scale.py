@@ -463,7 +463,7 @@ def report_low_grid() -> None:
             str(len(done)),
             f"{converted_fraction(paired.converted_a, len(done))}, {Sample(reference).mean_sd()}",
             f"{converted_fraction(paired.converted_b, len(done))}, {Sample(low).mean_sd()}",
-            f"{len(below)} ({', '.join(f'{f:g}' for f in sorted(set(below)))})",
+            f"{len(below)} ({', '.join(f'{f:g}' for f in sorted(set(below)))})" if below else "0",
             f"{paired.only_b} / {paired.only_a}; p = {paired.mcnemar_p:.2g}",
             f"{paired.wilcoxon_p:.2g}",
         ])  # fmt: skip
