@@ -70,14 +70,19 @@ T_REFS_FIG6A = (0, 0.5, 1, 1.5, 2, 2.5, 3, 3.5, 4, 4.5, 5, 10, 15, 20, 25, 30, 3
 T_REF_TRIALS = 100  # fresh trials per refractory period
 
 
+def _lif_accuracy(model, task, cfg, factor: float, trials: int, spiking=None) -> float:
+    """The LIF accuracy at ``factor`` on the first ``trials`` of the run's fresh evaluation trials (the
+    same trials as the run's own evaluation: paired), with ``spiking`` (default: the run's)."""
+    network = to_spiking(model, spiking or cfg.spiking, input_step_ms=task.step_ms)
+    return evaluate_spiking(network, task, factor, trials, Stream.EVALUATION.generator(cfg.seed)).lif_accuracy
+
+
 def at_paper_factor(model, task, cfg, result: ConversionResult) -> dict:
     """Fig. 4: the LIF accuracy at the paper's factor s = 60, on the run's 200 fresh evaluation trials,
     and the trained synaptic decay constants τ_d (ms) over units."""
-    network = to_spiking(model, cfg.spiking, input_step_ms=task.step_ms)
-    score = evaluate_spiking(network, task, PAPER_FACTOR_FIG4, cfg.eval_trials, Stream.EVALUATION.generator(cfg.seed))
     taus = model.taus_ms()
     return {
-        "lif_accuracy_at_s60": score.lif_accuracy,
+        "lif_accuracy_at_s60": _lif_accuracy(model, task, cfg, PAPER_FACTOR_FIG4, cfg.eval_trials),
         "tau_d_ms_mean": round(taus.mean().item(), 2),
         "tau_d_ms_sd": round(taus.std().item(), 2),
     }
@@ -88,11 +93,9 @@ def by_refractory_period(model, task, cfg, result: ConversionResult) -> dict:
     the same 100 fresh trials (the evaluation stream) for every t_ref: paired across t_ref."""
     accuracies = []
     for t_ref in T_REFS_FIG6A:
-        network = to_spiking(model, dataclasses.replace(cfg.spiking, t_ref_ms=float(t_ref)), input_step_ms=task.step_ms)
-        score = evaluate_spiking(
-            network, task, result.scaling_factor, T_REF_TRIALS, Stream.EVALUATION.generator(cfg.seed)
-        )
-        accuracies.append(f"{t_ref:g}={score.lif_accuracy:.2f}")
+        spiking = dataclasses.replace(cfg.spiking, t_ref_ms=float(t_ref))
+        accuracy = _lif_accuracy(model, task, cfg, result.scaling_factor, T_REF_TRIALS, spiking)
+        accuracies.append(f"{t_ref:g}={accuracy:.2f}")
     return {"lif_accuracy_by_t_ref": ";".join(accuracies)}
 
 
@@ -104,9 +107,7 @@ def at_reference_grid(model, task, cfg, result: ConversionResult) -> dict:
     factor = max((s for s in SIGMOID_GRID if s in accuracy), key=lambda s: (accuracy[s], -s))
     lif_accuracy = result.evaluation.score.lif_accuracy
     if factor != result.scaling_factor:
-        network = to_spiking(model, cfg.spiking, input_step_ms=task.step_ms)
-        generator = Stream.EVALUATION.generator(cfg.seed)
-        lif_accuracy = evaluate_spiking(network, task, factor, cfg.eval_trials, generator).lif_accuracy
+        lif_accuracy = _lif_accuracy(model, task, cfg, factor, cfg.eval_trials)
     return {"reference_grid_factor": factor, "reference_grid_lif_accuracy": lif_accuracy}
 
 
@@ -207,22 +208,26 @@ for _n, _paper in ((10, "69 % trained"), (50, "trains reliably; conversion unrel
     CONDITIONS[f"fig2c_n{_n}"] = Condition(f"Fig. 1C/2C N = {_n}", ("experiment=fig1c", f"model.n_units={_n}"), _paper)
 # Fig. 2D/E τ_max ≥ 100 ms, τ fixed 20 ms and Fig. 2C N = 400 chose the reference grid's low edge s = 20 in
 # 5–18 of 30 networks: the same conditions, retrained, on a grid reaching down to s = 6
+# (each right after the condition it repeats, in the report's tables and figure)
 LOW_GRID = [6.0, 8.0, 10.0, 12.0, 14.0, 16.0, 18.0, *SIGMOID_GRID]
-for _name in ("fig2de_tau_max_1000", "fig2de_tau_max_100", "fig2c_n400", "fig2de_tau_max_250", "fig2de_tau_max_500",
-              "fig2de_tau_max_fixed20"):  # fmt: skip
-    _condition = CONDITIONS[_name]
-    CONDITIONS[f"{_name}_low_grid"] = dataclasses.replace(
-        _condition,
-        label=f"{_condition.label}, grid 6–75",
-        overrides=(*_condition.overrides, f"transfer.scaling_factors=[{','.join(f'{s:g}' for s in LOW_GRID)}]"),
+ON_LOW_GRID = ("fig2de_tau_max_fixed20", "fig2de_tau_max_100", "fig2de_tau_max_250", "fig2de_tau_max_500",
+               "fig2de_tau_max_1000", "fig2c_n400")  # fmt: skip
+
+
+def _on_low_grid(condition: Condition) -> Condition:
+    return dataclasses.replace(
+        condition,
+        label=f"{condition.label}, grid 6–75",
+        overrides=(*condition.overrides, f"transfer.scaling_factors=[{','.join(f'{s:g}' for s in LOW_GRID)}]"),
         measures=("at_reference_grid",),
     )
-# each low-grid condition right after the condition it repeats (the report's tables and figure)
+
+
 CONDITIONS = {
-    name: condition
-    for base in [n for n in CONDITIONS if not n.endswith("_low_grid")]
-    for name, condition in ((base, CONDITIONS[base]), (f"{base}_low_grid", CONDITIONS.get(f"{base}_low_grid")))
-    if condition is not None
+    name: variant
+    for base, condition in CONDITIONS.items()
+    for name, variant in ((base, condition), (f"{base}_low_grid", _on_low_grid(condition)))
+    if name == base or base in ON_LOW_GRID
 }
 
 FIELDS = [
@@ -457,7 +462,7 @@ def report_low_grid() -> None:
         low = [float(r["lif_accuracy"]) for r in done]
         reference = [float(r["reference_grid_lif_accuracy"]) for r in done]
         paired = paired_comparison(reference, low)
-        below = sorted(float(r["scaling_factor"]) for r in done if float(r["scaling_factor"]) < min(SIGMOID_GRID))
+        below = [float(r["scaling_factor"]) for r in done if float(r["scaling_factor"]) < min(SIGMOID_GRID)]
         rows.append([
             CONDITIONS[name].label,
             str(len(done)),
