@@ -22,6 +22,10 @@ workers, the populations train side by side: "training" is the longest of them.
 
     python benchmarks/population_end_to_end.py --networks 10 --ways one_process,after   # 10 networks each
     python benchmarks/population_end_to_end.py --networks 100 --ways after              # the full condition once
+    python benchmarks/population_end_to_end.py --networks 10 --ways after --baseline d2bf283   # a commit, then this one
+
+With ``--baseline REV`` each way runs first on that commit's code (a temporary git worktree, its
+kernels compiled and cached by an untimed 2-network launch first), then on this checkout's.
 """
 
 from __future__ import annotations
@@ -37,6 +41,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
 
 WAYS = {
     "before": [
@@ -56,12 +62,18 @@ def _children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def launch(way: str, first: int, n: int, folder: Path) -> dict:
+def launch(way: str, first: int, n: int, folder: Path, src: Path | None = None, extra: tuple[str, ...] = ()) -> dict:
+    """Run ``way`` for seeds first … first + n − 1 into ``folder``, with the code in ``src`` (default:
+    this checkout's, as installed)."""
     command = [
         sys.executable, "-m", "spikernn.apps.run", "-m", "experiment=gonogo_n250_robust",
-        f"seed=range({first},{first + n})", "hydra/launcher=population", *WAYS[way],
+        f"seed=range({first},{first + n})", "hydra/launcher=population", *WAYS[way], *extra,
     ]  # fmt: skip
     env = {**os.environ, "SPIKERNN_OUTPUT_DIR": str(folder)}
+    if src is not None:
+        env["PYTHONPATH"] = str(src)
+    if extra:  # the untimed warm-up: its networks are not trained to the criterion
+        env["SPIKERNN_ALLOW_UNTRAINED"] = "true"
     env.pop("MLFLOW_TRACKING_URI", None)
     cpu_before = _children_cpu()
     start = time.perf_counter()
@@ -94,13 +106,28 @@ def main() -> None:
     parser.add_argument("--first-seed", type=int, default=3000)
     parser.add_argument("--ways", default="before,after", help="comma-separated: " + ", ".join(WAYS))
     parser.add_argument("--output-dir", help="where each way's output folder goes (default: a new temporary folder)")
+    parser.add_argument("--baseline", help="a commit whose code runs each way first (a temporary git worktree)")
     args = parser.parse_args()
     results = {}
     root = Path(args.output_dir or tempfile.mkdtemp(prefix="spikernn-e2e-"))
-    for way in args.ways.split(","):
-        results[way] = launch(way, args.first_seed, args.networks, root / way)
-        print(f"{way}: {results[way]['command']} (output in {root / way})", flush=True)
-        (root / way / "figures.json").write_text(json.dumps(results[way], indent=2))
+    trees: dict[str, Path | None] = {"": None}
+    if args.baseline:
+        worktree = root / "baseline-tree"
+        subprocess.run(["git", "worktree", "add", "--detach", str(worktree), args.baseline], cwd=ROOT, check=True,
+                       capture_output=True)  # fmt: skip
+        trees = {f" @{args.baseline}": worktree / "src", "": None}
+    try:
+        for suffix, src in trees.items():
+            if src is not None:  # compile and cache the baseline's kernels, untimed
+                launch("after", 0, 2, root / "warm-up", src, ("trainer.max_trials=100",))
+            for way in args.ways.split(","):
+                name = way + suffix
+                results[name] = launch(way, args.first_seed, args.networks, root / name.replace(" @", "@"), src)
+                print(f"{name}: {results[name]['command']} (output in {root / name})", flush=True)
+                (root / name.replace(" @", "@") / "figures.json").write_text(json.dumps(results[name], indent=2))
+    finally:
+        if args.baseline:
+            subprocess.run(["git", "worktree", "remove", "--force", str(root / "baseline-tree")], cwd=ROOT, check=False)
     print(f"\n{args.networks} networks, seeds {args.first_seed}–{args.first_seed + args.networks - 1}; "
           f"load average {os.getloadavg()[0]:.2f}")  # fmt: skip
     header = ("way", "wall s", "cores busy", "training s", "conversion s", "conv. s/network", "converted", "LIF acc.",
@@ -127,6 +154,11 @@ def main() -> None:
         )
     print("  (conversion = wall − training: start, validation, every job's conversion, evaluation and tracking;")
     print("   cores busy = the command's CPU time / wall time, of 2 cores here; trials = per factor search)")
+    if args.baseline:
+        for way in args.ways.split(","):
+            same = results[f"{way} @{args.baseline}"]["by_seed"] == results[way]["by_seed"]
+            print(f"  {way} on {args.baseline} and on this checkout: every seed's factor and LIF accuracy "
+                  f"{'the same' if same else 'NOT the same'}")  # fmt: skip
     if "one_process" in results and "after" in results:
         same = results["one_process"]["by_seed"] == results["after"]["by_seed"]
         print(f"  one_process and after: every seed's factor and LIF accuracy {'the same' if same else 'NOT the same'}")

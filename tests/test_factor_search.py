@@ -6,7 +6,10 @@ import pytest
 import torch
 
 from spikernn import transfer
-from spikernn.transfer import FactorSearchResult, search_scaling_factor
+from spikernn.rate import RateRNN, RateRNNConfig
+from spikernn.spiking import SpikingParameters, SpikingRNN
+from spikernn.tasks import get_task
+from spikernn.transfer import FactorSearchResult, search_scaling_factor, to_spiking
 from spikernn.transfer_config import TransferConfig
 from spikernn.validation import ConfigError
 
@@ -108,3 +111,70 @@ def test_adaptive_settings_are_checked() -> None:
         TransferConfig(search="adaptive", race_z=-1.0)
     with pytest.raises(ConfigError, match="transfer.rescore_best must be 0"):
         TransferConfig(search="adaptive", rescore_best=2)
+
+
+def _responding_network() -> SpikingRNN:
+    """A 40-unit network whose readout crosses Go-NoGo's thresholds at s = 2, not at s = 10 or 40."""
+    model = RateRNN(RateRNNConfig(n_units=40), seed=3)
+    with torch.no_grad():
+        model.w.mul_(4)
+        model.w_out.mul_(-0.3)
+    return to_spiking(model, SpikingParameters())
+
+
+def test_settled_trials_stop_early_and_every_verdict_stays_the_same() -> None:
+    """Go-NoGo's spiking verdict is settled once the readout crosses its trial's ceiling in the
+    window: the fused kernel stops those rows there (the readout up to the stop is the full one's,
+    bit for bit, and holds its value after it), and the task scores every trial as the full
+    simulation does; rows that never cross are simulated to the end, unchanged."""
+    task = get_task("go_nogo")
+    net = _responding_network()
+    trials = task.make_trials(12, torch.Generator().manual_seed(0))
+    factors = torch.tensor([2.0, 10.0, 40.0])
+    labels = trials.labels.expand(3, -1)
+    ceilings, first = task.decided_above(labels, net.params.dt_ms, "spiking")
+    full = net.simulate(trials.inputs, factors, generator=torch.Generator().manual_seed(1), backend="fused")
+    part = net.simulate(
+        trials.inputs, factors, generator=torch.Generator().manual_seed(1), backend="fused", stop_above=ceilings,
+        stop_from_step=first,
+    )  # fmt: skip
+    dt = net.params.dt_ms
+    assert torch.equal(task.score(part.readout, labels, dt, "spiking"), task.score(full.readout, labels, dt, "spiking"))
+    crossed = (full.readout[..., first:] > ceilings[..., None]).any(-1)  # one output: [factor, trial, step]
+    assert crossed[0].all() and not crossed[1:].any()  # s = 2 crosses in every trial, 10 and 40 in none
+    assert torch.equal(part.readout[1:], full.readout[1:]) and torch.equal(part.spike_counts[1:], full.spike_counts[1:])
+    stops = first + (full.readout[0, :, first:] > ceilings[0, :, None]).int().argmax(-1)
+    for t, k in enumerate(stops.tolist()):
+        assert torch.equal(part.readout[0, t, : k + 1], full.readout[0, t, : k + 1])
+        assert (part.readout[0, t, k + 1 :] == full.readout[0, t, k]).all()
+        assert k + 1 < full.readout.shape[-1]  # stopped before the end
+    assert (part.spike_counts[0].sum(-1) < full.spike_counts[0].sum(-1)).all()
+
+
+def test_a_search_with_settled_trials_stopped_counts_what_the_full_one_counts(monkeypatch) -> None:
+    """The race and the grid choose from the same correct counts with and without the early stop."""
+    task = get_task("go_nogo")
+    net = _responding_network()
+    factors = [1.5, 2.0, 3.0, 10.0]
+    for search in ("grid", "adaptive"):
+        runs = []
+        for rule in (task.decided_above, lambda *args: None):
+            monkeypatch.setattr(task, "decided_above", rule)
+            runs.append(search_scaling_factor(net, task, factors, 16, torch.Generator().manual_seed(4), search=search,
+                                              round_trials=8))  # fmt: skip
+        assert runs[0] == runs[1]
+
+
+@pytest.mark.parametrize("label", [0, 1])
+def test_the_go_nogo_ceilings_settle_the_verdict_to_the_last_float32(label: int) -> None:
+    """A readout that exceeds its trial's ceiling at one sample is judged as settled (Go correct,
+    NoGo wrong) whatever else it holds; one that only reaches the ceiling is not — one float32 either side."""
+    task = get_task("go_nogo")
+    labels = torch.tensor([label])
+    (ceiling,), first = task.decided_above(labels, 0.05, "spiking")
+    for value, settled in ((ceiling, False), (torch.nextafter(ceiling, torch.tensor(torch.inf)), True)):
+        readout = torch.full((1, first + 20), -1.0)
+        readout[0, first + 5] = value
+        verdict = bool(task.score(readout, labels, 0.05, "spiking")[0])
+        assert verdict == (settled if label == 1 else not settled)
+    assert task.decided_above(labels, 0.05, "rate") is None

@@ -181,6 +181,14 @@ class Task(ABC):
         by the extremes there (:meth:`correct`). A task of several outputs decides otherwise."""
         return self.correct(part.amax(-1), part.amin(-1), part.abs().amax(-1), labels, window)
 
+    def decided_above(self, labels: torch.Tensor, dt_ms: float, kind: ReadoutKind) -> tuple[torch.Tensor, int] | None:
+        """Where each trial's verdict is settled before the trial ends: (ceilings like ``labels``,
+        float32; the first readout sample k0) such that once the first output exceeds its trial's
+        ceiling at a sample k ≥ k0, :meth:`score` gives the same verdict whatever the samples after
+        k are (finite ones). A caller that only counts correct trials (the scaling-factor search)
+        may stop simulating the trial there. None (the default): no such rule, every sample counts."""
+        return None
+
     def accuracy(self, readout: torch.Tensor, labels: torch.Tensor, dt_ms: float, kind: ReadoutKind) -> float:
         """Fraction of trials correct."""
         return self.score(readout, labels, dt_ms, kind).double().mean().item()

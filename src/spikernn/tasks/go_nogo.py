@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from spikernn.tasks.base import ReadoutKind, ScoringWindow, Task, Trials, coin_flips
+from spikernn.tasks.base import ReadoutKind, ScoringWindow, Task, Trials, coin_flips, first_index
 from spikernn.tasks.config import GoNoGoConfig
 
 
@@ -32,6 +32,19 @@ class GoNoGo(Task):
         targets = torch.zeros(batch, self.n_steps)
         targets[:, off:] = go
         return Trials(inputs, targets, labels=conditions.clone(), conditions=conditions)
+
+    def decided_above(self, labels: torch.Tensor, dt_ms: float, kind: ReadoutKind) -> tuple[torch.Tensor, int] | None:
+        """Spiking readouts are judged by their maximum in the window: a Go trial is correct once a
+        sample exceeds the threshold, a NoGo trial wrong once one reaches the quiet threshold
+        (float32 comparisons, as :meth:`score` makes them: the thresholds as float32, "≥ q" as
+        "> the float32 below q"). The rate readout's NoGo rule takes |o|: not used there."""
+        if kind != "spiking":
+            return None
+        window = self.scoring_window(kind)
+        go = torch.tensor(window.threshold, dtype=torch.float32)
+        quiet = torch.tensor(window.quiet_threshold, dtype=torch.float32)
+        nogo = torch.nextafter(quiet, torch.tensor(-torch.inf))
+        return torch.where(labels > 0, go, nogo), first_index(window.from_ms, dt_ms, kind)
 
     def correct(self, window_max, window_min, window_absmax, labels, window: ScoringWindow) -> torch.Tensor:
         quiet = window_absmax if window.quiet_uses_abs else window_max
