@@ -17,6 +17,7 @@ reference code's best-grid number, the best factors at the grid's edge, and the 
     python experiments/paper_scale.py fig2c_n50 --seeds 0 30 --piece 15                # Fig. 1C/2C, each size
     python experiments/paper_scale.py fig4_mante --seeds 0 30 --piece 10               # Fig. 4 (+ s = 60)
     python experiments/paper_scale.py fig6a_mante --seeds 0 30 --piece 10              # Fig. 6A (each t_ref)
+    python experiments/paper_scale.py fig6b_mante --seeds 0 30 --piece 8               # Fig. 6B (single vs double)
     python experiments/paper_scale.py --report
 """
 
@@ -111,11 +112,25 @@ def at_reference_grid(model, task, cfg, result: ConversionResult) -> dict:
     return {"reference_grid_factor": factor, "reference_grid_lif_accuracy": lif_accuracy}
 
 
+def with_single_exponential(model, task, cfg, result: ConversionResult) -> dict:
+    """Fig. 6B: the same network with single-exponential synapses (τ_rise 0): its factor searched with
+    the run's search settings and stream, its LIF accuracy on the run's 200 fresh evaluation trials
+    (the same trials as the double-exponential network's: paired)."""
+    single = dataclasses.replace(cfg, spiking=dataclasses.replace(cfg.spiking, tau_rise_ms=0.0))
+    with tempfile.TemporaryDirectory() as out:
+        converted = convert_stage(model, task, single, Path(out), figures=False)
+    return {
+        "single_exp_scaling_factor": converted.scaling_factor,
+        "single_exp_lif_accuracy": converted.evaluation.score.lif_accuracy,
+    }
+
+
 # a condition's measures by name: the function and the CSV fields it fills
 MEASURES = {
     "at_paper_factor": (at_paper_factor, ["lif_accuracy_at_s60", "tau_d_ms_mean", "tau_d_ms_sd"]),
     "by_refractory_period": (by_refractory_period, ["lif_accuracy_by_t_ref"]),
     "at_reference_grid": (at_reference_grid, ["reference_grid_factor", "reference_grid_lif_accuracy"]),
+    "with_single_exponential": (with_single_exponential, ["single_exp_scaling_factor", "single_exp_lif_accuracy"]),
 }
 
 
@@ -191,6 +206,12 @@ CONDITIONS["fig6a_mante"] = Condition(
     ("experiment=fig6",),
     "t_ref 0 ms: 92.8 ± 14.3 %; 2 ms best: 97.0 ± 6.6 %; falls fast for longer",
     ("by_refractory_period",),
+)
+CONDITIONS["fig6b_mante"] = Condition(
+    "Fig. 6B Mante, τ 20–100 ms, double-exponential synapses (single-exponential: `single_exp_lif_accuracy`)",
+    ("experiment=fig6",),
+    "double 97.0 ± 6.6 % vs single 95.7 ± 7.3 % (n.s.)",
+    ("with_single_exponential",),
 )
 # Fig. 2D/E: N = 250, τ_min 20 ms, each τ_max of the paper (50 ms is Fig. 7 sigmoid's condition above)
 for _tau_max, _paper in ((None, "65 % converted, 93.91 ± 7.78 % (τ fixed 20 ms)"), (100, "robust"), (250, "robust"),
@@ -437,14 +458,29 @@ def report_measures() -> None:
         [f"Fig. 6A: t_ref {t} ms (100 fresh trials, the 2-ms factor)", paper_6a.get(t, ""), Sample(v).mean_sd()]
         for t, v in by_t_ref.items()
     ]
+    fig6b = [r for r in table_of("fig6b_mante").rows() if r["trained"] == "True"]
+    if fig6b:
+        double = [float(r["lif_accuracy"]) for r in fig6b]
+        single = [float(r["single_exp_lif_accuracy"]) for r in fig6b]
+        paired = paired_comparison(single, double)
+        rows += [
+            ["Fig. 6B: double-exponential synapses (searched s, 200 fresh trials)", "97.0 ± 6.6 %",
+             f"{Sample(double).mean_sd()}; converted {converted_fraction(paired.converted_b, len(fig6b))}"],
+            ["Fig. 6B: single-exponential synapses (own searched s, the same trials)", "95.7 ± 7.3 %",
+             f"{Sample(single).mean_sd()}; converted {converted_fraction(paired.converted_a, len(fig6b))}"],
+            ["Fig. 6B: double vs single, paired", "n.s.",
+             f"Wilcoxon p = {paired.wilcoxon_p:.2g}; converted only with double / only with single "
+             f"{paired.only_b} / {paired.only_a}, McNemar p = {paired.mcnemar_p:.2g}"],
+        ]  # fmt: skip
     if rows:
         write_table(
             "paper_scale_mante",
-            "Figs. 4 and 6A at the paper's scale (Mante, N = 250)",
-            ["quantity", "paper", f"ours (Fig. 4: n = {len(fig4)}; Fig. 6A: n = {len(fig6a)})"],
+            "Figs. 4, 6A and 6B at the paper's scale (Mante, N = 250)",
+            ["quantity", "paper", f"ours (n = {len(fig4)}, {len(fig6a)} and {len(fig6b)} networks)"],
             rows,
             notes="Per-network numbers: `results/paper_scale_fig4_mante_networks.csv`, "
-            "`results/paper_scale_fig6a_mante_networks.csv`. Made by `python experiments/paper_scale.py --report`.",
+            "`results/paper_scale_fig6a_mante_networks.csv`, `results/paper_scale_fig6b_mante_networks.csv`. "
+            "Made by `python experiments/paper_scale.py --report`.",
         )
 
 
