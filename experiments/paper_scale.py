@@ -18,6 +18,9 @@ reference code's best-grid number, the best factors at the grid's edge, and the 
     python experiments/paper_scale.py fig4_mante --seeds 0 30 --piece 10               # Fig. 4 (+ s = 60)
     python experiments/paper_scale.py fig6a_mante --seeds 0 30 --piece 10              # Fig. 6A (each t_ref)
     python experiments/paper_scale.py fig6b_mante --seeds 0 30 --piece 8               # Fig. 6B (single vs double)
+    python experiments/paper_scale.py fig6c_mante_g0.5 --seeds 0 30 --piece 8          # Fig. 6C, each g (1.5: fig6b)
+    python experiments/paper_scale.py figS3_sst --seeds 0 30 --piece 15                # Fig. S3 (and figS4_no_dale)
+    python experiments/paper_scale.py figS7_mante_qif --seeds 0 30 --piece 8           # Fig. S7 (LIF and QIF)
     python experiments/paper_scale.py --report
 """
 
@@ -25,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import functools
 import statistics
 import tempfile
 import time
@@ -44,6 +48,7 @@ from common import (
     wilson_interval,
     write_table,
 )
+from scipy import stats
 
 from spikernn.finetune import finetune_stage
 from spikernn.pipeline import convert_stage, score_rate_model
@@ -112,16 +117,56 @@ def at_reference_grid(model, task, cfg, result: ConversionResult) -> dict:
     return {"reference_grid_factor": factor, "reference_grid_lif_accuracy": lif_accuracy}
 
 
-def with_single_exponential(model, task, cfg, result: ConversionResult) -> dict:
-    """Fig. 6B: the same network with single-exponential synapses (τ_rise 0): its factor searched with
-    the run's search settings and stream, its LIF accuracy on the run's 200 fresh evaluation trials
-    (the same trials as the double-exponential network's: paired)."""
-    single = dataclasses.replace(cfg, spiking=dataclasses.replace(cfg.spiking, tau_rise_ms=0.0))
+def _converted_with(model, task, cfg, spiking) -> tuple[float, float]:
+    """(factor, LIF accuracy) of the same rate network converted with other ``spiking`` parameters: the
+    factor searched with the run's search settings and stream, the accuracy on the run's 200 fresh
+    evaluation trials (the same trials as the run's own conversion: paired)."""
     with tempfile.TemporaryDirectory() as out:
-        converted = convert_stage(model, task, single, Path(out), figures=False)
-    return {
-        "single_exp_scaling_factor": converted.scaling_factor,
-        "single_exp_lif_accuracy": converted.evaluation.score.lif_accuracy,
+        converted = convert_stage(model, task, dataclasses.replace(cfg, spiking=spiking), Path(out), figures=False)
+    return converted.scaling_factor, converted.evaluation.score.lif_accuracy
+
+
+def with_single_exponential(model, task, cfg, result: ConversionResult) -> dict:
+    """Fig. 6B: the same network with single-exponential synapses (τ_rise 0), converted alike."""
+    factor, accuracy = _converted_with(model, task, cfg, dataclasses.replace(cfg.spiking, tau_rise_ms=0.0))
+    return {"single_exp_scaling_factor": factor, "single_exp_lif_accuracy": accuracy}
+
+
+@functools.cache
+def _qif_parameters():
+    """The ``spiking=qif`` preset's parameters (peak 30 mV, no bias), composed once."""
+    return run_config(["spiking=qif"]).spiking
+
+
+def with_qif(model, task, cfg, result: ConversionResult) -> dict:
+    """Fig. S7: the same network with QIF units (``spiking=qif``), converted alike."""
+    factor, accuracy = _converted_with(model, task, cfg, _qif_parameters())
+    return {"qif_scaling_factor": factor, "qif_lif_accuracy": accuracy}
+
+
+PAPER_FACTOR_S3_S4 = 50.0  # Figs. S3/S4: the LIF networks at λ = 1/50
+CLASS_RATE_TRIALS = 50  # fresh trials for Fig. S3's rates per cell class
+
+
+def at_s50(model, task, cfg, result: ConversionResult) -> dict:
+    """Figs. S3/S4: the LIF accuracy at the paper's s = 50 on the run's 200 fresh evaluation trials."""
+    return {"lif_accuracy_at_s50": _lif_accuracy(model, task, cfg, PAPER_FACTOR_S3_S4, cfg.eval_trials)}
+
+
+def rates_by_class_at_s50(model, task, cfg, result: ConversionResult) -> dict:
+    """Fig. S3: the accuracy at s = 50 (:func:`at_s50`) and the mean firing rate (Hz) of PYR
+    (excitatory), PV (inhibitory, not SST) and SST units there, over 50 of the evaluation stream's trials."""
+    network = to_spiking(model, cfg.spiking, input_step_ms=task.step_ms)
+    generator = Stream.EVALUATION.generator(cfg.seed)
+    trials = task.make_trials(CLASS_RATE_TRIALS, generator)
+    rates = network.simulate(trials.inputs, PAPER_FACTOR_S3_S4, generator=generator).firing_rates_hz().mean(0)
+    inhibitory = network.inhibitory
+    sst = torch.zeros_like(inhibitory)
+    sst[network.sst_units] = True
+    return at_s50(model, task, cfg, result) | {
+        "pyr_hz": round(rates[~inhibitory].mean().item(), 3),
+        "pv_hz": round(rates[inhibitory & ~sst].mean().item(), 3),
+        "sst_hz": round(rates[sst].mean().item(), 3),
     }
 
 
@@ -131,6 +176,9 @@ MEASURES = {
     "by_refractory_period": (by_refractory_period, ["lif_accuracy_by_t_ref"]),
     "at_reference_grid": (at_reference_grid, ["reference_grid_factor", "reference_grid_lif_accuracy"]),
     "with_single_exponential": (with_single_exponential, ["single_exp_scaling_factor", "single_exp_lif_accuracy"]),
+    "with_qif": (with_qif, ["qif_scaling_factor", "qif_lif_accuracy"]),
+    "at_s50": (at_s50, ["lif_accuracy_at_s50"]),
+    "rates_by_class_at_s50": (rates_by_class_at_s50, ["lif_accuracy_at_s50", "pyr_hz", "pv_hz", "sst_hz"]),
 }
 
 
@@ -212,6 +260,30 @@ CONDITIONS["fig6b_mante"] = Condition(
     ("experiment=fig6",),
     "double 97.0 ± 6.6 % vs single 95.7 ± 7.3 % (n.s.)",
     ("with_single_exponential",),
+)
+# Fig. 6C: the Fig. 6 networks trained from each initial gain g (the presets' g: 1.5)
+for _gain in (0.5, 1.0, 2.0, 2.5, 3.0):
+    CONDITIONS[f"fig6c_mante_g{_gain:g}"] = Condition(
+        f"Fig. 6C Mante, τ 20–100 ms, g = {_gain:g}", ("experiment=fig6c", f"model.gain={_gain}"),
+        "no significant difference across g",
+    )  # fmt: skip
+CONDITIONS["figS7_mante_qif"] = Condition(
+    "Fig. S7 Mante, τ 20–50 ms, LIF (QIF: `qif_lif_accuracy`)",
+    ("experiment=fig4",),
+    "QIF: task solved (one network)",
+    ("with_qif",),
+)
+CONDITIONS["figS3_sst"] = Condition(
+    "Fig. S3 Go-NoGo N = 200, SST motif",
+    ("experiment=figS3",),
+    "task solved at λ = 1/50 (one network); PYR 3–5 Hz, PV 9–11 Hz, SST 25–27 Hz",
+    ("rates_by_class_at_s50",),
+)
+CONDITIONS["figS4_no_dale"] = Condition(
+    "Fig. S4 Go-NoGo N = 200, no Dale's principle",
+    ("experiment=figS4",),
+    "task solved at λ = 1/50 (one network)",
+    ("at_s50",),
 )
 # Fig. 2D/E: N = 250, τ_min 20 ms, each τ_max of the paper (50 ms is Fig. 7 sigmoid's condition above)
 for _tau_max, _paper in ((None, "65 % converted, 93.91 ± 7.78 % (τ fixed 20 ms)"), (100, "robust"), (250, "robust"),
@@ -484,6 +556,111 @@ def report_measures() -> None:
         )
 
 
+def _trained_rows(condition: str) -> list[dict[str, str]]:
+    return [r for r in table_of(condition).rows() if r["trained"] == "True"]
+
+
+def _converted_and_mean(accuracies: list[float]) -> str:
+    converted = converted_fraction(sum(a >= CONVERTED for a in accuracies), len(accuracies))
+    return f"{converted}, {Sample(accuracies).mean_sd()}"
+
+
+def report_supplementary() -> None:
+    """``results/paper_scale_supplementary.md``: Figs. 6C, S3, S4, S6 and S7 — the paper's one-network
+    (or n.s.) results on many networks."""
+    rows = []
+    gains = {name: _trained_rows(name) for name in CONDITIONS if name.startswith("fig6c_mante_g")}
+    by_gain = {
+        float(name.removeprefix("fig6c_mante_g")): [float(r["lif_accuracy"]) for r in done]
+        for name, done in gains.items()
+        if done
+    }
+    reference = [float(r["lif_accuracy"]) for r in _trained_rows("fig6b_mante")]
+    if by_gain and reference:
+        by_gain[1.5] = reference
+    for gain, accuracies in sorted(by_gain.items()):
+        rows.append(
+            [
+                f"Fig. 6C: g = {gain:g}" + (" (the Fig. 6B networks)" if gain == 1.5 else ""),
+                "",
+                _converted_and_mean(accuracies),
+            ]
+        )
+    if len(by_gain) > 1:
+        p = stats.kruskal(*by_gain.values()).pvalue
+        rows.append(["Fig. 6C: across g", "no significant difference", f"Kruskal–Wallis p = {p:.2g}"])
+    for name, label in (("figS3_sst", "S3: SST motif"), ("figS4_no_dale", "S4: no Dale's principle")):
+        done = _trained_rows(name)
+        if not done:
+            continue
+        paper = CONDITIONS[name].paper
+        rows.append(
+            [
+                f"Fig. {label}, at s = 50 (200 fresh trials)",
+                paper,
+                _converted_and_mean([float(r["lif_accuracy_at_s50"]) for r in done]),
+            ]
+        )
+        rows.append(
+            [f"Fig. {label}, at the searched s", "", _converted_and_mean([float(r["lif_accuracy"]) for r in done])]
+        )
+        if name == "figS3_sst":
+            paper_hz = {"pyr_hz": "3–5 Hz", "pv_hz": "9–11 Hz", "sst_hz": "25–27 Hz"}
+            rows += [
+                [
+                    f"Fig. S3: {k.removesuffix('_hz').upper()} rate at s = 50 (50 trials)",
+                    v,
+                    Sample([float(r[k]) for r in done]).mean_sd(1.0, " Hz"),
+                ]
+                for k, v in paper_hz.items()
+            ]
+    softplus = _trained_rows("fig7_softplus")
+    if softplus:
+        factors = sorted(float(r["scaling_factor"]) for r in softplus)
+        rows.append(
+            [
+                "Fig. S6: softplus LIF, the best s (the Fig. 7 softplus networks, grid 4–26)",
+                "s = 10 (one network)",
+                f"median {statistics.median(factors):g} (range {factors[0]:g}–{factors[-1]:g}); "
+                f"{sum(f == 10 for f in factors)} of {len(factors)} at s = 10",
+            ]
+        )
+        rows.append(
+            [
+                "Fig. S6: softplus LIF accuracy at the best s",
+                "78 %",
+                _converted_and_mean([float(r["lif_accuracy"]) for r in softplus]),
+            ]
+        )
+    qif = _trained_rows("figS7_mante_qif")
+    if qif:
+        lif, quadratic = [float(r["lif_accuracy"]) for r in qif], [float(r["qif_lif_accuracy"]) for r in qif]
+        paired = paired_comparison(lif, quadratic)
+        rows += [
+            ["Fig. S7: Mante, LIF units (searched s)", "–", _converted_and_mean(lif)],
+            [
+                "Fig. S7: Mante, QIF units (own searched s, the same trials)",
+                "task solved (one network)",
+                _converted_and_mean(quadratic),
+            ],
+            [
+                "Fig. S7: LIF vs QIF, paired",
+                "–",
+                f"Wilcoxon p = {paired.wilcoxon_p:.2g}; converted only with LIF / "
+                f"only with QIF {paired.only_a} / {paired.only_b}, McNemar p = {paired.mcnemar_p:.2g}",
+            ],
+        ]
+    if rows:
+        write_table(
+            "paper_scale_supplementary",
+            "Figs. 6C, S3, S4, S6 and S7 on many networks",
+            ["quantity", "paper", "ours: converted (≥ 95 %, Wilson 95 %), LIF accuracy"],
+            rows,
+            notes="Each network scored on 200 fresh trials (voltage noise on). Per-network numbers: "
+            "`results/paper_scale_<condition>_networks.csv`. Made by `python experiments/paper_scale.py --report`.",
+        )
+
+
 def report_low_grid() -> None:
     """``results/paper_scale_low_grid.md``: each low-grid condition's networks converted at the factor
     searched on 6–75 against the factor the reference grid (20–75) chooses from the same search,
@@ -543,6 +720,7 @@ def main() -> None:
         report()
         report_measures()
         report_low_grid()
+        report_supplementary()
 
 
 if __name__ == "__main__":
