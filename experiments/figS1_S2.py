@@ -123,6 +123,7 @@ def main() -> None:
     fig = plt.figure(figsize=(9, 4))
     for k, (scores, name) in enumerate(((rate_scores, "rate RNN"), (lif_scores, f"LIF RNN (λ = 1/{s:g})"))):
         ax = fig.add_subplot(1, 2, k + 1, projection="3d")
+        ax.set_box_aspect(None, zoom=0.85)  # room for the z label inside the figure
         for trial in range(len(scores)):
             color = "tab:red" if go[trial] else "tab:blue"
             ax.plot(*scores[trial].T, color=color, lw=0.4, alpha=0.5)
