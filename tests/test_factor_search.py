@@ -113,42 +113,50 @@ def test_adaptive_settings_are_checked() -> None:
         TransferConfig(search="adaptive", rescore_best=2)
 
 
-def _responding_network() -> SpikingRNN:
-    """A 40-unit network whose readout crosses Go-NoGo's thresholds at s = 2, not at s = 10 or 40."""
-    model = RateRNN(RateRNNConfig(n_units=40), seed=3)
+def _responding_network(task: str = "go_nogo", sign: float = -1.0) -> SpikingRNN:
+    """A 40-unit network whose readout (times ``sign``) crosses the tasks' thresholds at s = 2, not at
+    s = 10 or 40."""
+    model = RateRNN(RateRNNConfig(n_units=40, n_inputs=get_task(task).n_inputs), seed=3)
     with torch.no_grad():
         model.w.mul_(4)
-        model.w_out.mul_(-0.3)
+        model.w_out.mul_(0.3 * sign)
     return to_spiking(model, SpikingParameters())
 
 
-def test_settled_trials_stop_early_and_every_verdict_stays_the_same() -> None:
-    """Go-NoGo's spiking verdict is settled once the readout crosses its trial's ceiling in the
-    window: the fused kernel stops those rows there (the readout up to the stop is the full one's,
-    bit for bit, and holds its value after it), and the task scores every trial as the full
-    simulation does; rows that never cross are simulated to the end, unchanged."""
-    task = get_task("go_nogo")
-    net = _responding_network()
+@pytest.mark.parametrize(("task_name", "sign"), [("go_nogo", -1.0), ("mante", 1.0), ("mante", -1.0)])
+def test_settled_trials_stop_early_and_every_verdict_stays_the_same(task_name: str, sign: float) -> None:
+    """A verdict settled by the readout leaving its trial's bounds in the window (Go-NoGo: above;
+    Mante: above for +1 trials, below for −1 trials) stops the fused kernel's row there: the readout
+    up to the stop is the full one's, bit for bit, and holds its value after it, and the task scores
+    every trial as the full simulation does; rows that never leave are simulated to the end, unchanged."""
+    task = get_task(task_name)
+    net = _responding_network(task_name, sign)
     trials = task.make_trials(12, torch.Generator().manual_seed(0))
     factors = torch.tensor([2.0, 10.0, 40.0])
     labels = trials.labels.expand(3, -1)
-    ceilings, first = task.decided_above(labels, net.params.dt_ms, "spiking")
+    bounds = task.settled_bounds(labels, net.params.dt_ms, "spiking")
+    first = bounds.first_sample
     full = net.simulate(trials.inputs, factors, generator=torch.Generator().manual_seed(1), backend="fused")
     part = net.simulate(
-        trials.inputs, factors, generator=torch.Generator().manual_seed(1), backend="fused", stop_above=ceilings,
-        stop_from_step=first,
+        trials.inputs, factors, generator=torch.Generator().manual_seed(1), backend="fused",
+        stop_outside=(bounds.below, bounds.above), stop_from_step=first,
     )  # fmt: skip
     dt = net.params.dt_ms
     assert torch.equal(task.score(part.readout, labels, dt, "spiking"), task.score(full.readout, labels, dt, "spiking"))
-    crossed = (full.readout[..., first:] > ceilings[..., None]).any(-1)  # one output: [factor, trial, step]
-    assert crossed[0].all() and not crossed[1:].any()  # s = 2 crosses in every trial, 10 and 40 in none
+    window = full.readout[..., first:]  # one output: [factor, trial, step]
+    outside = (window > bounds.above[..., None]) | (window < bounds.below[..., None])
+    crossed = outside.any(-1)
+    assert crossed[0].any() and not crossed[1:].any()  # s = 2 crosses, 10 and 40 do not
     assert torch.equal(part.readout[1:], full.readout[1:]) and torch.equal(part.spike_counts[1:], full.spike_counts[1:])
-    stops = first + (full.readout[0, :, first:] > ceilings[0, :, None]).int().argmax(-1)
-    for t, k in enumerate(stops.tolist()):
+    for t in range(trials.labels.shape[0]):
+        if not crossed[0, t]:
+            assert torch.equal(part.readout[0, t], full.readout[0, t])
+            continue
+        k = first + int(outside[0, t].int().argmax())
         assert torch.equal(part.readout[0, t, : k + 1], full.readout[0, t, : k + 1])
         assert (part.readout[0, t, k + 1 :] == full.readout[0, t, k]).all()
         assert k + 1 < full.readout.shape[-1]  # stopped before the end
-    assert (part.spike_counts[0].sum(-1) < full.spike_counts[0].sum(-1)).all()
+        assert part.spike_counts[0, t].sum() < full.spike_counts[0, t].sum()
 
 
 def test_a_search_with_settled_trials_stopped_counts_what_the_full_one_counts(monkeypatch) -> None:
@@ -158,23 +166,29 @@ def test_a_search_with_settled_trials_stopped_counts_what_the_full_one_counts(mo
     factors = [1.5, 2.0, 3.0, 10.0]
     for search in ("grid", "adaptive"):
         runs = []
-        for rule in (task.decided_above, lambda *args: None):
-            monkeypatch.setattr(task, "decided_above", rule)
+        for rule in (task.settled_bounds, lambda *args: None):
+            monkeypatch.setattr(task, "settled_bounds", rule)
             runs.append(search_scaling_factor(net, task, factors, 16, torch.Generator().manual_seed(4), search=search,
                                               round_trials=8))  # fmt: skip
         assert runs[0] == runs[1]
 
 
-@pytest.mark.parametrize("label", [0, 1])
-def test_the_go_nogo_ceilings_settle_the_verdict_to_the_last_float32(label: int) -> None:
-    """A readout that exceeds its trial's ceiling at one sample is judged as settled (Go correct,
-    NoGo wrong) whatever else it holds; one that only reaches the ceiling is not — one float32 either side."""
-    task = get_task("go_nogo")
+@pytest.mark.parametrize(("task_name", "label"), [("go_nogo", 0), ("go_nogo", 1), ("mante", -1), ("mante", 1)])
+def test_the_bounds_settle_the_verdict_to_the_last_float32(task_name: str, label: int) -> None:
+    """A readout that leaves its trial's bounds at one sample is judged as settled (Go-NoGo: Go
+    correct, NoGo wrong; Mante: correct) whatever else it holds; one that only reaches a bound is
+    not — one float32 either side."""
+    task = get_task(task_name)
     labels = torch.tensor([label])
-    (ceiling,), first = task.decided_above(labels, 0.05, "spiking")
-    for value, settled in ((ceiling, False), (torch.nextafter(ceiling, torch.tensor(torch.inf)), True)):
-        readout = torch.full((1, first + 20), -1.0)
-        readout[0, first + 5] = value
+    bounds = task.settled_bounds(labels, 0.05, "spiking")
+    settled_verdict = label == 1 or task_name == "mante"
+    (bound,), outward = (bounds.above, torch.inf) if torch.isfinite(bounds.above[0]) else (bounds.below, -torch.inf)
+    assert not torch.isfinite(bounds.below[0] if outward > 0 else bounds.above[0])  # one side only
+    quiet = 0.0
+    for value, settled in ((bound, False), (torch.nextafter(bound, torch.tensor(outward)), True)):
+        readout = torch.full((1, bounds.first_sample + 20), quiet)
+        readout[0, bounds.first_sample + 5] = value
         verdict = bool(task.score(readout, labels, 0.05, "spiking")[0])
-        assert verdict == (settled if label == 1 else not settled)
-    assert task.decided_above(labels, 0.05, "rate") is None
+        assert verdict == (settled_verdict if settled else not settled_verdict)
+    if task_name == "go_nogo":
+        assert task.settled_bounds(labels, 0.05, "rate") is None

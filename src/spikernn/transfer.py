@@ -148,16 +148,16 @@ def _correct_counts(
 ) -> torch.Tensor:
     """Correct trials [len(factors)] (float64) out of ``count`` fresh trials at each factor, the
     factors' trials drawn in turn and simulated together; each trial only until its verdict is
-    settled where the task says when (:meth:`~spikernn.tasks.Task.decided_above`: a Go-NoGo Go
+    settled where the task says when (:meth:`~spikernn.tasks.Task.settled_bounds`: a Go-NoGo Go
     trial once it responds), which changes no verdict."""
     trials = [task.make_trials(count, generator) for _ in factors]
     inputs = torch.stack([t.inputs for t in trials])
     labels = torch.stack([t.labels for t in trials])
-    decided = task.decided_above(labels, network.params.dt_ms, "spiking")
-    ceilings, first = decided if decided is not None else (None, 0)
+    settled = task.settled_bounds(labels, network.params.dt_ms, "spiking")
     result = network.simulate(
-        inputs, torch.tensor(factors), generator=generator, on_progress=on_progress, stop_above=ceilings,
-        stop_from_step=first,
+        inputs, torch.tensor(factors), generator=generator, on_progress=on_progress,
+        stop_outside=None if settled is None else (settled.below, settled.above),
+        stop_from_step=0 if settled is None else settled.first_sample,
     )  # fmt: skip
     return task.score(result.readout, labels, network.params.dt_ms, "spiking").double().sum(1)
 

@@ -132,14 +132,16 @@ def kernel_network(
 
 class KernelTrials(NamedTuple):
     """inputs [B, C, n_in] float32 on the stimulus grid; columns [n_steps] int64, the stimulus
-    column of each step; inv_s [B] float32, 1/s of each row; stop_above [B] float32 and stop_from:
-    a row stops at the first step k ≥ stop_from whose first output exceeds its stop_above (+inf:
-    never), its later readout samples holding that step's values."""
+    column of each step; inv_s [B] float32, 1/s of each row; stop_above, stop_below [B] float32 and
+    stop_from: a row stops at the first step k ≥ stop_from whose first output is above its
+    stop_above or below its stop_below (±inf: never), its later readout samples holding that step's
+    values."""
 
     inputs: np.ndarray
     columns: np.ndarray
     inv_s: np.ndarray
     stop_above: np.ndarray
+    stop_below: np.ndarray
     stop_from: int
 
 
@@ -401,7 +403,7 @@ def _run_row(
     if state.stopped[b] >= 0:
         _hold_readout(readout, b, state.stopped[b], k0, k1)
         return
-    stop_above, stop_from = trials.stop_above[b], trials.stop_from
+    stop_above, stop_below, stop_from = trials.stop_above[b], trials.stop_below[b], trials.stop_from
     s0, s1, s2, s3, scalar, words, entries, rejected = open_row(streams, b, n)
     ztab, zk, zig = tables
     external = np.empty(n, dtype=np.float32)
@@ -427,7 +429,7 @@ def _run_row(
             for o in range(w_out64.shape[0]):
                 readout[b, o, k] = np.float32(_readout_sum(r, w_out64[o])) * inv_s
         _record(b, k, spiked, v, r, ipsc, inv_s, rec_spikes, rec_voltage, rec_rates, rec_ipsc)
-        if want_readout and k >= stop_from and readout[b, 0, k] > stop_above:
+        if want_readout and k >= stop_from and (readout[b, 0, k] > stop_above or readout[b, 0, k] < stop_below):
             state.stopped[b] = k
             _hold_readout(readout, b, k, k + 1, k1)
             break
@@ -460,7 +462,7 @@ def simulate_fused(
     record: Collection[str],
     on_progress: Callable[[int, int], None] | None,
     compute_readout: bool = True,
-    stop_above: torch.Tensor | None = None,
+    stop_outside: tuple[torch.Tensor, torch.Tensor] | None = None,
     stop_from: int = 0,
 ) -> tuple[torch.Tensor, torch.Tensor, dict[str, torch.Tensor]]:
     """Run :func:`run_rows` for ``net`` on B = rows of ``flat_inputs`` [B, C, n_in] with per-row
@@ -468,10 +470,11 @@ def simulate_fused(
     counts [B, N] int32, recordings [B, n_steps, N]). With ``noise`` and a σ > 0 the noise seed is
     one 64-bit draw from ``generator``; ``on_progress`` is called every ``PROGRESS_EVERY`` steps.
     ``compute_readout`` = False skips the readout's final sum (the readout is then zero), for
-    profiling only. ``stop_above`` [B]: row b stops at the first step k ≥ ``stop_from`` where its
-    first output exceeds ``stop_above[b]``; its readout then holds step k's values to the end, and
-    its spike counts cover steps 0 … k (nothing may be recorded then)."""
-    if stop_above is not None and record:
+    profiling only. ``stop_outside`` = (below, above) [B] each: row b stops at the first step
+    k ≥ ``stop_from`` where its first output is below ``below[b]`` or above ``above[b]``; its readout
+    then holds step k's values to the end, and its spike counts cover steps 0 … k (nothing may be
+    recorded then)."""
+    if stop_outside is not None and record:
         raise ValueError("rows that stop early cannot be recorded")
     n_rows, n = v0.shape
     n_steps = len(columns)
@@ -487,9 +490,11 @@ def simulate_fused(
         *(np.zeros((n_rows, n), dtype=f32) for _ in range(5)),
         np.full(n_rows, -1, dtype=np.int64),
     )
-    ceiling = np.full(n_rows, np.inf, dtype=f32) if stop_above is None else _array(stop_above, f32).reshape(n_rows)
+    below, above = np.full(n_rows, -np.inf, dtype=f32), np.full(n_rows, np.inf, dtype=f32)
+    if stop_outside is not None:
+        below, above = (_array(bound, f32).reshape(n_rows) for bound in stop_outside)
     trials = KernelTrials(
-        _array(flat_inputs, f32), _array(columns, np.int64), _array(inv_s, f32), ceiling, np.int64(stop_from)
+        _array(flat_inputs, f32), _array(columns, np.int64), _array(inv_s, f32), above, below, np.int64(stop_from)
     )
     readout = (np.empty if compute_readout else np.zeros)((n_rows, net.weights.w_out64.shape[0], n_steps), dtype=f32)
     recorded = {name: np.empty((n_rows, n_steps, n), dtype=np.bool_ if name == "spikes" else f32) for name in record}

@@ -157,7 +157,7 @@ class SpikingRNN(nn.Module):
         stimulation: Stimulation | None = None,
         on_progress: Callable[[int, int], None] | None = None,
         backend: str = "auto",
-        stop_above: torch.Tensor | None = None,
+        stop_outside: tuple[torch.Tensor, torch.Tensor] | None = None,
         stop_from_step: int = 0,
     ) -> SpikingResult:
         """Simulate trials at every scaling factor.
@@ -170,11 +170,12 @@ class SpikingRNN(nn.Module):
         the numba kernel of :mod:`spikernn.spiking.fused_kernel` (CPU, no stimulation; same arithmetic, so
         without noise the same spikes and readout bit for bit; its own noise stream); "auto" takes
         "fused" where it can.
-        ``stop_above`` [n_trials] or [n_factors, n_trials] (float32): for a caller that only needs
-        each trial's verdict (:meth:`spikernn.tasks.Task.decided_above`): the fused backend stops
-        simulating a trial at the first step ≥ ``stop_from_step`` where its first output exceeds
-        its ceiling; that trial's readout then holds the step's values to the end and its spike
-        counts cover the steps simulated. The torch backend simulates every step.
+        ``stop_outside`` = (below, above), each [n_trials] or [n_factors, n_trials] (float32): for a
+        caller that only needs each trial's verdict (:meth:`spikernn.tasks.Task.settled_bounds`):
+        the fused backend stops simulating a trial at the first step ≥ ``stop_from_step`` where its
+        first output is below ``below`` or above ``above``; that trial's readout then holds the
+        step's values to the end and its spike counts cover the steps simulated. The torch backend
+        simulates every step.
         """
         check_choice("backend", backend, BACKENDS)
         factors = torch.as_tensor(scaling_factors, dtype=torch.float32)
@@ -214,7 +215,9 @@ class SpikingRNN(nn.Module):
             net = kernel_network(self.w_eff, self.w_in, self.w_out, self.tau_d_ms, p)
             readout, spike_counts, recorded = simulate_fused(
                 net, flat_inputs, inv_s[:, 0], membrane.v, columns, noise, generator, record, on_progress,
-                stop_above=None if stop_above is None else stop_above.float().expand(batch_shape).reshape(n_rows),
+                stop_outside=None
+                if stop_outside is None
+                else tuple(bound.float().expand(batch_shape).reshape(n_rows) for bound in stop_outside),
                 stop_from=stop_from_step,
             )  # fmt: skip
             return self._result(readout, spike_counts, recorded, batch_shape, scalar)

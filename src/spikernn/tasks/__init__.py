@@ -8,7 +8,7 @@ import lazy_loader as lazy
 __getattr__, __dir__, __all__ = lazy.attach(
     __name__,
     submod_attrs={
-        "base": ["ReadoutKind", "ScoringWindow", "Task", "Trials"],
+        "base": ["ReadoutKind", "ScoringWindow", "SettledBounds", "Task", "Trials"],
         "config": [
             "STEP_MS", "TASK_CONFIGS", "ContextDependentIntegrationConfig", "GoNoGoConfig", "TaskConfig",
             "XORConfig", "condition_slug",

@@ -181,17 +181,42 @@ class Task(ABC):
         by the extremes there (:meth:`correct`). A task of several outputs decides otherwise."""
         return self.correct(part.amax(-1), part.amin(-1), part.abs().amax(-1), labels, window)
 
-    def decided_above(self, labels: torch.Tensor, dt_ms: float, kind: ReadoutKind) -> tuple[torch.Tensor, int] | None:
-        """Where each trial's verdict is settled before the trial ends: (ceilings like ``labels``,
-        float32; the first readout sample k0) such that once the first output exceeds its trial's
-        ceiling at a sample k ≥ k0, :meth:`score` gives the same verdict whatever the samples after
-        k are (finite ones). A caller that only counts correct trials (the scaling-factor search)
-        may stop simulating the trial there. None (the default): no such rule, every sample counts."""
+    def settled_bounds(self, labels: torch.Tensor, dt_ms: float, kind: ReadoutKind) -> SettledBounds | None:
+        """Where each trial's verdict is settled before the trial ends (:class:`SettledBounds`). A
+        caller that only counts correct trials (the scaling-factor search) may stop simulating a
+        trial there. None (the default): no such rule, every sample counts."""
         return None
 
     def accuracy(self, readout: torch.Tensor, labels: torch.Tensor, dt_ms: float, kind: ReadoutKind) -> float:
         """Fraction of trials correct."""
         return self.score(readout, labels, dt_ms, kind).double().mean().item()
+
+
+@dataclass(frozen=True)
+class SettledBounds:
+    """Per trial, bounds (float32, shaped like the labels; ±inf: none) such that once the first
+    output is above ``above`` or below ``below`` at a readout sample k ≥ ``first_sample``,
+    :meth:`Task.score` gives the same verdict whatever the samples after k are (finite ones)."""
+
+    below: torch.Tensor
+    above: torch.Tensor
+    first_sample: int
+
+
+def float32_bound(x: float) -> torch.Tensor:
+    """``x`` as torch compares a float32 readout with it (``readout > x``: x rounded to float32)."""
+    return torch.tensor(x, dtype=torch.float32)
+
+
+def signed_response_settled(
+    labels: torch.Tensor, window: ScoringWindow, dt_ms: float, kind: ReadoutKind
+) -> SettledBounds:
+    """:func:`signed_response_correct`'s verdicts settle early: a +1 trial is correct once a sample is
+    above the threshold, a −1 trial once one is below −threshold."""
+    inf = torch.tensor(torch.inf)
+    above = torch.where(labels > 0, float32_bound(window.threshold), inf)
+    below = torch.where(labels > 0, -inf, float32_bound(-window.threshold))
+    return SettledBounds(below, above, first_index(window.from_ms, dt_ms, kind))
 
 
 def signed_response_correct(

@@ -4,7 +4,16 @@ from __future__ import annotations
 
 import torch
 
-from spikernn.tasks.base import ReadoutKind, ScoringWindow, Task, Trials, coin_flips, first_index
+from spikernn.tasks.base import (
+    ReadoutKind,
+    ScoringWindow,
+    SettledBounds,
+    Task,
+    Trials,
+    coin_flips,
+    first_index,
+    float32_bound,
+)
 from spikernn.tasks.config import GoNoGoConfig
 
 
@@ -33,18 +42,17 @@ class GoNoGo(Task):
         targets[:, off:] = go
         return Trials(inputs, targets, labels=conditions.clone(), conditions=conditions)
 
-    def decided_above(self, labels: torch.Tensor, dt_ms: float, kind: ReadoutKind) -> tuple[torch.Tensor, int] | None:
+    def settled_bounds(self, labels: torch.Tensor, dt_ms: float, kind: ReadoutKind) -> SettledBounds | None:
         """Spiking readouts are judged by their maximum in the window: a Go trial is correct once a
-        sample exceeds the threshold, a NoGo trial wrong once one reaches the quiet threshold
-        (float32 comparisons, as :meth:`score` makes them: the thresholds as float32, "≥ q" as
-        "> the float32 below q"). The rate readout's NoGo rule takes |o|: not used there."""
+        sample is above the threshold, a NoGo trial wrong once one reaches the quiet threshold
+        ("≥ q" as "above the float32 below q"). The rate readout's NoGo rule takes |o| (not
+        simulated by the spiking kernel): None."""
         if kind != "spiking":
             return None
         window = self.scoring_window(kind)
-        go = torch.tensor(window.threshold, dtype=torch.float32)
-        quiet = torch.tensor(window.quiet_threshold, dtype=torch.float32)
-        nogo = torch.nextafter(quiet, torch.tensor(-torch.inf))
-        return torch.where(labels > 0, go, nogo), first_index(window.from_ms, dt_ms, kind)
+        nogo = torch.nextafter(float32_bound(window.quiet_threshold), torch.tensor(-torch.inf))
+        above = torch.where(labels > 0, float32_bound(window.threshold), nogo)
+        return SettledBounds(torch.full(above.shape, -torch.inf), above, first_index(window.from_ms, dt_ms, kind))
 
     def correct(self, window_max, window_min, window_absmax, labels, window: ScoringWindow) -> torch.Tensor:
         quiet = window_absmax if window.quiet_uses_abs else window_max

@@ -4,7 +4,16 @@ from __future__ import annotations
 
 import torch
 
-from spikernn.tasks.base import ScoringWindow, Task, Trials, coin_flips, signed_response_correct
+from spikernn.tasks.base import (
+    ReadoutKind,
+    ScoringWindow,
+    SettledBounds,
+    Task,
+    Trials,
+    coin_flips,
+    signed_response_correct,
+    signed_response_settled,
+)
 from spikernn.tasks.config import XORConfig
 
 
@@ -35,3 +44,6 @@ class XOR(Task):
 
     def correct(self, window_max, window_min, window_absmax, labels, window: ScoringWindow) -> torch.Tensor:
         return signed_response_correct(window_max, window_min, labels, window.threshold)
+
+    def settled_bounds(self, labels: torch.Tensor, dt_ms: float, kind: ReadoutKind) -> SettledBounds:
+        return signed_response_settled(labels, self.scoring_window(kind), dt_ms, kind)
