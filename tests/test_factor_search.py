@@ -192,3 +192,16 @@ def test_the_bounds_settle_the_verdict_to_the_last_float32(task_name: str, label
         assert verdict == (settled_verdict if settled else not settled_verdict)
     if task_name == "go_nogo":
         assert task.settled_bounds(labels, 0.05, "rate") is None
+
+
+def test_a_subclass_that_judges_otherwise_inherits_no_settled_bounds() -> None:
+    """Go-NoGo's bounds describe Go-NoGo's rule: a subclass with its own ``correct`` gets none."""
+    go_nogo = get_task("go_nogo")
+
+    class Lenient(type(go_nogo)):
+        def correct(self, window_max, window_min, window_absmax, labels, window):
+            return window_max > 0.5
+
+    labels = torch.tensor([0, 1])
+    assert go_nogo.settled_bounds(labels, 0.05, "spiking") is not None
+    assert Lenient(go_nogo.config).settled_bounds(labels, 0.05, "spiking") is None

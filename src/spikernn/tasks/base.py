@@ -187,6 +187,12 @@ class Task(ABC):
         trial there. None (the default): no such rule, every sample counts."""
         return None
 
+    def judged_as(self, owner: type[Task]) -> bool:
+        """Whether this task judges readouts by ``owner``'s rule (``owner``'s :meth:`correct`, Task's
+        :meth:`judge` and :meth:`score`): a subclass that judges otherwise inherits no settled bounds."""
+        cls = type(self)
+        return cls.correct is owner.correct and cls.judge is Task.judge and cls.score is Task.score
+
     def accuracy(self, readout: torch.Tensor, labels: torch.Tensor, dt_ms: float, kind: ReadoutKind) -> float:
         """Fraction of trials correct."""
         return self.score(readout, labels, dt_ms, kind).double().mean().item()

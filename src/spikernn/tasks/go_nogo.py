@@ -46,8 +46,8 @@ class GoNoGo(Task):
         """Spiking readouts are judged by their maximum in the window: a Go trial is correct once a
         sample is above the threshold, a NoGo trial wrong once one reaches the quiet threshold
         ("≥ q" as "above the float32 below q"). The rate readout's NoGo rule takes |o| (not
-        simulated by the spiking kernel): None."""
-        if kind != "spiking":
+        simulated by the spiking kernel): None. A subclass that judges otherwise: None."""
+        if kind != "spiking" or not self.judged_as(GoNoGo):
             return None
         window = self.scoring_window(kind)
         nogo = torch.nextafter(float32_bound(window.quiet_threshold), torch.tensor(-torch.inf))

@@ -45,5 +45,7 @@ class XOR(Task):
     def correct(self, window_max, window_min, window_absmax, labels, window: ScoringWindow) -> torch.Tensor:
         return signed_response_correct(window_max, window_min, labels, window.threshold)
 
-    def settled_bounds(self, labels: torch.Tensor, dt_ms: float, kind: ReadoutKind) -> SettledBounds:
+    def settled_bounds(self, labels: torch.Tensor, dt_ms: float, kind: ReadoutKind) -> SettledBounds | None:
+        if not self.judged_as(XOR):
+            return None
         return signed_response_settled(labels, self.scoring_window(kind), dt_ms, kind)
