@@ -225,6 +225,20 @@ def signed_response_settled(
     return SettledBounds(below, above, first_index(window.from_ms, dt_ms, kind))
 
 
+class SignedResponseTask(Task):
+    """A task answered by one output's sign (labels ±1): a +1 trial is correct when the readout
+    passes +threshold in the window, a −1 trial when it passes −threshold; the verdict settles the
+    moment it does (:meth:`settled_bounds`)."""
+
+    def correct(self, window_max, window_min, window_absmax, labels, window: ScoringWindow) -> torch.Tensor:
+        return signed_response_correct(window_max, window_min, labels, window.threshold)
+
+    def settled_bounds(self, labels: torch.Tensor, dt_ms: float, kind: ReadoutKind) -> SettledBounds | None:
+        if not self.judged_as(SignedResponseTask):
+            return None
+        return signed_response_settled(labels, self.scoring_window(kind), dt_ms, kind)
+
+
 def signed_response_correct(
     window_max: torch.Tensor, window_min: torch.Tensor, labels: torch.Tensor, threshold: float
 ) -> torch.Tensor:

@@ -4,20 +4,11 @@ from __future__ import annotations
 
 import torch
 
-from spikernn.tasks.base import (
-    ReadoutKind,
-    ScoringWindow,
-    SettledBounds,
-    Task,
-    Trials,
-    coin_flips,
-    signed_response_correct,
-    signed_response_settled,
-)
+from spikernn.tasks.base import SignedResponseTask, Trials, coin_flips
 from spikernn.tasks.config import ContextDependentIntegrationConfig
 
 
-class ContextDependentIntegration(Task):
+class ContextDependentIntegration(SignedResponseTask):
     """Two noisy streams N(±0.5, 1) during the stimulus, a context cue for the whole trial; target
     the sign of the cued stream's offset from the stimulus' end on."""
 
@@ -46,11 +37,3 @@ class ContextDependentIntegration(Task):
         targets = torch.zeros(batch, self.n_steps)
         targets[:, off:] = labels.float()[:, None]
         return Trials(inputs, targets, labels=labels, conditions=conditions)
-
-    def correct(self, window_max, window_min, window_absmax, labels, window: ScoringWindow) -> torch.Tensor:
-        return signed_response_correct(window_max, window_min, labels, window.threshold)
-
-    def settled_bounds(self, labels: torch.Tensor, dt_ms: float, kind: ReadoutKind) -> SettledBounds | None:
-        if not self.judged_as(ContextDependentIntegration):
-            return None
-        return signed_response_settled(labels, self.scoring_window(kind), dt_ms, kind)

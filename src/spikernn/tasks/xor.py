@@ -4,20 +4,11 @@ from __future__ import annotations
 
 import torch
 
-from spikernn.tasks.base import (
-    ReadoutKind,
-    ScoringWindow,
-    SettledBounds,
-    Task,
-    Trials,
-    coin_flips,
-    signed_response_correct,
-    signed_response_settled,
-)
+from spikernn.tasks.base import SignedResponseTask, Trials, coin_flips
 from spikernn.tasks.config import XORConfig
 
 
-class XOR(Task):
+class XOR(SignedResponseTask):
     """Two pulses of the stimulus' duration, ``delay_ms`` apart; the target after ``response_delay_ms``."""
 
     name = "xor"
@@ -41,11 +32,3 @@ class XOR(Task):
         targets = torch.zeros(batch, self.n_steps)
         targets[:, self.steps(self.response_onset_ms) : self.steps(self.response_end_ms)] = labels.float()[:, None]
         return Trials(inputs, targets, labels=labels, conditions=conditions)
-
-    def correct(self, window_max, window_min, window_absmax, labels, window: ScoringWindow) -> torch.Tensor:
-        return signed_response_correct(window_max, window_min, labels, window.threshold)
-
-    def settled_bounds(self, labels: torch.Tensor, dt_ms: float, kind: ReadoutKind) -> SettledBounds | None:
-        if not self.judged_as(XOR):
-            return None
-        return signed_response_settled(labels, self.scoring_window(kind), dt_ms, kind)
