@@ -122,9 +122,10 @@ def main() -> None:
                 launch("after", 0, 2, root / "warm-up", src, ("trainer.max_trials=100",))
             for way in args.ways.split(","):
                 name = way + suffix
-                results[name] = launch(way, args.first_seed, args.networks, root / name.replace(" @", "@"), src)
-                print(f"{name}: {results[name]['command']} (output in {root / name})", flush=True)
-                (root / name.replace(" @", "@") / "figures.json").write_text(json.dumps(results[name], indent=2))
+                folder = root / name.replace(" @", "@")
+                results[name] = launch(way, args.first_seed, args.networks, folder, src)
+                print(f"{name}: {results[name]['command']} (output in {folder})", flush=True)
+                (folder / "figures.json").write_text(json.dumps(results[name], indent=2))
     finally:
         if args.baseline:
             subprocess.run(["git", "worktree", "remove", "--force", str(root / "baseline-tree")], cwd=ROOT, check=False)

@@ -365,12 +365,11 @@ def _run(condition: str, table: NetworkTable, seeds: list[int], piece: int) -> N
     for seed, member in trained_in_pieces(base, task, todo, piece):
         record = member.record
         row = {"seed": seed, "trained": record.trained, "trials_to_criterion": record.trials_to_criterion}
-        if record.trained and not CONDITIONS[condition].convert:
-            row["rate_accuracy"] = score_rate_model(member.model, task, seed, base.eval_trials).rate_accuracy
-        elif record.trained:
+        if record.trained:
             start = time.perf_counter()
+            row["rate_accuracy"] = score_rate_model(member.model, task, seed, base.eval_trials).rate_accuracy
+        if record.trained and CONDITIONS[condition].convert:
             cfg = dataclasses.replace(base, seed=seed)
-            row["rate_accuracy"] = score_rate_model(member.model, task, seed, cfg.eval_trials).rate_accuracy
             with tempfile.TemporaryDirectory() as out:
                 result = convert_stage(member.model, task, cfg, Path(out), figures=False)
                 score = result.evaluation.score
@@ -447,6 +446,11 @@ def plot_converted(fractions: list[Fraction]) -> None:
     save_figure(fig, "paper_scale")
 
 
+def _trained_rows(condition: str) -> list[dict[str, str]]:
+    """The rows of ``condition``'s networks that met the training criterion."""
+    return [r for r in table_of(condition).rows() if r["trained"] == "True"]
+
+
 def report() -> None:
     rows = []
     fractions = []
@@ -517,7 +521,7 @@ def report() -> None:
 def report_measures() -> None:
     """``results/paper_scale_mante.md``: Fig. 4's accuracy at s = 60 and τ_d, Fig. 6A's accuracy per t_ref."""
     rows = []
-    fig4 = [r for r in table_of("fig4_mante").rows() if r["trained"] == "True"]
+    fig4 = _trained_rows("fig4_mante")
     if fig4:
         tau_mean, tau_sd = (Sample([float(r[k]) for r in fig4]) for k in ("tau_d_ms_mean", "tau_d_ms_sd"))
         at_60 = [float(r["lif_accuracy_at_s60"]) for r in fig4]
@@ -529,7 +533,7 @@ def report_measures() -> None:
             ["Fig. 4: τ_d mean over units", "38.9 ms", tau_mean.mean_sd(1, " ms")],
             ["Fig. 4: τ_d SD over units", "9.3 ms", tau_sd.mean_sd(1, " ms")],
         ]
-    fig6a = [r for r in table_of("fig6a_mante").rows() if r["trained"] == "True"]
+    fig6a = _trained_rows("fig6a_mante")
     by_t_ref: dict[str, list[float]] = {}
     for r in fig6a:
         for pair in r["lif_accuracy_by_t_ref"].split(";"):
@@ -540,7 +544,7 @@ def report_measures() -> None:
         [f"Fig. 6A: t_ref {t} ms (100 fresh trials, the 2-ms factor)", paper_6a.get(t, ""), Sample(v).mean_sd()]
         for t, v in by_t_ref.items()
     ]
-    fig6b = [r for r in table_of("fig6b_mante").rows() if r["trained"] == "True"]
+    fig6b = _trained_rows("fig6b_mante")
     if fig6b:
         double = [float(r["lif_accuracy"]) for r in fig6b]
         single = [float(r["single_exp_lif_accuracy"]) for r in fig6b]
@@ -564,10 +568,6 @@ def report_measures() -> None:
             "`results/paper_scale_fig6a_mante_networks.csv`, `results/paper_scale_fig6b_mante_networks.csv`. "
             "Made by `python experiments/paper_scale.py --report`.",
         )
-
-
-def _trained_rows(condition: str) -> list[dict[str, str]]:
-    return [r for r in table_of(condition).rows() if r["trained"] == "True"]
 
 
 def _converted_and_mean(accuracies: list[float]) -> str:
@@ -716,7 +716,7 @@ def report_low_grid() -> None:
     for name in CONDITIONS:
         if "at_reference_grid" not in CONDITIONS[name].measures or not table_of(name).path.exists():
             continue
-        done = [r for r in table_of(name).rows() if r["trained"] == "True"]
+        done = _trained_rows(name)
         if not done:
             continue
         low = [float(r["lif_accuracy"]) for r in done]

@@ -214,17 +214,6 @@ def float32_bound(x: float) -> torch.Tensor:
     return torch.tensor(x, dtype=torch.float32)
 
 
-def signed_response_settled(
-    labels: torch.Tensor, window: ScoringWindow, dt_ms: float, kind: ReadoutKind
-) -> SettledBounds:
-    """:func:`signed_response_correct`'s verdicts settle early: a +1 trial is correct once a sample is
-    above the threshold, a −1 trial once one is below −threshold."""
-    inf = torch.tensor(torch.inf)
-    above = torch.where(labels > 0, float32_bound(window.threshold), inf)
-    below = torch.where(labels > 0, -inf, float32_bound(-window.threshold))
-    return SettledBounds(below, above, first_index(window.from_ms, dt_ms, kind))
-
-
 class SignedResponseTask(Task):
     """A task answered by one output's sign (labels ±1): a +1 trial is correct when the readout
     passes +threshold in the window, a −1 trial when it passes −threshold; the verdict settles the
@@ -234,9 +223,15 @@ class SignedResponseTask(Task):
         return signed_response_correct(window_max, window_min, labels, window.threshold)
 
     def settled_bounds(self, labels: torch.Tensor, dt_ms: float, kind: ReadoutKind) -> SettledBounds | None:
+        """A +1 trial is correct once a sample is above the threshold, a −1 trial once one is below
+        −threshold; a subclass that judges otherwise: None."""
         if not self.judged_as(SignedResponseTask):
             return None
-        return signed_response_settled(labels, self.scoring_window(kind), dt_ms, kind)
+        window = self.scoring_window(kind)
+        inf = torch.tensor(torch.inf)
+        above = torch.where(labels > 0, float32_bound(window.threshold), inf)
+        below = torch.where(labels > 0, -inf, float32_bound(-window.threshold))
+        return SettledBounds(below, above, first_index(window.from_ms, dt_ms, kind))
 
 
 def signed_response_correct(
