@@ -110,6 +110,7 @@ def main() -> None:
         ax.hist(lif_mean_hz[trial][~inh], bins=bins, alpha=0.6, color="tab:red", label="excitatory", density=True)
         ax.hist(lif_mean_hz[trial][inh], bins=bins, alpha=0.6, color="tab:blue", label="inhibitory", density=True)
         ax.set_xlabel("LIF firing rate (Hz)")
+        ax.set_ylabel("units (density per Hz)")
         ax.set_title(f"one {name} trial")
     axes[3].legend(fontsize=7)
     save_figure(fig, "figS1")

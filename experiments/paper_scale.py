@@ -451,6 +451,16 @@ def _trained_rows(condition: str) -> list[dict[str, str]]:
     return [r for r in table_of(condition).rows() if r["trained"] == "True"]
 
 
+def _conversion_time(trained: list[dict[str, str]]) -> str:
+    """Median and total one-core seconds the conversions of ``trained`` took (fine-tuning included); rows
+    imported from an earlier script carry no time and are counted apart."""
+    seconds = [float(r["seconds"]) + float(r.get("finetune_seconds") or 0) for r in trained if r["seconds"]]
+    if not seconds:
+        return "–"
+    untimed = f"; {len(trained) - len(seconds)} untimed" if len(seconds) < len(trained) else ""
+    return f"{statistics.median(seconds):.0f} s ({sum(seconds) / 3600:.1f} h{untimed})"
+
+
 def report() -> None:
     rows = []
     fractions = []
@@ -485,6 +495,7 @@ def report() -> None:
                 )
                 if fine_tunes(name) and n > 1
                 else "–",
+                _conversion_time(trained),
                 condition.paper,
             ]
         )
@@ -501,6 +512,7 @@ def report() -> None:
             "converted by best grid accuracy",
             "best factor at grid edge",
             "working after fine-tuning (fresh); LIF accuracy",
+            "conversion time, one core: median per network (total)",
             "paper",
         ],  # fmt: skip
         rows,
@@ -509,7 +521,9 @@ def report() -> None:
             "(`experiments/paper_scale.py`, `CONDITIONS`). Converted: the chosen factor's LIF accuracy on 200 fresh "
             "trials ≥ 95 % (Wilson 95 % interval); best grid accuracy: the highest 100-trial accuracy of the search, "
             "the reference code's own number. Working after fine-tuning: converted, or fine-tuned (below 95 %) "
-            "to ≥ 95 % on the same 200 fresh trials. "
+            "to ≥ 95 % on the same 200 fresh trials. Conversion time: each network's search, 200-trial evaluation, "
+            "fine-tuning and the condition's extra measures (CSV column `seconds`, plus `finetune_seconds`), on one "
+            "core beside other jobs; training (population training, ~1–2 min per network) is not in it. "
             "Per-network numbers: `results/paper_scale_<condition>_networks.csv`. "
             "Made by `python experiments/paper_scale.py --report`, with the figure `results/paper_scale.png`."
         ),

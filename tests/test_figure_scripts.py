@@ -98,32 +98,34 @@ def test_paper_scale_report_reads_each_conditions_csv(store: MlflowClient) -> No
 
     common.RESULTS.mkdir(parents=True)
     table = common.NetworkTable("paper_scale_fig7_softplus", paper_scale.FIELDS)
-    for seed, trained, factor, edge, best, lif in (
-        (0, True, 14.0, False, 0.99, 0.98),
-        (1, True, 4.0, True, 0.97, 0.90),
-        (2, True, 10.0, False, 0.90, 0.96),
-        (3, False, None, None, None, None),
+    for seed, trained, factor, edge, best, lif, seconds in (
+        (0, True, 14.0, False, 0.99, 0.98, 1800),
+        (1, True, 4.0, True, 0.97, 0.90, 5400),
+        (2, True, 10.0, False, 0.90, 0.96, None),  # a row imported from an earlier script: untimed
+        (3, False, None, None, None, None, None),
     ):
         row = {"seed": seed, "trained": trained, "trials_to_criterion": 1600 if trained else None}
         if trained:
             row |= {"scaling_factor": factor, "at_grid_edge": edge, "search_accuracy": best, "lif_accuracy": lif}
+            row["seconds"] = seconds
             row["rate_accuracy"] = 1.0 if seed else 0.51  # seed 0: met the criterion, then lost it
         table.append(row)
     assert table.done_seeds() == {0, 1, 2, 3}
     tuned = paper_scale.table_of("robust_finetuned_sigmoid")  # the reliable path: misses are fine-tuned
     for seed, lif, after in ((5000, 0.99, None), (5001, 0.80, 0.975), (5002, 0.90, 0.93)):
         row = {"seed": seed, "trained": True, "rate_accuracy": 1.0, "scaling_factor": 40.0, "at_grid_edge": False}
-        row["search_accuracy"] = 0.99
+        row |= {"search_accuracy": 0.99, "seconds": 100, "finetune_seconds": 3500 if after else None}
         tuned.append(row | {"lif_accuracy": lif, "finetuned_lif_accuracy": after})
     paper_scale.report()
     text = (common.RESULTS / "paper_scale.md").read_text()
     assert (
         "| Fig. 7 softplus | 4 (seeds 0–3) | 3/4 | 1 | 2/3 = 67 % [21, 94] | 94.7 ± 4.2 % | 2/3 = 67 % [21, 94] "
-        "| 1 | – | 55/100, 88.3 ± 15.8 % |"
+        "| 1 | – | 3600 s (2.0 h; 1 untimed) | 55/100, 88.3 ± 15.8 % |"
     ) in text, text
     assert (
         "| Robust training + fine-tuning, sigmoid | 3 (seeds 5000–5002) | 3/3 | 0 | 1/3 = 33 % [6, 79] | 89.7 ± 9.5 % "
-        "| 3/3 = 100 % [44, 100] | 0 | 2/3 = 67 % [21, 94]; 2 fine-tuned; 96.5 ± 3.1 % | – (goal ≥ 98/100 working) |"
+        "| 3/3 = 100 % [44, 100] | 0 | 2/3 = 67 % [21, 94]; 2 fine-tuned; 96.5 ± 3.1 % | 3600 s (2.0 h) "
+        "| – (goal ≥ 98/100 working) |"
     ) in text, text
     assert "Fig. 7 sigmoid" not in text  # a condition without a CSV is left out
     assert (common.RESULTS / "paper_scale.png").is_file() and (common.RESULTS / "paper_scale.svg").is_file()
