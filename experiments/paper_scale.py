@@ -589,6 +589,26 @@ def _converted_and_mean(accuracies: list[float]) -> str:
     return f"{converted}, {Sample(accuracies).mean_sd()}"
 
 
+def plot_by_gain(by_gain: dict[float, list[float]], kruskal_p: float) -> None:
+    """``results/paper_scale_fig6c.png``: Fig. 6C at scale — each network's LIF accuracy (200 fresh
+    trials) per initial gain g, a box per g, and the converted criterion."""
+    fig, ax = plt.subplots(figsize=(5.5, 3.2))
+    gains = list(by_gain)
+    values = [[100 * a for a in by_gain[g]] for g in gains]
+    ax.boxplot(values, positions=range(len(gains)), widths=0.5, showfliers=False)
+    jitter = torch.Generator().manual_seed(0)
+    for x, accuracies in enumerate(values):
+        offsets = 0.3 * (torch.rand(len(accuracies), generator=jitter) - 0.5)
+        ax.plot(x + offsets.numpy(), accuracies, "o", ms=3, alpha=0.6, color="C0")
+    ax.axhline(100 * CONVERTED, ls="--", lw=0.8, color="0.5", label="converted (≥ 95 %)")
+    ax.set_xticks(range(len(gains)), [f"{g:g}\n(n = {len(by_gain[g])})" for g in gains], fontsize=7)
+    ax.set_xlabel("initial gain g", fontsize=8)
+    ax.set_ylabel("LIF accuracy, 200 fresh trials (%)", fontsize=8)
+    ax.set_title(f"Fig. 6C at scale: Mante, N = 250 (Kruskal–Wallis p = {kruskal_p:.2g})", fontsize=9)
+    ax.legend(fontsize=7, loc="lower right", frameon=False)
+    save_figure(fig, "paper_scale_fig6c")
+
+
 def report_supplementary() -> None:
     """``results/paper_scale_supplementary.md``: Figs. 6C, S3, S4, S6 and S7 — the paper's one-network
     (or n.s.) results on many networks."""
@@ -613,6 +633,7 @@ def report_supplementary() -> None:
     if len(by_gain) > 1:
         p = stats.kruskal(*by_gain.values()).pvalue
         rows.append(["Fig. 6C: across g", "no significant difference", f"Kruskal–Wallis p = {p:.2g}"])
+        plot_by_gain(dict(sorted(by_gain.items())), p)
     for name, label in (("figS3_sst", "S3: SST motif"), ("figS4_no_dale", "S4: no Dale's principle")):
         done = _trained_rows(name)
         if not done:

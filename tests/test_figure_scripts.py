@@ -131,6 +131,30 @@ def test_paper_scale_report_reads_each_conditions_csv(store: MlflowClient) -> No
     assert (common.RESULTS / "paper_scale.png").is_file() and (common.RESULTS / "paper_scale.svg").is_file()
 
 
+def test_paper_scale_fig6c_compares_the_gains_with_the_fig6b_networks(store: MlflowClient) -> None:
+    """Fig. 6C at scale: each gain's CSV, with the Fig. 6B networks as g = 1.5, gives a row per gain,
+    a Kruskal–Wallis test across them and the figure; a gain without networks is left out."""
+    import common
+    import paper_scale
+    from scipy import stats
+
+    common.RESULTS.mkdir(parents=True)
+    accuracies = {"fig6c_mante_g0.5": (0.90, 0.93, 0.97), "fig6b_mante": (0.99, 0.98, 0.96), "fig6c_mante_g3": (0.97,)}
+    for name, values in accuracies.items():
+        table = paper_scale.table_of(name)
+        for seed, lif in enumerate(values):
+            table.append({"seed": seed, "trained": True, "rate_accuracy": 1.0, "lif_accuracy": lif})
+        table.append({"seed": len(values), "trained": False})  # missed the criterion: not in the test
+    paper_scale.report_supplementary()
+    text = (common.RESULTS / "paper_scale_supplementary.md").read_text()
+    assert "| Fig. 6C: g = 0.5 |  | 1/3 = 33 % [6, 79], 93.3 ± 3.5 % (n = 3) |" in text, text
+    assert "| Fig. 6C: g = 1.5 (the Fig. 6B networks) |  | 3/3 = 100 % [44, 100], 97.7 ± 1.5 % (n = 3) |" in text
+    assert "g = 1 |" not in text and "g = 3 |" in text
+    p = stats.kruskal(accuracies["fig6c_mante_g0.5"], accuracies["fig6b_mante"], accuracies["fig6c_mante_g3"]).pvalue
+    assert f"| Fig. 6C: across g | no significant difference | Kruskal–Wallis p = {p:.2g} |" in text
+    assert (common.RESULTS / "paper_scale_fig6c.png").is_file()
+
+
 def test_a_grid_below_the_references_records_the_reference_grids_choice(monkeypatch: pytest.MonkeyPatch) -> None:
     """A search on the low grid (6–75) also records the factor the reference grid (20–75) would have
     chosen from the same accuracies (first on ties), scored on the run's evaluation trials: the
