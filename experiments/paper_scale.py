@@ -619,15 +619,17 @@ def report_supplementary() -> None:
         for name, done in gains.items()
         if done
     }
+    networks = {float(name.removeprefix("fig6c_mante_g")): len(table_of(name).rows()) for name in gains}
     reference = [float(r["lif_accuracy"]) for r in _trained_rows("fig6b_mante")]
     if by_gain and reference:
         by_gain[1.5] = reference
+        networks[1.5] = len(table_of("fig6b_mante").rows())
     for gain, accuracies in sorted(by_gain.items()):
         rows.append(
             [
                 f"Fig. 6C: g = {gain:g}" + (" (the Fig. 6B networks)" if gain == 1.5 else ""),
                 "",
-                _converted_and_mean(accuracies),
+                f"{len(accuracies)}/{networks[gain]} trained; {_converted_and_mean(accuracies)}",
             ]
         )
     if len(by_gain) > 1:
