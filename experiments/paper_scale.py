@@ -605,7 +605,7 @@ def plot_by_gain(by_gain: dict[float, list[float]], kruskal_p: float) -> None:
     ax.set_xlabel("initial gain g", fontsize=8)
     ax.set_ylabel("LIF accuracy, 200 fresh trials (%)", fontsize=8)
     ax.set_title(f"Fig. 6C at scale: Mante, N = 250 (Kruskal–Wallis p = {kruskal_p:.2g})", fontsize=9)
-    ax.legend(fontsize=7, loc="lower right", frameon=False)
+    ax.legend(fontsize=7, loc="lower left", frameon=False)
     save_figure(fig, "paper_scale_fig6c")
 
 
