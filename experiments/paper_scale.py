@@ -613,29 +613,27 @@ def report_supplementary() -> None:
     """``results/paper_scale_supplementary.md``: Figs. 6C, S3, S4, S6 and S7 — the paper's one-network
     (or n.s.) results on many networks."""
     rows = []
-    gains = {name: _trained_rows(name) for name in CONDITIONS if name.startswith("fig6c_mante_g")}
+    conditions = {float(n.removeprefix("fig6c_mante_g")): n for n in CONDITIONS if n.startswith("fig6c_mante_g")}
+    conditions[1.5] = "fig6b_mante"  # the presets' gain: the Fig. 6B networks
+    networks = {gain: table_of(name).rows() for gain, name in sorted(conditions.items())}
     by_gain = {
-        float(name.removeprefix("fig6c_mante_g")): [float(r["lif_accuracy"]) for r in done]
-        for name, done in gains.items()
-        if done
+        gain: [float(r["lif_accuracy"]) for r in done if r["trained"] == "True"] for gain, done in networks.items()
     }
-    networks = {float(name.removeprefix("fig6c_mante_g")): len(table_of(name).rows()) for name in gains}
-    reference = [float(r["lif_accuracy"]) for r in _trained_rows("fig6b_mante")]
-    if by_gain and reference:
-        by_gain[1.5] = reference
-        networks[1.5] = len(table_of("fig6b_mante").rows())
-    for gain, accuracies in sorted(by_gain.items()):
+    by_gain = {gain: accuracies for gain, accuracies in by_gain.items() if accuracies}
+    if set(by_gain) == {1.5}:
+        by_gain = {}  # the Fig. 6B networks alone are no Fig. 6C
+    for gain, accuracies in by_gain.items():
         rows.append(
             [
                 f"Fig. 6C: g = {gain:g}" + (" (the Fig. 6B networks)" if gain == 1.5 else ""),
                 "",
-                f"{len(accuracies)}/{networks[gain]} trained; {_converted_and_mean(accuracies)}",
+                f"{len(accuracies)}/{len(networks[gain])} trained; {_converted_and_mean(accuracies)}",
             ]
         )
     if len(by_gain) > 1:
         p = stats.kruskal(*by_gain.values()).pvalue
         rows.append(["Fig. 6C: across g", "no significant difference", f"Kruskal–Wallis p = {p:.2g}"])
-        plot_by_gain(dict(sorted(by_gain.items())), p)
+        plot_by_gain(by_gain, p)
     for name, label in (("figS3_sst", "S3: SST motif"), ("figS4_no_dale", "S4: no Dale's principle")):
         done = _trained_rows(name)
         if not done:
