@@ -706,6 +706,60 @@ def report_supplementary() -> None:
         )
 
 
+def networks_by_size(prefix: str) -> dict[int, list[dict[str, str]]]:
+    """Each network size's rows of the conditions named ``<prefix><N>`` that have networks, by N."""
+    sizes = [name.removeprefix(prefix) for name in CONDITIONS if name.startswith(prefix)]
+    by_size = {int(n): table_of(prefix + n).rows() for n in sizes if n.isdigit()}  # not the low-grid reruns
+    return {n: rows for n, rows in sorted(by_size.items()) if rows}
+
+
+def plot_training(by_task: dict[str, dict[int, list[dict[str, str]]]]) -> None:
+    """``results/paper_scale_training.png``: Figs. 1C and 3 at scale — per network size N, the fraction
+    of networks that met the criterion within the 6000-trial budget (Wilson 95 %), and each trained
+    network's trials to the criterion with their mean ± SD; the paper's one fraction (Go-NoGo N = 10)."""
+    fig, (trained_ax, trials_ax) = plt.subplots(1, 2, figsize=(9, 3.4))
+    jitter = torch.Generator().manual_seed(0)
+    for colour, (task, by_size) in zip(("C0", "C1"), by_task.items(), strict=False):
+        sizes = list(by_size)
+        hits = [sum(r["trained"] == "True" for r in by_size[n]) for n in sizes]
+        totals = [len(by_size[n]) for n in sizes]
+        fractions = [100 * h / t for h, t in zip(hits, totals, strict=True)]
+        intervals = [wilson_interval(h, t) for h, t in zip(hits, totals, strict=True)]
+        error = [[f - 100 * low for f, (low, _) in zip(fractions, intervals, strict=True)],
+                 [100 * high - f for f, (_, high) in zip(fractions, intervals, strict=True)]]  # fmt: skip
+        label = (
+            f"{task} (n = {min(totals)}–{max(totals)} per N)"
+            if min(totals) != max(totals)
+            else f"{task} (n = {totals[0]} per N)"
+        )
+        trained_ax.errorbar(sizes, fractions, yerr=error, fmt="o-", capsize=2, ms=4, color=colour, label=label)
+        means = []
+        for n in sizes:
+            trials = [float(r["trials_to_criterion"]) for r in by_size[n] if r["trained"] == "True"]
+            if trials:
+                offsets = 1 + 0.06 * (torch.rand(len(trials), generator=jitter) - 0.5)
+                trials_ax.plot(n * offsets.numpy(), trials, "o", ms=2.5, alpha=0.4, color=colour)
+                means.append((n, statistics.mean(trials), statistics.stdev(trials) if len(trials) > 1 else 0.0))
+        if means:
+            x, mean, sd = zip(*means, strict=True)
+            style = {"fmt": "s-", "capsize": 3, "ms": 5, "color": colour}
+            trials_ax.errorbar(x, mean, yerr=sd, label=f"{task}: mean ± SD", **style)
+    trained_ax.plot([10], [69], "D", mfc="white", color="C0", label="paper: Go-NoGo N = 10")
+    sizes = sorted({n for by_size in by_task.values() for n in by_size})
+    for ax in (trained_ax, trials_ax):
+        ax.set_xscale("log")
+        ax.set_xticks(sizes, [f"{n}" for n in sizes], fontsize=7)
+        ax.minorticks_off()
+        ax.set_xlabel("network size N (units)", fontsize=8)
+        ax.grid(color="0.9")
+        ax.legend(fontsize=7, frameon=False, loc="upper right" if ax is trials_ax else "lower right")
+    trained_ax.set_ylim(-5, 105)
+    trained_ax.set_ylabel("trained within 6000 trials (%, Wilson 95 %)", fontsize=8)
+    trials_ax.set_ylabel("trials to the criterion (trained networks)", fontsize=8)
+    fig.suptitle("Figs. 1C and 3 at scale: rate RNNs by size (batch 1, the paper's stopping rule)", fontsize=9)
+    save_figure(fig, "paper_scale_training")
+
+
 def report_training() -> None:
     """``results/paper_scale_training.md``: the training figures (Fig. 3): trained fraction, trials to
     the criterion and the rate network's fresh-trial accuracy per condition."""
@@ -739,8 +793,12 @@ def report_training() -> None:
             rows,
             notes="Each network trained by population training with the condition's overrides (the paper's "
             "stopping rule, batch 1, a 6000-trial budget). Per-network numbers: "
-            "`results/paper_scale_<condition>_networks.csv`. Made by `python experiments/paper_scale.py --report`.",
+            "`results/paper_scale_<condition>_networks.csv`. Made by `python experiments/paper_scale.py --report`, "
+            "with the figure `results/paper_scale_training.png` (Go-NoGo: the Fig. 1C/2C networks).",
         )
+    by_task = {"Go-NoGo (Fig. 1C)": networks_by_size("fig2c_n"), "Mante (Fig. 3)": networks_by_size("fig3_n")}
+    if any(by_task.values()):
+        plot_training({task: by_size for task, by_size in by_task.items() if by_size})
 
 
 def report_low_grid() -> None:

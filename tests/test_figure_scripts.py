@@ -157,6 +157,33 @@ def test_paper_scale_fig6c_compares_the_gains_with_the_fig6b_networks(store: Mlf
     assert (common.RESULTS / "paper_scale_fig6c.png").is_file()
 
 
+def test_paper_scale_training_reports_each_size_and_draws_figs_1c_and_3(store: MlflowClient) -> None:
+    """The training figures at scale: per size, the trained fraction (Wilson), the trained networks'
+    trials and fresh-trial accuracy, from the CSVs alone; the figure draws both tasks by N, and a
+    low-grid rerun of a Go-NoGo size is not another size."""
+    import common
+    import paper_scale
+
+    common.RESULTS.mkdir(parents=True)
+    for name, outcomes in (
+        ("fig3_n100", ((True, 4800, 0.98), (True, 5200, 1.0), (False, None, None))),
+        ("fig3_n500", ((True, 3800, 0.99),)),
+        ("fig2c_n50", ((True, 2000, 1.0),)),
+        ("fig2c_n400_low_grid", ((True, 1600, 1.0),)),
+    ):
+        table = paper_scale.table_of(name)
+        for seed, (trained, trials, accuracy) in enumerate(outcomes):
+            table.append({"seed": seed, "trained": trained, "trials_to_criterion": trials, "rate_accuracy": accuracy})
+    assert set(paper_scale.networks_by_size("fig2c_n")) == {50}
+    paper_scale.report_training()
+    text = (common.RESULTS / "paper_scale_training.md").read_text()
+    row = "| Fig. 3 Mante N = 100 (training only) | 3 | 2/3 = 67 % [21, 94] | 5000.0 ± 282.8 trials (n = 2) "
+    assert row + "| 99.0 ± 1.4 % (n = 2) |" in text, text
+    assert "| Fig. 3 Mante N = 500 (training only) | 1 | 1/1 = 100 % [21, 100] |" in text, text
+    assert "N = 250" not in text  # a size without a CSV is left out
+    assert (common.RESULTS / "paper_scale_training.png").is_file()
+
+
 def test_a_grid_below_the_references_records_the_reference_grids_choice(monkeypatch: pytest.MonkeyPatch) -> None:
     """A search on the low grid (6–75) also records the factor the reference grid (20–75) would have
     chosen from the same accuracies (first on ties), scored on the run's evaluation trials: the
