@@ -719,7 +719,9 @@ def plot_training(by_task: dict[str, dict[int, list[dict[str, str]]]]) -> None:
     network's trials to the criterion with their mean ± SD; the paper's one fraction (Go-NoGo N = 10)."""
     fig, (trained_ax, trials_ax) = plt.subplots(1, 2, figsize=(9, 3.4))
     jitter = torch.Generator().manual_seed(0)
-    for colour, (task, by_size) in zip(("C0", "C1"), by_task.items(), strict=False):
+    colours = dict(zip(by_task, ("C0", "C1"), strict=False))
+    for task, by_size in by_task.items():
+        colour = colours[task]
         sizes = list(by_size)
         hits = [sum(r["trained"] == "True" for r in by_size[n]) for n in sizes]
         totals = [len(by_size[n]) for n in sizes]
@@ -727,11 +729,8 @@ def plot_training(by_task: dict[str, dict[int, list[dict[str, str]]]]) -> None:
         intervals = [wilson_interval(h, t) for h, t in zip(hits, totals, strict=True)]
         error = [[f - 100 * low for f, (low, _) in zip(fractions, intervals, strict=True)],
                  [100 * high - f for f, (_, high) in zip(fractions, intervals, strict=True)]]  # fmt: skip
-        label = (
-            f"{task} (n = {min(totals)}–{max(totals)} per N)"
-            if min(totals) != max(totals)
-            else f"{task} (n = {totals[0]} per N)"
-        )
+        per_size = f"{min(totals)}–{max(totals)}" if min(totals) != max(totals) else f"{totals[0]}"
+        label = f"{task} (n = {per_size} per N)"
         trained_ax.errorbar(sizes, fractions, yerr=error, fmt="o-", capsize=2, ms=4, color=colour, label=label)
         means = []
         for n in sizes:
@@ -744,7 +743,8 @@ def plot_training(by_task: dict[str, dict[int, list[dict[str, str]]]]) -> None:
             x, mean, sd = zip(*means, strict=True)
             style = {"fmt": "s-", "capsize": 3, "ms": 5, "color": colour}
             trials_ax.errorbar(x, mean, yerr=sd, label=f"{task}: mean ± SD", **style)
-    trained_ax.plot([10], [69], "D", mfc="white", color="C0", label="paper: Go-NoGo N = 10")
+    for task in (task for task in by_task if task.startswith("Go-NoGo")):
+        trained_ax.plot([10], [69], "D", mfc="white", color=colours[task], label="paper: Go-NoGo N = 10")
     sizes = sorted({n for by_size in by_task.values() for n in by_size})
     for ax in (trained_ax, trials_ax):
         ax.set_xscale("log")
