@@ -32,7 +32,7 @@ from pathlib import Path
 
 from common import CONVERTED, Sample, converted_fraction, plt, save_figure, write_table
 
-from spikernn.plots.stats import wilson_interval
+from spikernn.plots.stats import wilson_error_bar
 
 
 @dataclass
@@ -121,9 +121,9 @@ def figure(conditions: dict[str, list[Network]], name: str, title: str) -> Path:
         n = len(networks)
         for offset, when, color in ((-width / 2, "before", "0.7"), (width / 2, "after", colors[i])):
             hits = sum(getattr(net, when) >= CONVERTED for net in networks)
-            low, high = wilson_interval(hits, n)
+            below, above = wilson_error_bar(hits, n)
             bars.bar(i + offset, hits / n, width, color=color, label=when if i == 0 else None)
-            bars.errorbar(i + offset, hits / n, [[hits / n - low], [high - hits / n]], color="k", capsize=3, lw=1)
+            bars.errorbar(i + offset, hits / n, [[below], [above]], color="k", capsize=3, lw=1)
         bars.text(i, 1.04, f"n = {n}", ha="center", fontsize=8)
         tuned = [net for net in networks if net.finetune]
         for j, net in enumerate(tuned):  # before at i − 0.2, after at i + 0.2, spread a little

@@ -46,13 +46,13 @@ from common import (
     run_config,
     save_figure,
     trained_in_pieces,
-    wilson_interval,
     write_table,
 )
 from scipy import stats
 
 from spikernn.finetune import finetune_stage
 from spikernn.pipeline import convert_stage, score_rate_model
+from spikernn.plots.stats import wilson_error_bar
 from spikernn.results import ConversionResult
 from spikernn.scoring import Stream, evaluate_spiking
 from spikernn.tasks import get_task
@@ -422,8 +422,7 @@ def plot_converted(fractions: list[Fraction]) -> None:
     def point(x: float, y: int, style: dict, label: str, hits: int | None = None, n: int = 0) -> None:
         error = None
         if hits is not None:
-            low, high = wilson_interval(hits, n)
-            error = [[100 * (hits / n - low)], [100 * (high - hits / n)]]
+            error = [[100 * length] for length in wilson_error_bar(hits, n)]
         ax.errorbar(x, y, xerr=error, capsize=2, ms=5, label=None if label in drawn else label, **style)
         drawn.add(label)
 
@@ -726,9 +725,8 @@ def plot_training(by_task: dict[str, dict[int, list[dict[str, str]]]]) -> None:
         hits = [sum(r["trained"] == "True" for r in by_size[n]) for n in sizes]
         totals = [len(by_size[n]) for n in sizes]
         fractions = [100 * h / t for h, t in zip(hits, totals, strict=True)]
-        intervals = [wilson_interval(h, t) for h, t in zip(hits, totals, strict=True)]
-        error = [[f - 100 * low for f, (low, _) in zip(fractions, intervals, strict=True)],
-                 [100 * high - f for f, (_, high) in zip(fractions, intervals, strict=True)]]  # fmt: skip
+        lengths = zip(*map(wilson_error_bar, hits, totals), strict=True)  # below, above
+        error = [[100 * length for length in side] for side in lengths]
         per_size = f"{min(totals)}–{max(totals)}" if min(totals) != max(totals) else f"{totals[0]}"
         label = f"{task} (n = {per_size} per N)"
         trained_ax.errorbar(sizes, fractions, yerr=error, fmt="o-", capsize=2, ms=4, color=colour, label=label)

@@ -18,6 +18,7 @@ from spikernn.plots import (
     plot_raster,
     plot_readouts,
     plot_training,
+    wilson_error_bar,
     wilson_interval,
 )
 from spikernn.plots.style import EXC_COLOR, INH_COLOR, PNG_DPI
@@ -34,6 +35,12 @@ from spikernn.plots.style import EXC_COLOR, INH_COLOR, PNG_DPI
 )
 def test_wilson_interval_known_values(successes: int, n: int, low: float, high: float) -> None:
     assert wilson_interval(successes, n) == pytest.approx((low, high), abs=1e-5)
+
+
+def test_wilson_error_bar_reaches_from_the_proportion_to_the_interval() -> None:
+    below, above = wilson_error_bar(81, 263)  # the worked example above: 0.30798 in [0.25529, 0.36621]
+    assert (below, above) == pytest.approx((81 / 263 - 0.25529, 0.36621 - 81 / 263), abs=1e-5)
+    assert wilson_error_bar(0, 10) == pytest.approx((0.0, 0.27753), abs=1e-5)
 
 
 def test_wilson_interval_refuses_impossible_counts() -> None:
