@@ -712,10 +712,13 @@ def networks_by_size(prefix: str) -> dict[int, list[dict[str, str]]]:
     return {n: rows for n, rows in sorted(by_size.items()) if rows}
 
 
-def plot_training(by_task: dict[str, dict[int, list[dict[str, str]]]]) -> None:
+def plot_training_by_size(
+    by_task: dict[str, dict[int, list[dict[str, str]]]], paper_trained: dict[str, tuple[int, float]]
+) -> None:
     """``results/paper_scale_training.png``: Figs. 1C and 3 at scale — per network size N, the fraction
     of networks that met the criterion within the 6000-trial budget (Wilson 95 %), and each trained
-    network's trials to the criterion with their mean ± SD; the paper's one fraction (Go-NoGo N = 10)."""
+    network's trials to the criterion with their mean ± SD; ``paper_trained``: a task's (N, % trained)
+    the paper gives, marked beside that task's networks."""
     fig, (trained_ax, trials_ax) = plt.subplots(1, 2, figsize=(9, 3.4))
     jitter = torch.Generator().manual_seed(0)
     colours = dict(zip(by_task, ("C0", "C1"), strict=False))
@@ -741,8 +744,10 @@ def plot_training(by_task: dict[str, dict[int, list[dict[str, str]]]]) -> None:
             x, mean, sd = zip(*means, strict=True)
             style = {"fmt": "s-", "capsize": 3, "ms": 5, "color": colour}
             trials_ax.errorbar(x, mean, yerr=sd, label=f"{task}: mean ± SD", **style)
-    for task in (task for task in by_task if task.startswith("Go-NoGo")):
-        trained_ax.plot([10], [69], "D", mfc="white", color=colours[task], label="paper: Go-NoGo N = 10")
+    for task, (n, percent) in paper_trained.items():
+        if task in by_task:
+            label = f"paper: {task.split(' (')[0]} N = {n}"
+            trained_ax.plot([n], [percent], "D", mfc="white", color=colours[task], label=label)
     sizes = sorted({n for by_size in by_task.values() for n in by_size})
     for ax in (trained_ax, trials_ax):
         ax.set_xscale("log")
@@ -796,7 +801,8 @@ def report_training() -> None:
         )
     by_task = {"Go-NoGo (Fig. 1C)": networks_by_size("fig2c_n"), "Mante (Fig. 3)": networks_by_size("fig3_n")}
     if any(by_task.values()):
-        plot_training({task: by_size for task, by_size in by_task.items() if by_size})
+        by_task = {task: by_size for task, by_size in by_task.items() if by_size}
+        plot_training_by_size(by_task, paper_trained={"Go-NoGo (Fig. 1C)": (10, 69.0)})  # fig2c_n10's paper
 
 
 def report_low_grid() -> None:
